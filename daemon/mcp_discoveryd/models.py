@@ -1,0 +1,255 @@
+"""Frozen value objects shared by discovery, guardrails, the cache and the CLI.
+
+Catalog items (tools, prompts, resources, templates) are kept as the JSON
+objects the upstream sent, in MCP wire shape (camelCase: ``inputSchema``,
+``outputSchema``, ``annotations``, ``_meta``), so nothing the server said is
+lost and the cache stores exactly what a gateway will serve. They are shared
+between snapshots and must be treated as read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+JSONObject = dict[str, Any]
+
+
+class Transport(StrEnum):
+    """How the daemon talks to an upstream."""
+
+    STDIO = "stdio"
+    STREAMABLE_HTTP = "streamable-http"
+    SSE = "sse"
+
+
+@dataclass(frozen=True, slots=True)
+class StdioTarget:
+    """A server spawned as a child process speaking MCP over stdin/stdout."""
+
+    command: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # secret values
+    cwd: str | None = None
+
+    @property
+    def transport(self) -> Transport:
+        return Transport.STDIO
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteTarget:
+    """A server reached over the network (streamable HTTP or SSE)."""
+
+    url: str
+    transport: Transport = Transport.STREAMABLE_HTTP
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # secret values
+
+
+Target = StdioTarget | RemoteTarget
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPolicy:
+    """What the tool guardrails enforce for one server."""
+
+    allowed_tools: tuple[str, ...] = ()  # globs; empty means every name is allowed
+    denied_tools: tuple[str, ...] = ()  # globs
+    block_destructive: bool = False  # annotations.destructiveHint true (or absent: spec default)
+    block_open_world: bool = False  # annotations.openWorldHint true
+    poisoning: Literal["block", "report", "off"] = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPolicy:
+    """What the server guardrails enforce for one server."""
+
+    allowed_commands: tuple[str, ...] = ()  # globs on the command's basename; empty = all
+    denied_commands: tuple[str, ...] = ()
+    allow_plain_http: bool = False  # http:// to a non-loopback host
+    block_suspicious_args: bool = True
+    block_secrets_in_args: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """One upstream server as configured in one gateway."""
+
+    name: str
+    target: Target
+    description: str = ""
+    tools: tuple[JSONObject, ...] | None = None  # explicit tools: served from config, no discovery
+    timeout: float = 30.0  # one deadline for connect, listing and close
+    server_policy: ServerPolicy = ServerPolicy()
+    tool_policy: ToolPolicy = ToolPolicy()
+
+    @property
+    def is_config_defined(self) -> bool:
+        """True when the config lists the tools, so the server is never contacted."""
+        return self.tools is not None and len(self.tools) > 0
+
+    def identity(self) -> tuple[object, ...]:
+        """What makes two specs the same upstream (listed identically in several gateways)."""
+        t = self.target
+        if isinstance(t, StdioTarget):
+            return ("stdio", t.command, t.args, tuple(sorted(t.env.items())), t.cwd, self.timeout)
+        return (t.transport.value, t.url, tuple(sorted(t.headers.items())), self.timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What one server offers."""
+
+    tools: tuple[JSONObject, ...] = ()
+    prompts: tuple[JSONObject, ...] = ()
+    resources: tuple[JSONObject, ...] = ()
+    resource_templates: tuple[JSONObject, ...] = ()
+
+
+class ErrorKind(StrEnum):
+    """Why talking to an upstream failed; each has a distinct operator action."""
+
+    TIMEOUT = "timeout"
+    SPAWN_FAILED = "spawn_failed"
+    CONNECTION_REFUSED = "connection_refused"
+    HTTP_STATUS = "http_status"
+    PROTOCOL_ERROR = "protocol_error"
+    OVERSIZED = "oversized_reply"
+    BLOCKED = "blocked"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamError:
+    """A failure as data: the kind, a message a person can act on, and stderr's last lines."""
+
+    kind: ErrorKind
+    message: str
+    stderr_tail: tuple[str, ...] = ()
+    http_status: int | None = None
+
+    def to_json(self) -> JSONObject:
+        out: JSONObject = {"kind": self.kind.value, "message": self.message}
+        if self.http_status is not None:
+            out["http_status"] = self.http_status
+        if self.stderr_tail:
+            out["stderr_tail"] = list(self.stderr_tail)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CacheHint:
+    """An upstream's own caching directive (``ttlMs``/``cacheScope``), when it sent one."""
+
+    ttl_s: float | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResult:
+    """The outcome of one connection to one upstream: a catalog or an error, never both."""
+
+    catalog: Catalog | None
+    error: UpstreamError | None = None
+    protocol_version: str | None = None
+    server_info: JSONObject | None = None
+    capabilities: JSONObject | None = None
+    durations: Mapping[str, float] = field(default_factory=dict)  # connect, tools/list, ..., total
+    cache_hint: CacheHint = CacheHint()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.catalog is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedTool:
+    """A tool removed by the tool guardrails, with every reason that applied."""
+
+    name: str
+    reasons: tuple[str, ...]
+
+    def to_json(self) -> JSONObject:
+        return {"name": self.name, "reasons": list(self.reasons)}
+
+
+Source = Literal["config", "discovery", "cache"]
+Status = Literal["success", "error", "blocked"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOutcome:
+    """The result of the three phases for one (gateway, server)."""
+
+    gateway_id: str
+    server_name: str
+    status: Status
+    source: Source
+    catalog: Catalog = Catalog()  # after tool guardrails
+    blocked_tools: tuple[BlockedTool, ...] = ()
+    violations: tuple[str, ...] = ()  # server guardrail findings (status == "blocked")
+    error: UpstreamError | None = None
+    duration_s: float = 0.0
+    protocol_version: str | None = None
+    server_info: JSONObject | None = None
+    capabilities: JSONObject | None = None
+    cache_hint: CacheHint = CacheHint()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryReport:
+    """All outcomes of one discovery run."""
+
+    outcomes: tuple[ServerOutcome, ...]
+    duration_s: float
+
+    @property
+    def status(self) -> Literal["success", "partial", "error"]:
+        """"success" only when every server succeeded; never hide a failure."""
+        ok = sum(1 for o in self.outcomes if o.ok)
+        if ok == len(self.outcomes):
+            return "success"
+        return "partial" if ok else "error"
+
+
+class CacheType(StrEnum):
+    """The two kinds of cache entry."""
+
+    TOOLS = "tools"  # one per (gateway, server): the catalog
+    GATEWAY_CONFIG = "gateway_config"  # one per gateway: its resolved, secret-free config
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One cached value, the same shape in memory and in Redis. Times are UTC epoch seconds."""
+
+    cache_type: CacheType
+    gateway_id: str
+    server_name: str | None  # None for gateway config entries
+    source: Literal["config", "discovery"]
+    fetched_at: float
+    refresh_at: float
+    expires_at: float
+    stale_until: float
+    catalog: Catalog = Catalog()
+    server_info: JSONObject | None = None
+    protocol_version: str | None = None
+    capabilities: JSONObject | None = None
+    blocked_tools: tuple[BlockedTool, ...] = ()
+    content_hash: str = ""
+    gateway_config: JSONObject | None = None  # GATEWAY_CONFIG entries only; never secrets
+    last_error: UpstreamError | None = None
+    consecutive_failures: int = 0
+    private: bool = False  # an upstream asked for a private scope: never in a shared cache
+
+    def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
+        """Fresh until expires_at, then stale (still served) until stale_until."""
+        if now < self.expires_at:
+            return "fresh"
+        return "stale" if now < self.stale_until else "expired"
