@@ -1,0 +1,197 @@
+"""argv -> command; the only place that prints for humans.
+
+Exit codes: 0 success, 1 some server failed or was blocked, 2 usage error
+(unknown gateway or server included), 78 configuration error (EX_CONFIG, which
+systemd units are told not to restart on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import anyio
+
+from . import __version__
+from .config import load_config
+from .config.model import DaemonConfig
+from .errors import ConfigError, DiscoveryError
+from .models import DiscoveryReport, ServerOutcome
+from .redaction import redact
+from .report import report_json
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 78
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(
+        prog="mcp-discoveryd", description="Discover and cache what MCP servers offer."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check-config", help="validate a config file")
+    check.add_argument("path")
+
+    discover = commands.add_parser("discover", help="run one discovery and print the results")
+    discover.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
+    discover.add_argument("--gateway", help="only this gateway (config id)")
+    discover.add_argument("--server", help="only this server")
+    discover.add_argument("--json", action="store_true", help="print the JSON report")
+    discover.add_argument(
+        "--refresh", action="store_true", help="ignore cached entries and ask the upstreams"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "check-config":
+        return check_config(args.path)
+    return discover(args)
+
+
+def check_config(path: str) -> int:
+    """Validate a config file and list every problem found."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    servers = sum(len(g.servers) for g in config.gateways)
+    print(f"{path}: ok ({config.format}, {len(config.gateways)} gateway(s), {servers} server(s))")
+    return EXIT_OK
+
+
+def discover(args: argparse.Namespace) -> int:
+    """Run one standalone discovery: no daemon, results into the configured cache."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    progress = _Progress(sys.stderr) if not args.json and sys.stderr.isatty() else None
+    try:
+        report = anyio.run(_discover, config, args, progress)
+    except DiscoveryError as exc:
+        print(f"mcp-discoveryd: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if progress is not None:
+        progress.clear()
+    secrets = config.secrets()
+    if args.json:
+        print(redact(json.dumps(report_json(report), indent=2), secrets))
+    else:
+        print(redact(render_table(report), secrets))
+    return EXIT_OK if report.status == "success" else EXIT_FAILED
+
+
+async def _discover(
+    config: DaemonConfig, args: argparse.Namespace, progress: _Progress | None
+) -> DiscoveryReport:
+    from .cache import open_cache
+    from .discovery.phases import run_discovery, select
+    from .discovery.upstream import UpstreamClient
+
+    total = len(select(config, args.gateway, args.server))
+    if progress is not None:
+        progress.total = total
+        progress.show()
+    async with open_cache(config) as cache, UpstreamClient(config.discovery) as upstream:
+        return await run_discovery(
+            config,
+            upstream,
+            gateway_id=args.gateway,
+            server_name=args.server,
+            cache=cache,
+            refresh=args.refresh,
+            on_progress=progress.advance if progress is not None else None,
+        )
+
+
+class _Progress:
+    """A live progress line on a terminal while servers are still running."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+
+    def advance(self, outcome: ServerOutcome) -> None:
+        self.done += 1
+        self.failed += 0 if outcome.ok else 1
+        self.show()
+
+    def show(self) -> None:
+        running = self.total - self.done
+        line = f"discovering: {self.done}/{self.total} done, {running} running"
+        if self.failed:
+            line += f", {self.failed} failed"
+        self.stream.write("\r\x1b[2K" + line)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        self.stream.write("\r\x1b[2K")
+        self.stream.flush()
+
+
+def render_table(report: DiscoveryReport) -> str:
+    """A readable table of outcomes and a summary line."""
+    multi = len({o.gateway_id for o in report.outcomes}) > 1
+    header = ["SERVER", "STATUS", "SOURCE", "TOOLS", "PROMPTS", "RES", "BLOCKED", "TIME", "NOTE"]
+    rows = [header]
+    for o in report.outcomes:
+        name = f"{o.gateway_id}/{o.server_name}" if multi else o.server_name
+        rows.append(
+            [
+                name,
+                o.status,
+                o.source if o.status != "blocked" else "-",
+                str(len(o.catalog.tools)),
+                str(len(o.catalog.prompts)),
+                str(len(o.catalog.resources) + len(o.catalog.resource_templates)),
+                str(len(o.blocked_tools)),
+                f"{o.duration_s:.2f}s",
+                _note(o),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+        for r in rows
+    ]
+    ok = sum(1 for o in report.outcomes if o.ok)
+    lines.append("")
+    lines.append(
+        f"status: {report.status} ({ok}/{len(report.outcomes)} servers ok) "
+        f"in {report.duration_s:.2f}s"
+    )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _note(o: ServerOutcome) -> str:
+    if o.status == "blocked":
+        return "blocked: " + "; ".join(o.violations)
+    if o.error is not None:
+        return f"{o.error.kind.value}: {o.error.message}"
+    if o.blocked_tools:
+        return "; ".join(f"{b.name}: {', '.join(b.reasons)}" for b in o.blocked_tools)
+    return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Discovery benchmarks (issue 2). Prints one JSON object.
+
+    .venv/bin/python -m tests.bench.bench_discovery
+
+1. remote_fanout: 50 remote upstreams served by one process, each answering
+   `tools/list` after 500 ms; one discovery of all, as a ratio to 500 ms and to
+   one upstream's own discovery time measured in the same run.
+2. stdio_limiter: 16 stdio upstreams of a minimal server, run with the default
+   spawn limit and one at a time; wall time against the limit's ideal
+   (sequential total / limit).
+3. cli_vs_sdk_loop: the same 8-server stdio workload run by this CLI (a
+   subprocess, process start included) and by a one-at-a-time loop over the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from mcp_discoveryd.config.model import DaemonConfig, DiscoverySettings, GatewayConfig
+from mcp_discoveryd.discovery.phases import run_discovery
+from mcp_discoveryd.discovery.upstream import UpstreamClient
+from mcp_discoveryd.models import RemoteTarget, ServerSpec, StdioTarget, Transport
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_SERVER = ROOT / "daemon" / "examples" / "servers" / "demo_server.py"
+SLOW_SERVER = Path(__file__).with_name("slow_http_server.py")
+DELAY = 0.5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_port(port: int, deadline: float = 20.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"benchmark server on port {port} did not start")
+
+
+def _config(specs: list[ServerSpec], spawns: int | None = None) -> DaemonConfig:
+    settings = DiscoverySettings() if spawns is None else DiscoverySettings(spawns)
+    return DaemonConfig(
+        path="<bench>",
+        format="toml",
+        gateways=(GatewayConfig(id="bench", servers=tuple(specs)),),
+        discovery=settings,
+    )
+
+
+async def _discover(config: DaemonConfig) -> tuple[float, int]:
+    async with UpstreamClient(config.discovery) as upstream:
+        started = time.perf_counter()
+        report = await run_discovery(config, upstream)
+        wall = time.perf_counter() - started
+    ok = sum(1 for o in report.outcomes if o.ok)
+    return wall, ok
+
+
+def remote_fanout() -> dict[str, Any]:
+    """50 remote upstreams at 500 ms each: one discovery of all."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, str(SLOW_SERVER), str(port), str(DELAY)])
+    try:
+        _wait_port(port)
+        url = f"http://127.0.0.1:{port}/mcp"
+
+        def spec(i: int) -> ServerSpec:
+            target = RemoteTarget(f"{url}?upstream={i}", Transport.STREAMABLE_HTTP)
+            return ServerSpec(name=f"remote{i}", target=target, timeout=30)
+
+        anyio.run(_discover, _config([spec(999)]))  # warm the server's imports and routes
+        single, _ = anyio.run(_discover, _config([spec(1000)]))
+        wall, ok = anyio.run(_discover, _config([spec(i) for i in range(50)]))
+    finally:
+        server.terminate()
+        server.wait(10)
+    return {
+        "upstreams": 50,
+        "upstream_delay_s": DELAY,
+        "succeeded": ok,
+        "wall_s": round(wall, 3),
+        "one_upstream_s": round(single, 3),
+        "ratio_to_delay": round(wall / DELAY, 3),
+        "ratio_to_one_upstream": round(wall / single, 3),
+        "target_ratio_to_delay": 1.3,
+    }
+
+
+def _stdio_specs(n: int) -> list[ServerSpec]:
+    # A distinct argument per server, so the run does not share one fetch between them.
+    return [
+        ServerSpec(
+            name=f"stdio{i}",
+            target=StdioTarget(sys.executable, (str(DEMO_SERVER), "minimal", f"--id={i}")),
+            timeout=30,
+        )
+        for i in range(n)
+    ]
+
+
+def stdio_limiter() -> dict[str, Any]:
+    """16 stdio upstreams: default limit vs one at a time vs the limit's ideal."""
+    specs = _stdio_specs(16)
+    limit = DiscoverySettings().max_concurrent_spawns
+    sequential, ok_seq = anyio.run(_discover, _config(specs, spawns=1))
+    parallel, ok_par = anyio.run(_discover, _config(specs, spawns=limit))
+    ideal = sequential / limit
+    return {
+        "upstreams": 16,
+        "spawn_limit": limit,
+        "succeeded": min(ok_seq, ok_par),
+        "sequential_s": round(sequential, 3),
+        "parallel_s": round(parallel, 3),
+        "speedup": round(sequential / parallel, 3),
+        "ideal_s": round(ideal, 3),
+        "ratio_to_ideal": round(parallel / ideal, 3),
+        "target_ratio_to_ideal": 1.25,
+    }
+
+
+async def _sdk_loop(specs: list[ServerSpec]) -> float:
+    started = time.perf_counter()
+    for spec in specs:
+        assert isinstance(spec.target, StdioTarget)
+        params = StdioServerParameters(command=spec.target.command, args=list(spec.target.args))
+        async with Client(params, mode="legacy", cache=None) as client:
+            await client.list_tools()
+    return time.perf_counter() - started
+
+
+def cli_vs_sdk_loop() -> dict[str, Any]:
+    """The same 8 stdio servers: this CLI (as a user runs it) vs a sequential SDK loop."""
+    specs = _stdio_specs(8)
+    lines = ["[gateways.bench]"]
+    for spec in specs:
+        assert isinstance(spec.target, StdioTarget)
+        lines += [
+            f"[gateways.bench.servers.{spec.name}]",
+            f"command = {json.dumps(spec.target.command)}",
+            f"args = {json.dumps(list(spec.target.args))}",
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "bench.toml")
+        path.write_text("\n".join(lines) + "\n")
+        cli = [sys.executable, "-m", "mcp_discoveryd", "discover", "--config", str(path), "--json"]
+        started = time.perf_counter()
+        done = subprocess.run(cli, capture_output=True, text=True, env=os.environ, check=False)
+        cli_wall = time.perf_counter() - started
+        ok = json.loads(done.stdout)["discovery_success_servers"] if done.stdout else []
+    sdk = anyio.run(_sdk_loop, specs)
+    return {
+        "upstreams": 8,
+        "cli_s": round(cli_wall, 3),
+        "cli_succeeded": len(ok),
+        "sdk_sequential_loop_s": round(sdk, 3),
+        "cli_speedup": round(sdk / cli_wall, 3),
+    }
+
+
+def main() -> None:
+    results = {
+        "remote_fanout": remote_fanout(),
+        "stdio_limiter": stdio_limiter(),
+        "cli_vs_sdk_loop": cli_vs_sdk_loop(),
+        "cpu_count": os.cpu_count(),
+    }
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
