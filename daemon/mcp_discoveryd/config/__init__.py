@@ -1,0 +1,70 @@
+"""Configuration: the typed model and its two loaders (own TOML, Enkrypt JSON).
+
+This package is the only reader of config files and of the environment for config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import ConfigError, ConfigProblem
+from .durations import format_duration, parse_duration
+from .enkrypt import load_enkrypt
+from .model import CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
+from .sizes import parse_size
+from .toml import load_toml
+
+__all__ = [
+    "CacheSettings",
+    "ConfigError",
+    "ConfigProblem",
+    "DaemonConfig",
+    "DiscoverySettings",
+    "GatewayConfig",
+    "detect_format",
+    "enkrypt_compat_enabled",
+    "format_duration",
+    "load_config",
+    "parse_duration",
+    "parse_size",
+]
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> DaemonConfig:
+    """Read, parse and validate a config file; ConfigError carries every problem found.
+
+    ``env`` (default: the process environment) answers ``${VAR}`` references.
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(name, [ConfigProblem("file", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        problem = ConfigProblem(f"byte {exc.start}", "not UTF-8 text")
+        raise ConfigError(name, [problem]) from None
+    env = os.environ if env is None else env
+    if detect_format(name, text) == "enkrypt":
+        return load_enkrypt(text, name, env)
+    return load_toml(text, name, env)
+
+
+def detect_format(path: str, text: str) -> str:
+    """"enkrypt" for a .json file (or one whose text starts with "{"), else "toml"."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".json", ".toml"):
+        return "enkrypt" if suffix == ".json" else "toml"
+    return "enkrypt" if text.lstrip().startswith("{") else "toml"
+
+
+def enkrypt_compat_enabled(config: DaemonConfig) -> bool:
+    """Whether to also write Secure MCP Gateway's Redis layout.
+
+    ``cache.enkrypt_compat`` decides when set; unset, it is on for an Enkrypt config
+    whose external cache is enabled (the redis backend) and off otherwise.
+    """
+    if config.cache.enkrypt_compat is not None:
+        return config.cache.enkrypt_compat
+    return config.format == "enkrypt" and config.cache.backend == "redis"

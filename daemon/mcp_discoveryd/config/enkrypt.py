@@ -1,0 +1,398 @@
+"""Secure MCP Gateway's ``enkrypt_mcp_config.json``, read as it is, -> DaemonConfig.
+
+Every ``mcp_configs`` entry becomes a gateway (id = config id, name = mcp_config_name)
+whose cache ids come from ``apikeys`` -> ``projects``; ``common_mcp_gateway_config``
+gives the TTLs, the discovery timeout and the external cache. Keys this daemon does
+not use are ignored, as the gateway itself ignores them. An optional top-level
+``mcp_discoveryd`` object holds this daemon's own [discovery], [cache] and [guardrails]
+sections (the TOML format's keys), applied on top of what the Enkrypt keys imply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..models import RemoteTarget, ServerSpec, StdioTarget, ToolPolicy, Transport
+from .envref import expand_tree
+from .model import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
+from .problems import KeyPath, Problems, validate
+from .secrets import collect_secrets
+from .sections import Section, Settings, check_glob, read_sections
+from .targets import check_remote_url, stdio_target
+from .tooldefs import normalize_tools
+
+OWN_SECTION = "mcp_discoveryd"
+_TRANSPORTS = {
+    "streamable_http": Transport.STREAMABLE_HTTP,
+    "streamable-http": Transport.STREAMABLE_HTTP,
+    "http": Transport.STREAMABLE_HTTP,
+    "sse": Transport.SSE,
+}
+
+
+class _Lenient(BaseModel):
+    """Enkrypt's own keys: coerced as its gateway does (``int(...)``), unknown keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TimeoutSettings(_Lenient):
+    discovery_timeout: float | None = Field(default=None, gt=0)
+    default_timeout: float | None = Field(default=None, gt=0)
+
+
+class CommonConfig(_Lenient):
+    """``common_mcp_gateway_config``: TTLs in hours (``_minutes`` wins), timeouts in seconds."""
+
+    enkrypt_mcp_use_external_cache: bool = False
+    enkrypt_cache_host: str = Field(default="localhost", min_length=1)
+    enkrypt_cache_port: int = Field(default=6379, ge=1, le=65535)
+    enkrypt_cache_db: int = Field(default=0, ge=0)
+    enkrypt_cache_password: str | None = None
+    enkrypt_tool_cache_expiration: float = Field(default=4, gt=0)
+    enkrypt_tool_cache_expiration_minutes: float | None = Field(default=None, gt=0)
+    enkrypt_gateway_cache_expiration: float = Field(default=24, gt=0)
+    enkrypt_gateway_cache_expiration_minutes: float | None = Field(default=None, gt=0)
+    timeout_settings: TimeoutSettings = TimeoutSettings()
+
+
+class GuardrailSwitch(_Lenient):
+    enabled: bool = False
+    block: list[str] = []
+
+
+class CommonOverrides(_Lenient):
+    server_tools_guardrails_config: GuardrailSwitch | None = None
+
+
+class McpConfigEntry(_Lenient):
+    mcp_config_name: str = ""
+    common_overrides: CommonOverrides | None = None
+    mcp_config: list[Any]
+
+
+class EnkryptServer(_Lenient):
+    server_name: str = Field(min_length=1)
+    description: str = ""
+    config: dict[str, Any]
+    tools: Any = None
+    denied_tools: list[Any] = []
+
+
+class StdioConfig(_Lenient):
+    command: str = Field(min_length=1)
+    args: list[str] = []
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+
+
+class RemoteConfig(_Lenient):
+    url: str
+    transport: str | None = None
+    type: str | None = None
+    headers: dict[str, str] | None = None
+
+
+class ApiKeyEntry(_Lenient):
+    project_id: str
+    user_id: str
+
+
+class ProjectEntry(_Lenient):
+    mcp_config_id: str
+
+
+class OwnSection(Section):
+    """The optional ``mcp_discoveryd`` object: this daemon's sections, checked strictly."""
+
+    discovery: Any = None
+    cache: Any = None
+    guardrails: Any = None
+
+
+def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
+    """Parse and validate an Enkrypt config; ConfigError lists every problem found."""
+    problems = Problems()
+    try:
+        raw = json.loads(text, object_pairs_hook=_KeyedDict.from_pairs)
+    except json.JSONDecodeError as exc:
+        problems.add_at(f"line {exc.lineno}, column {exc.colno}", f"JSON syntax error: {exc.msg}")
+        raise problems.error(path) from None
+    secrets = collect_secrets(raw)
+    if not isinstance(raw, dict):
+        problems.add((), "an Enkrypt config is a JSON object")
+        raise problems.error(path, secrets)
+    apikeys = raw.get("apikeys")
+    if isinstance(apikeys, dict):
+        secrets.update(apikeys)  # the keys of this object are the secrets
+    _report_duplicates(raw, (), problems)
+
+    common = validate(
+        CommonConfig, raw.get("common_mcp_gateway_config") or {},
+        ("common_mcp_gateway_config",), problems,
+    ) or CommonConfig()
+    own = expand_tree(raw.get(OWN_SECTION) or {}, env, (OWN_SECTION,), problems, secrets)
+    validate(OwnSection, own, (OWN_SECTION,), problems)
+    settings = read_sections(
+        own if isinstance(own, dict) else {},
+        (OWN_SECTION,),
+        problems,
+        discovery_base=_discovery_base(common),
+        cache_base=_cache_base(common),
+    )
+    configs = raw.get("mcp_configs")
+    if not isinstance(configs, dict) or not configs:
+        problems.add(("mcp_configs",), "no gateways: mcp_configs must be a non-empty object")
+        configs = {}
+    cache_ids = _cache_ids(raw, set(configs), problems)
+    gateways = tuple(
+        gateway
+        for config_id, entry in configs.items()
+        if (gateway := _gateway(config_id, entry, cache_ids, settings, path, problems))
+    )
+    secrets.update(collect_secrets(own))
+    problems.raise_if_any(path, secrets)
+    return DaemonConfig(
+        path=path,
+        format="enkrypt",
+        gateways=gateways,
+        discovery=settings.discovery,
+        cache=settings.cache,
+        extra_secrets=frozenset(secrets),
+    )
+
+
+def _discovery_base(common: CommonConfig) -> DiscoverySettings:
+    timeouts = common.timeout_settings
+    timeout = timeouts.discovery_timeout or timeouts.default_timeout
+    base = DiscoverySettings()
+    return dataclasses.replace(base, default_timeout=timeout) if timeout else base
+
+
+def _cache_base(common: CommonConfig) -> CacheSettings:
+    tool_ttl = _ttl(common.enkrypt_tool_cache_expiration_minutes, common.enkrypt_tool_cache_expiration)
+    config_ttl = _ttl(
+        common.enkrypt_gateway_cache_expiration_minutes, common.enkrypt_gateway_cache_expiration
+    )
+    base = CacheSettings()
+    settings = dataclasses.replace(
+        base, tool_ttl=tool_ttl, config_ttl=config_ttl, min_ttl=min(base.min_ttl, tool_ttl)
+    )
+    if not common.enkrypt_mcp_use_external_cache:
+        return settings
+    host = common.enkrypt_cache_host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return dataclasses.replace(
+        settings,
+        backend="redis",
+        url=f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}",
+        password=common.enkrypt_cache_password or None,
+    )
+
+
+def _ttl(minutes: float | None, hours: float) -> float:
+    return minutes * 60.0 if minutes is not None else hours * HOUR
+
+
+def _cache_ids(raw: Mapping[str, Any], config_ids: set[str], problems: Problems) -> dict[str, set[str]]:
+    """Config id -> the ids its cache entries are stored under: user_project_config."""
+    projects: dict[str, ProjectEntry] = {}
+    raw_projects = raw.get("projects") or {}
+    for project_id, entry in (raw_projects.items() if isinstance(raw_projects, dict) else ()):
+        project = validate(ProjectEntry, entry, ("projects", project_id), problems)
+        if project is None:
+            continue
+        projects[project_id] = project
+        if project.mcp_config_id not in config_ids:
+            problems.add(
+                ("projects", project_id, "mcp_config_id"),
+                f"unknown mcp_config {project.mcp_config_id!r}",
+            )
+    found: dict[str, set[str]] = {}
+    raw_keys = raw.get("apikeys") or {}
+    # An API key is a secret: its entry is named by position, never by the key.
+    for index, entry in enumerate(raw_keys.values() if isinstance(raw_keys, dict) else ()):
+        path: KeyPath = ("apikeys", index)
+        apikey = validate(ApiKeyEntry, entry, path, problems)
+        if apikey is None:
+            continue
+        project = projects.get(apikey.project_id)
+        if project is None:
+            if apikey.project_id not in raw_projects:
+                problems.add((*path, "project_id"), f"unknown project {apikey.project_id!r}")
+            continue
+        cache_id = f"{apikey.user_id}_{apikey.project_id}_{project.mcp_config_id}"
+        found.setdefault(project.mcp_config_id, set()).add(cache_id)
+    return found
+
+
+def _gateway(
+    config_id: str,
+    raw: object,
+    cache_ids: Mapping[str, set[str]],
+    settings: Settings,
+    config_path: str,
+    problems: Problems,
+) -> GatewayConfig | None:
+    path: KeyPath = ("mcp_configs", config_id)
+    entry = validate(McpConfigEntry, raw, path, problems)
+    if entry is None:
+        return None
+    tool_defaults = _tool_defaults(settings.tool_policy, entry.common_overrides)
+    base_dir = Path(config_path).absolute().parent
+    servers: list[ServerSpec] = []
+    first_index: dict[str, int] = {}
+    for index, raw_server in enumerate(entry.mcp_config):
+        server_path: KeyPath = (*path, "mcp_config", index)
+        spec = _server(raw_server, server_path, settings, tool_defaults, base_dir, problems)
+        if spec is None:
+            continue
+        if spec.name in first_index:
+            problems.add(
+                (*server_path, "server_name"),
+                f"duplicate server name {spec.name!r} (first at mcp_config[{first_index[spec.name]}])",
+            )
+            continue
+        first_index[spec.name] = index
+        servers.append(spec)
+    return GatewayConfig(
+        id=config_id,
+        servers=tuple(servers),
+        name=entry.mcp_config_name,
+        cache_ids=tuple(sorted(cache_ids.get(config_id, ()))),
+    )
+
+
+def _tool_defaults(base: ToolPolicy, overrides: CommonOverrides | None) -> ToolPolicy:
+    """Its server-tools guardrail switch: enabled with a block list blocks, enabled without reports.
+
+    Disabled (or absent) leaves the daemon's own tool guardrails as configured: that switch
+    governs the gateway's remote guardrail service, which this daemon does not call.
+    """
+    switch = overrides.server_tools_guardrails_config if overrides else None
+    if switch is None or not switch.enabled:
+        return base
+    return dataclasses.replace(base, poisoning="block" if switch.block else "report")
+
+
+def _server(
+    raw: object,
+    path: KeyPath,
+    settings: Settings,
+    tool_defaults: ToolPolicy,
+    base_dir: Path,
+    problems: Problems,
+) -> ServerSpec | None:
+    server = validate(EnkryptServer, raw, path, problems)
+    if server is None:
+        return None
+    tools = normalize_tools(server.tools, (*path, "tools"), problems)
+    denied = _denied_tools(server.denied_tools, (*path, "denied_tools"), problems)
+    target = _target(server.config, (*path, "config"), base_dir, problems)
+    if target is None:
+        return None
+    extra = [p for p in denied if p not in tool_defaults.denied_tools]
+    return ServerSpec(
+        name=server.server_name,
+        target=target,
+        description=server.description,
+        tools=tools,
+        timeout=settings.discovery.default_timeout,
+        server_policy=settings.server_policy,
+        tool_policy=dataclasses.replace(
+            tool_defaults, denied_tools=(*tool_defaults.denied_tools, *extra)
+        ),
+    )
+
+
+def _denied_tools(raw: list[Any], path: KeyPath, problems: Problems) -> list[str]:
+    """Globs, written as strings or as ``{"pattern": ..., "reason": ...}``."""
+    patterns: list[str] = []
+    for index, item in enumerate(raw):
+        pattern = item.get("pattern") if isinstance(item, dict) else item
+        if not isinstance(pattern, str):
+            problems.add((*path, index), 'a denied tool is a glob or {"pattern": "..."}')
+            continue
+        try:
+            patterns.append(check_glob(pattern))
+        except ValueError as exc:
+            problems.add((*path, index), str(exc))
+    return patterns
+
+
+def _target(
+    config: dict[str, Any], path: KeyPath, base_dir: Path, problems: Problems
+) -> StdioTarget | RemoteTarget | None:
+    if "command" in config and "url" in config:
+        problems.add(path, "give either command (stdio) or url (remote), not both")
+        return None
+    if "command" in config:
+        stdio = validate(StdioConfig, config, path, problems)
+        if stdio is None:
+            return None
+        return stdio_target(stdio.command, stdio.args, stdio.env or {}, stdio.cwd, base_dir)
+    if "url" not in config:
+        problems.add(path, "missing command or url: a server needs command (stdio) or url (remote)")
+        return None
+    remote = validate(RemoteConfig, config, path, problems)
+    if remote is None:
+        return None
+    reason = check_remote_url(remote.url)
+    if reason:
+        problems.add((*path, "url"), reason)
+    transport = _transport(remote, path, problems)
+    if reason or transport is None:
+        return None
+    return RemoteTarget(url=remote.url, transport=transport, headers=dict(remote.headers or {}))
+
+
+def _transport(remote: RemoteConfig, path: KeyPath, problems: Problems) -> Transport | None:
+    """``transport`` ("streamable_http" | "sse") or ``type`` ("http" | "sse"); both must agree."""
+    chosen: set[Transport] = set()
+    for key in ("transport", "type"):
+        value = getattr(remote, key)
+        if value is None:
+            continue
+        transport = _TRANSPORTS.get(value.lower())
+        if transport is None:
+            problems.add((*path, key), f"unknown {key} {value!r}: use streamable_http or sse")
+            return None
+        chosen.add(transport)
+    if len(chosen) > 1:
+        problems.add((*path, "transport"), "transport and type disagree")
+        return None
+    return chosen.pop() if chosen else Transport.STREAMABLE_HTTP
+
+
+class _KeyedDict(dict[str, Any]):
+    """A JSON object that remembers keys written twice (json keeps the last silently)."""
+
+    duplicates: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _KeyedDict:
+        made = cls(pairs)
+        if len(made) != len(pairs):
+            counts = Counter(key for key, _ in pairs)
+            made.duplicates = tuple(key for key, count in counts.items() if count > 1)
+        return made
+
+
+def _report_duplicates(node: object, path: KeyPath, problems: Problems) -> None:
+    """Keys written twice, anywhere; under ``apikeys`` named by position, never by the key."""
+    masked = path == ("apikeys",)
+    if isinstance(node, _KeyedDict):
+        for key in node.duplicates:
+            problems.add(path if masked else (*path, key), "key written twice (only the last counts)")
+        for index, (key, value) in enumerate(node.items()):
+            _report_duplicates(value, (*path, index if masked else key), problems)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _report_duplicates(value, (*path, index), problems)

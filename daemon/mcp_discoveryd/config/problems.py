@@ -1,0 +1,133 @@
+"""Collecting every problem in a config file, each with its key path, before giving up."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError, ConfigProblem
+from ..redaction import redact
+
+KeyPath = tuple[str | int, ...]
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def format_path(path: KeyPath) -> str:
+    """A key path as TOML would spell it: ``gateways.prod.servers."my.server".url``, ``args[2]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+            out += f".{key}" if out else key
+    return out or "(top level)"
+
+
+class Problems:
+    """Problems found so far in one file; problems under an already reported path are dropped."""
+
+    def __init__(self) -> None:
+        self.items: list[ConfigProblem] = []
+        self._reported: set[KeyPath] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add(self, path: KeyPath, message: str) -> None:
+        """Record one problem at a key path, unless a problem at or above that path was recorded."""
+        if any(path[:n] in self._reported for n in range(len(path) + 1)):
+            return
+        self.items.append(ConfigProblem(format_path(path), message))
+
+    def add_silencing(self, path: KeyPath, message: str) -> None:
+        """Record a problem and drop later ones at or under the same path (their cause is this)."""
+        self.add(path, message)
+        self._reported.add(path)
+
+    def add_at(self, location: str, message: str) -> None:
+        """Record a problem whose place is not a key path (a line and column, the file itself)."""
+        self.items.append(ConfigProblem(location, message))
+
+    def add_validation(
+        self, error: ValidationError, prefix: KeyPath, model: type[BaseModel]
+    ) -> None:
+        """Translate pydantic's errors (never their input values) into problems."""
+        for item in error.errors(include_url=False, include_input=False):
+            loc = tuple(item["loc"])
+            self.add(prefix + loc, _message(item["type"], item["msg"], model, loc))
+
+    def raise_if_any(self, path: str, secrets: Iterable[str] = ()) -> None:
+        """Raise ConfigError with every problem found, if there is any."""
+        if self.items:
+            raise self.error(path, secrets)
+
+    def error(self, path: str, secrets: Iterable[str] = ()) -> ConfigError:
+        """ConfigError with every problem, any secret value masked as a last guard."""
+        hidden = [s for s in set(secrets) if len(s) >= 4]
+        return ConfigError(
+            path,
+            [
+                ConfigProblem(redact(p.location, hidden), redact(p.message, hidden))
+                for p in self.items
+            ],
+        )
+
+
+def validate(
+    model: type[BaseModel], raw: object, prefix: KeyPath, problems: Problems
+) -> Any:
+    """``model.model_validate(raw)``, or None with the problems recorded under ``prefix``."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems.add_validation(exc, prefix, model)
+        return None
+
+
+def _message(kind: str, msg: str, model: type[BaseModel], loc: KeyPath) -> str:
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        return "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a table (a JSON object)"
+    if kind in ("value_error", "assertion_error"):
+        return msg.split(", ", 1)[1] if ", " in msg else msg
+    return msg[:1].lower() + msg[1:]
+
+
+def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
+    """The keys a (possibly nested) model accepts at ``loc``."""
+    current: Any = model
+    parts = list(loc)
+    while parts:
+        fields: Mapping[str, Any] = getattr(current, "model_fields", {})
+        part = parts.pop(0)
+        if not isinstance(part, str) or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        if typing.get_origin(annotation) in (dict, list) and parts:
+            parts.pop(0)  # the dict key or list index between this field and the inner model
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):  # Optional[Model], dict[str, Model], list[Model]
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

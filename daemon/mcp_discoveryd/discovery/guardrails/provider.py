@@ -1,0 +1,114 @@
+"""The seam for guardrail providers: the built-in checks now, an external service later.
+
+An external provider (an HTTP guardrail service) will implement ``GuardrailProvider``.
+Whatever it is, callers go through ``guarded_check_server`` and
+``guarded_check_tools``, which give it its own deadline and decide what a failure
+means: by default fail-closed (a provider that times out or breaks blocks the
+server or its tools), or fail-open by setting. A failure is reported by the
+exception's type only; its message might carry a header or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import anyio
+
+from ...models import BlockedTool, JSONObject, ServerSpec
+from .servers import check_server
+from .tools import ToolVerdict, check_tools
+
+logger = logging.getLogger(__name__)
+
+
+class GuardrailProvider(Protocol):
+    """Something that judges servers and their tools; may be slow or fail."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def check_server(self, spec: ServerSpec) -> tuple[str, ...]:
+        """Violations of the server (empty = allowed)."""
+        ...
+
+    async def check_tools(self, spec: ServerSpec, tools: Sequence[JSONObject]) -> ToolVerdict:
+        """Which of the server's tools to keep, block (with reasons) or warn about."""
+        ...
+
+
+class BuiltinProvider:
+    """The built-in guardrails behind the provider interface (policies from the spec)."""
+
+    @property
+    def name(self) -> str:
+        return "builtin"
+
+    async def check_server(self, spec: ServerSpec) -> tuple[str, ...]:
+        return check_server(spec)
+
+    async def check_tools(self, spec: ServerSpec, tools: Sequence[object]) -> ToolVerdict:
+        return check_tools(tools, spec.tool_policy)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """How long a provider may take, and whether its failure blocks (fail-closed)."""
+
+    timeout: float = 5.0
+    fail_closed: bool = True
+
+
+async def guarded_check_server(
+    provider: GuardrailProvider, spec: ServerSpec, settings: ProviderSettings
+) -> tuple[str, ...]:
+    """The provider's violations, or (when it fails) one violation if fail-closed, else none."""
+    try:
+        with anyio.fail_after(settings.timeout):
+            return tuple(await provider.check_server(spec))
+    except Exception as exc:  # noqa: BLE001 -- a provider failure is a verdict, not a crash
+        failure = _failure(exc, settings)
+    if settings.fail_closed:
+        return (f"guardrail provider '{provider.name}' {failure}; blocked (fail-closed)",)
+    logger.warning(
+        "guardrail provider %s %s for %s; allowed (fail-open)", provider.name, failure, spec.name
+    )
+    return ()
+
+
+async def guarded_check_tools(
+    provider: GuardrailProvider,
+    spec: ServerSpec,
+    tools: Sequence[JSONObject],
+    settings: ProviderSettings,
+) -> ToolVerdict:
+    """The provider's verdict, or (when it fails) every tool blocked if fail-closed, else kept."""
+    try:
+        with anyio.fail_after(settings.timeout):
+            return await provider.check_tools(spec, tools)
+    except Exception as exc:  # noqa: BLE001 -- a provider failure is a verdict, not a crash
+        failure = _failure(exc, settings)
+    if settings.fail_closed:
+        reason = f"guardrail provider '{provider.name}' {failure}; blocked (fail-closed)"
+        blocked = tuple(BlockedTool(_name(tool, i), (reason,)) for i, tool in enumerate(tools))
+        return ToolVerdict(kept=(), blocked=blocked)
+    logger.warning(
+        "guardrail provider %s %s for %s; tools allowed (fail-open)",
+        provider.name,
+        failure,
+        spec.name,
+    )
+    return ToolVerdict(kept=tuple(tools), blocked=())
+
+
+def _failure(exc: Exception, settings: ProviderSettings) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {settings.timeout:g} s"
+    return f"failed ({type(exc).__name__})"
+
+
+def _name(tool: JSONObject, index: int) -> str:
+    name = tool.get("name")
+    return name if isinstance(name, str) and name else f"<tool at index {index}>"

@@ -1,0 +1,130 @@
+"""Remote transports (streamable HTTP, SSE) over one HTTP connection pool shared by all upstreams.
+
+Building an ``httpx2.AsyncClient`` costs about 100 ms (its SSL context), so the
+pool is built once. Each connection gets a cheap client (tens of microseconds)
+whose transport is a view on the pool: it carries that server's headers and
+timeouts, a response hook that records HTTP statuses (the SDK turns a 401 or
+500 into a bare JSON-RPC error and loses the code), and a cap on the size of
+any one response body. Closing the cheap client leaves the pool open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from mcp.client._transport import TransportStreams
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+from ..models import RemoteTarget, Transport
+
+CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
+
+
+@dataclass(eq=False)
+class HttpWatch:
+    """What one remote connection saw: failing statuses and whether a reply ran past the cap."""
+
+    statuses: list[tuple[str, int]] = field(default_factory=list)  # (method, status) of >= 400
+    oversized: bool = False
+
+    async def record(self, response: httpx2.Response) -> None:
+        """httpx2 response hook."""
+        if response.status_code >= 400:
+            self.statuses.append((response.request.method, response.status_code))
+
+    def failing_status(self) -> tuple[str, int] | None:
+        """The first failing status, preferring a POST (the messages) over the optional GET stream."""
+        posts = [s for s in self.statuses if s[0] == "POST"]
+        found = posts or self.statuses
+        return found[0] if found else None
+
+
+class ReplyTooLargeError(httpx2.StreamError):
+    """One response body ran past the catalog size cap."""
+
+
+class HttpPool:
+    """The one connection pool every remote upstream shares."""
+
+    def __init__(self, max_reply_bytes: int) -> None:
+        self.max_reply_bytes = max_reply_bytes
+        # trust_env: the pool honours HTTPS_PROXY/NO_PROXY and SSL_CERT_FILE like any httpx2 client.
+        self._pool = httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=64),
+            follow_redirects=False,  # the SDK follows same-origin redirects itself
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    def client_for(self, target: RemoteTarget, watch: HttpWatch, timeout: float) -> httpx2.AsyncClient:
+        """A cheap client for one connection: the server's headers, timeouts and watch."""
+        return httpx2.AsyncClient(
+            transport=_PoolView(self._pool, watch, self.max_reply_bytes),
+            headers=dict(target.headers),
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            event_hooks={"response": [watch.record]},
+            trust_env=False,  # the pool applies the environment
+        )
+
+    def transport(
+        self, target: RemoteTarget, watch: HttpWatch, timeout: float
+    ) -> AbstractAsyncContextManager[TransportStreams]:
+        """The SDK transport for ``target`` (streamable HTTP or SSE) over the shared pool."""
+        client = self.client_for(target, watch, timeout)
+        if target.transport is Transport.SSE:
+
+            def factory(
+                headers: dict[str, str] | None = None,
+                timeout: httpx2.Timeout | None = None,
+                auth: httpx2.Auth | None = None,
+            ) -> httpx2.AsyncClient:
+                return client  # headers and timeouts are already on it
+
+            return sse_client(
+                target.url, timeout=timeout, sse_read_timeout=timeout, httpx_client_factory=factory
+            )
+        return streamable_http_client(
+            target.url, http_client=client, max_sse_event_size=self.max_reply_bytes
+        )
+
+
+class _PoolView(httpx2.AsyncBaseTransport):
+    """Sends through the shared pool; caps each body; closing it leaves the pool open."""
+
+    def __init__(self, pool: httpx2.AsyncClient, watch: HttpWatch, cap: int) -> None:
+        self._pool = pool
+        self._watch = watch
+        self._cap = cap
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._pool.send(request, stream=True)
+        response.stream = _CappedStream(response.stream, self._watch, self._cap)
+        return response
+
+    async def aclose(self) -> None:
+        """The pool outlives every connection."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    def __init__(self, inner: Any, watch: HttpWatch, cap: int) -> None:
+        self._inner = inner
+        self._watch = watch
+        self._cap = cap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._cap:
+                self._watch.oversized = True
+                raise ReplyTooLargeError(f"reply larger than {self._cap} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

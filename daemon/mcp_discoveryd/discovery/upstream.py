@@ -1,0 +1,196 @@
+"""The upstream client: connect to one MCP server, list what it offers, close, within one deadline.
+
+The only entry into the MCP client API (with its helper modules ``stdio``,
+``http``, ``listing`` and ``failures``). Every upstream fault comes back as
+data in an ``UpstreamResult``; ``fetch`` raises only for cancellation and bugs.
+
+Choices worth knowing:
+
+- ``spec.timeout`` is one deadline covering connect, every listing and the
+  close. It starts once a stdio server got its spawn slot (waiting for a slot
+  is reported as the ``queue`` duration). A stdio server left with no time gets
+  SIGKILL at once, so the wall time stays within about 0.1 s of the deadline.
+- Stdio spawns go through one ``CapacityLimiter`` of ``max_concurrent_spawns``,
+  held from spawn until the process group is gone. Remote servers are not
+  limited by it and share one HTTP pool.
+- ``mode="legacy"`` (default) does the classic ``initialize``; ``"auto"``
+  probes the 2026-07-28 ``server/discover`` first, with the SDK's probe
+  timeout lowered to ``AUTO_PROBE_TIMEOUT`` (a process-wide SDK setting) so a
+  server that ignores unknown requests costs 2 s, not 10 s.
+- The SDK's response cache is off (``cache=None``): the daemon caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Self
+
+import anyio
+import mcp.client.session as sdk_session
+from mcp import Client, Implementation
+from mcp.client._transport import Transport as SdkTransport
+from mcp.server import Server
+from mcp.server.mcpserver import MCPServer
+
+from .. import __version__
+from ..config.model import DiscoverySettings
+from ..models import (
+    CacheHint,
+    Catalog,
+    ErrorKind,
+    JSONObject,
+    RemoteTarget,
+    ServerSpec,
+    StdioTarget,
+    UpstreamError,
+    UpstreamResult,
+)
+from .failures import Subject, from_exception, timed_out
+from .http import HttpPool, HttpWatch
+from .listing import ListingLimits, PhaseClock, list_catalog
+from .stdio import StdioWatch, stdio_transport
+
+logger = logging.getLogger(__name__)
+
+AUTO_PROBE_TIMEOUT = 2.0  # seconds for the server/discover probe in mode "auto"
+CLIENT_INFO = Implementation(name="mcp-discoveryd", version=__version__)
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnStats:
+    """Stdio spawns: in flight now, the most ever in flight at once, and the total."""
+
+    in_flight: int
+    peak: int
+    total: int
+
+
+class UpstreamClient:
+    """Owns the one shared HTTP connection pool and the stdio spawn limiter."""
+
+    def __init__(self, settings: DiscoverySettings) -> None:
+        self._settings = settings
+        self._limits = ListingLimits(settings.page_cap, settings.max_reply_bytes)
+        self._limiter = anyio.CapacityLimiter(settings.max_concurrent_spawns)
+        self._pool: HttpPool | None = None
+        self._in_flight = self._peak = self._total = 0
+        if settings.mode == "auto":
+            sdk_session.DISCOVER_TIMEOUT_SECONDS = AUTO_PROBE_TIMEOUT  # read at call time
+
+    async def __aenter__(self) -> Self:
+        self._pool = HttpPool(self._settings.max_reply_bytes)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+    @property
+    def spawn_stats(self) -> SpawnStats:
+        """How many stdio servers run now and ran at most at once (tests read this)."""
+        return SpawnStats(self._in_flight, self._peak, self._total)
+
+    async def fetch(self, spec: ServerSpec) -> UpstreamResult:
+        """Connect, list everything offered, close; never raises for upstream faults."""
+        started = time.monotonic()
+        target = spec.target
+        subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
+        if isinstance(target, RemoteTarget):
+            if self._pool is None:
+                raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
+            http = HttpWatch()
+            transport = self._pool.transport(target, http, spec.timeout)
+            return await self._session(transport, subject, started, http=http)
+        async with self._limiter:
+            self._enter_spawn()
+            try:
+                return await self._stdio(target, subject, started)
+            finally:
+                self._in_flight -= 1
+
+    async def fetch_in_process(
+        self, server: Server[Any] | MCPServer, *, limit_s: float = 30.0
+    ) -> UpstreamResult:
+        """List an SDK server object in this process (tests, embedding): same rules as fetch."""
+        label = repr(type(server).__name__)
+        subject = Subject(label, limit_s, self._settings.max_reply_bytes, frozenset())
+        return await self._session(server, subject, time.monotonic())
+
+    def _enter_spawn(self) -> None:
+        self._in_flight += 1
+        self._total += 1
+        self._peak = max(self._peak, self._in_flight)
+
+    async def _stdio(self, target: StdioTarget, subject: Subject, started: float) -> UpstreamResult:
+        queued = time.monotonic() - started
+        watch = StdioWatch()
+        deadline = anyio.current_time() + subject.timeout
+        transport = stdio_transport(
+            target, watch, deadline=deadline, max_line_bytes=self._settings.max_reply_bytes
+        )
+        result = await self._session(transport, subject, time.monotonic(), stdio=watch)
+        durations = {**result.durations, "queue": queued, "total": time.monotonic() - started}
+        return replace(result, durations=durations)
+
+    async def _session(
+        self,
+        server: SdkTransport | Server[Any] | MCPServer,
+        subject: Subject,
+        started: float,
+        *,
+        stdio: StdioWatch | None = None,
+        http: HttpWatch | None = None,
+    ) -> UpstreamResult:
+        clock = PhaseClock()
+        info: dict[str, Any] = {}
+        catalog: Catalog | None = None
+        hint = CacheHint()
+        error: UpstreamError | None = None
+        try:
+            with anyio.CancelScope(deadline=anyio.current_time() + subject.timeout) as scope:
+                client = Client(
+                    server, mode=self._settings.mode, cache=None, client_info=CLIENT_INFO
+                )
+                async with client:
+                    clock.end()
+                    info = _session_info(client)
+                    catalog, hint = await list_catalog(client, self._limits, clock)
+                    clock.begin("close")
+                clock.end()
+            if scope.cancelled_caught and catalog is None:
+                error = timed_out(subject, clock, stdio, http)
+        except Exception as exc:
+            if catalog is not None:  # the listing is complete; only the close went wrong
+                logger.info("closing upstream %s failed: %r", subject.label, exc)
+            elif scope.cancel_called:
+                error = timed_out(subject, clock, stdio, http)
+            else:
+                error = from_exception(exc, subject, clock, stdio, http)
+                if error is None:
+                    logger.exception("unexpected error from upstream %s", subject.label)
+                    error = subject.error(
+                        ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", stdio
+                    )
+        durations = {**clock.durations, "total": time.monotonic() - started}
+        if error is not None or catalog is None:
+            return UpstreamResult(None, error, durations=durations, **info)
+        return UpstreamResult(catalog, None, durations=durations, cache_hint=hint, **info)
+
+
+def _session_info(client: Client) -> dict[str, Any]:
+    """Protocol version, server info and capabilities, as JSON in MCP wire shape."""
+    server_info: JSONObject | None = None
+    if client.server_info is not None:
+        server_info = client.server_info.model_dump(by_alias=True, exclude_none=True, mode="json")
+    capabilities = client.server_capabilities.model_dump(
+        by_alias=True, exclude_none=True, mode="json"
+    )
+    return {
+        "protocol_version": client.protocol_version,
+        "server_info": server_info,
+        "capabilities": capabilities,
+    }
+
