@@ -189,6 +189,7 @@ class ServerOutcome:
     source: Source
     catalog: Catalog = Catalog()  # after tool guardrails
     blocked_tools: tuple[BlockedTool, ...] = ()
+    tool_warnings: tuple[BlockedTool, ...] = ()  # poisoning findings kept under policy "report"
     violations: tuple[str, ...] = ()  # server guardrail findings (status == "blocked")
     error: UpstreamError | None = None
     duration_s: float = 0.0

@@ -34,6 +34,7 @@ def server_json(outcome: ServerOutcome) -> JSONObject:
         "blocked_tools": [b.to_json() for b in outcome.blocked_tools],
         "blocked_count": len(outcome.blocked_tools),
         "blocked_reasons": blocked_reasons(outcome.blocked_tools),
+        "tool_warnings": [w.to_json() for w in outcome.tool_warnings],
         "error": outcome.error.to_json() if outcome.error else None,
         "duration_s": round(outcome.duration_s, 4),
     }

@@ -6,37 +6,27 @@ when ``CI=true``: in CI a missing dependency never passes as a skip.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.cache.redis_servers import (
-    RedisFactory,
-    RedisServer,
-    RedisTlsFactory,
-    ServerConfig,
-    TlsFiles,
-    redis_server_binary,
-)
-from tests.cache.redis_tls import make_tls_files, openssl_binary
+from tests.cache.redis_config import ServerConfig, TlsFiles
+from tests.cache.redis_servers import RedisFactory, RedisServer, RedisTlsFactory
+from tests.cache.redis_tls import make_tls_files
 from tests.cache.redis_topologies import RedisCluster, RedisSentinel, SharedCluster
+from tests.conftest import require_binary
 
 
-def _require(tool: str, path: str | None) -> None:
-    if path is None:
-        message = f"{tool} is not installed (bash tests/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+def _need_redis() -> None:
+    require_binary("redis-server", "redis-server (Debian package)")
 
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A fresh standalone redis-server without persistence, stopped after the test."""
-    _require("redis-server", redis_server_binary())
+    _need_redis()
     server = RedisServer.launch()
     yield server
     server.close()
@@ -45,7 +35,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def redis_factory() -> Iterator[RedisFactory]:
     """Start standalone servers with passwords, ACL users or memory limits; all stopped after."""
-    _require("redis-server", redis_server_binary())
+    _need_redis()
     started: list[RedisServer] = []
 
     def factory(
@@ -76,7 +66,7 @@ def redis_factory() -> Iterator[RedisFactory]:
 @pytest.fixture(scope="session")
 def redis_tls_files() -> Iterator[TlsFiles]:
     """A CA and a server certificate for 127.0.0.1, made once per session."""
-    _require("openssl", openssl_binary())
+    require_binary("openssl", "openssl CLI (makes the TLS test certificates)")
     directory = Path(tempfile.mkdtemp(prefix="t", dir="/tmp"))
     yield make_tls_files(directory)
     shutil.rmtree(directory, ignore_errors=True)
@@ -85,7 +75,7 @@ def redis_tls_files() -> Iterator[TlsFiles]:
 @pytest.fixture
 def redis_tls_factory(redis_tls_files: TlsFiles) -> Iterator[RedisTlsFactory]:
     """Start TLS-only servers (``rediss://``, CA at ``.ca_path``); all stopped after the test."""
-    _require("redis-server", redis_server_binary())
+    _need_redis()
     started: list[RedisServer] = []
 
     def factory(
@@ -110,7 +100,11 @@ def redis_tls_factory(redis_tls_files: TlsFiles) -> Iterator[RedisTlsFactory]:
 
 @pytest.fixture(scope="session")
 def _redis_cluster_holder() -> Iterator[SharedCluster]:
+    _need_redis()
     holder = SharedCluster()
+    # Launched here, in session scope, so that it runs before a test's leftover-process
+    # snapshot; a cluster rebuilt later is covered by SESSION_PIDS instead.
+    holder.get()
     yield holder
     holder.close()
 
@@ -123,14 +117,13 @@ def redis_cluster(_redis_cluster_holder: SharedCluster) -> RedisCluster:
     test then gets a rebuilt cluster (about 2 s: Redis holds a new master's state at
     "fail" for its first 2 s).
     """
-    _require("redis-server", redis_server_binary())
     return _redis_cluster_holder.get()
 
 
 @pytest.fixture
 def redis_sentinel() -> Iterator[RedisSentinel]:
     """A master and one sentinel watching it as ``mymaster`` (quorum 1), stopped after."""
-    _require("redis-server", redis_server_binary())
+    _need_redis()
     pair = RedisSentinel.launch()
     yield pair
     pair.close()

@@ -11,7 +11,6 @@ tests that prefer not to block the loop use the ``a``-prefixed twins (``astart``
 from __future__ import annotations
 
 import atexit
-import random
 import shutil
 import signal
 import socket
@@ -25,8 +24,15 @@ from urllib.parse import quote
 
 import anyio.to_thread
 import redis
+from tests.cache.redis_config import (
+    HOST,
+    PortInUseError,
+    RedisStartError,
+    ServerConfig,
+    free_port,
+    redis_server_binary,
+)
 
-HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
@@ -34,154 +40,6 @@ SESSION_PIDS: set[int] = set()
 """Pids of session-scoped servers: alive across tests on purpose, so leak checks skip them."""
 
 _OPEN: set[RedisServer] = set()  # servers not yet closed: killed and removed at exit
-_HANDED_OUT: set[int] = set()  # ports this process already chose, never chosen twice
-
-
-class RedisStartError(RuntimeError):
-    """A redis-server did not come up; the message carries the tail of its log."""
-
-
-class _PortInUseError(RedisStartError):
-    """The chosen port was taken between choosing it and binding it."""
-
-
-def redis_server_binary() -> str | None:
-    """Path of the redis-server executable, or None when it is not installed."""
-    return shutil.which("redis-server")
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        # Redis binds with SO_REUSEADDR, so a port in TIME_WAIT is free to it, too.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-        return True
-
-
-def _ephemeral_floor() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1, chosen below the kernel's ephemeral range.
-
-    Outside that range no client socket can take the port as its source port while a
-    killed server is down, so a restart on the same port cannot lose it to a client.
-    """
-    low, high = 15000, _ephemeral_floor() - 1
-    for _ in range(200):
-        port = random.randint(low, high) if high - low > 1000 else _kernel_port()
-        if port not in _HANDED_OUT and _port_is_free(port):
-            _HANDED_OUT.add(port)
-            return port
-    raise RedisStartError("no free TCP port found for redis-server")
-
-
-def _kernel_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def quote_conf(value: str) -> str:
-    """Quote one redis.conf argument so spaces, quotes and control bytes survive."""
-    out = []
-    for ch in value:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch.isprintable() and ch.isascii():
-            out.append(ch)
-        else:
-            out.extend(f"\\x{byte:02x}" for byte in ch.encode())
-    return '"' + "".join(out) + '"'
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """A CA and a server certificate for 127.0.0.1/localhost signed by it."""
-
-    ca_path: Path
-    cert_path: Path
-    key_path: Path
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """What one redis-server is started with; everything not named is Redis's default.
-
-    ``password`` is the default user's password (``requirepass``). ``acl_user`` with
-    ``acl_password`` adds a user allowed everything; without ``password`` the default
-    user is then switched off, so only that user can get in. ``persistence`` keeps an
-    RDB snapshot across a graceful stop (a kill still loses what was not saved).
-    """
-
-    password: str | None = None
-    acl_user: str | None = None
-    acl_password: str | None = None
-    maxmemory: int | str | None = None
-    maxmemory_policy: str | None = None
-    persistence: bool = False
-    tls: TlsFiles | None = None
-    cluster_port: int | None = None  # set: a cluster node with this bus port
-    sentinel_of: tuple[str, int, str] | None = None  # set: a sentinel for (host, port, name)
-
-    def lines(self, port: int, workdir: Path) -> list[str]:
-        """The redis.conf lines for a server on ``port`` living in ``workdir``."""
-        lines = [f"bind {HOST}", f"dir {quote_conf(str(workdir))}", "daemonize no", 'logfile ""']
-        if self.tls is None:
-            lines.append(f"port {port}")
-        else:
-            lines += [
-                "port 0",
-                f"tls-port {port}",
-                f"tls-cert-file {quote_conf(str(self.tls.cert_path))}",
-                f"tls-key-file {quote_conf(str(self.tls.key_path))}",
-                f"tls-ca-cert-file {quote_conf(str(self.tls.ca_path))}",
-                "tls-auth-clients no",
-            ]
-        if self.sentinel_of is not None:
-            return lines + self._sentinel_lines()
-        lines += [f"unixsocket {quote_conf(str(workdir / 'redis.sock'))}", "unixsocketperm 700"]
-        lines += ['save "3600 1"' if self.persistence else 'save ""', "appendonly no"]
-        if self.password is not None:
-            lines.append(f"requirepass {quote_conf(self.password)}")
-        if self.acl_user is not None:
-            secret = quote_conf(">" + (self.acl_password or ""))
-            lines.append(f"user {quote_conf(self.acl_user)} on {secret} ~* &* +@all")
-            if self.password is None:
-                lines.append("user default off")
-        if self.maxmemory is not None:
-            lines.append(f"maxmemory {self.maxmemory}")
-        if self.maxmemory_policy is not None:
-            lines.append(f"maxmemory-policy {self.maxmemory_policy}")
-        if self.cluster_port is not None:
-            lines += [
-                "cluster-enabled yes",
-                "cluster-config-file nodes.conf",
-                f"cluster-port {self.cluster_port}",
-                "cluster-node-timeout 2000",
-                "loglevel debug",
-            ]
-        return lines
-
-    def _sentinel_lines(self) -> list[str]:
-        assert self.sentinel_of is not None
-        host, port, name = self.sentinel_of
-        lines = [
-            f"sentinel monitor {name} {host} {port} 1",
-            f"sentinel down-after-milliseconds {name} 1000",
-            f"sentinel failover-timeout {name} 2000",
-        ]
-        if self.password is not None:
-            lines.append(f"sentinel auth-pass {name} {quote_conf(self.password)}")
-        return lines
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,8 +59,9 @@ class RedisServer:
     _proc: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False, repr=False)
 
     @classmethod
-    def launch(cls, config: ServerConfig = ServerConfig(), *, session: bool = False) -> RedisServer:
+    def launch(cls, config: ServerConfig | None = None, *, session: bool = False) -> RedisServer:
         """Start a server on a fresh port in a fresh short directory; retry if the port is lost."""
+        config = config or ServerConfig()
         for _ in range(5):
             workdir = Path(tempfile.mkdtemp(prefix="r", dir="/tmp"))
             server = cls(config, port=free_port(), workdir=workdir, session=session)
@@ -211,7 +70,7 @@ class RedisServer:
                 server.start()
             except RedisStartError as exc:
                 server.close()
-                if isinstance(exc, _PortInUseError):
+                if isinstance(exc, PortInUseError):
                     continue
                 raise
             return server
@@ -240,6 +99,8 @@ class RedisServer:
     @property
     def admin_credentials(self) -> tuple[str | None, str | None]:
         """(username, password) that gets full access: the ACL user if any, else the default."""
+        if self.config.sentinel_of is not None:
+            return None, None
         if self.config.acl_user is not None and self.config.password is None:
             return self.config.acl_user, self.config.acl_password
         return None, self.config.password
@@ -389,7 +250,7 @@ class RedisServer:
             if proc.poll() is not None:
                 self._reap()
                 tail = self.log_tail()
-                error = _PortInUseError if "already in use" in tail else RedisStartError
+                error = PortInUseError if "already in use" in tail else RedisStartError
                 raise error(f"redis-server on port {self.port} exited at start:\n{tail}")
             if self._answers_ping():
                 return
@@ -400,14 +261,11 @@ class RedisServer:
     def _answers_ping(self) -> bool:
         # A bare RESP PING; over the Unix socket when there is one, since TLS ports need a
         # handshake. An auth error is an answer too: the server is up, just guarded.
-        if self.config.sentinel_of is None:
-            family, address = socket.AF_UNIX, self.unix_socket
-        else:
-            family, address = socket.AF_INET, (self.host, self.port)  # type: ignore[assignment]  # one socket API, two address types
+        unix = self.config.sentinel_of is None
         try:
-            with socket.socket(family, socket.SOCK_STREAM) as sock:
+            with socket.socket(socket.AF_UNIX if unix else socket.AF_INET) as sock:
                 sock.settimeout(0.5)
-                sock.connect(address)
+                sock.connect(self.unix_socket if unix else (self.host, self.port))
                 sock.sendall(b"PING\r\n")
                 reply = sock.recv(64)
         except OSError:

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.cache.redis_servers import TlsFiles
+from tests.cache.redis_config import TlsFiles
 
 _SERVER_EXTENSIONS = """\
 basicConstraints = critical, CA:FALSE

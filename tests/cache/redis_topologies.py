@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from tests.cache.redis_servers import HOST, RedisServer, RedisStartError, ServerConfig, free_port
+from tests.cache.redis_config import HOST, RedisStartError, ServerConfig, free_port
+from tests.cache.redis_servers import RedisServer
 
 CLUSTER_SLOTS = 16384
 READY_TIMEOUT = 10.0
@@ -84,7 +85,6 @@ class RedisCluster:
 
     def _join(self) -> None:
         per_node = CLUSTER_SLOTS // len(self.servers)
-        first = self.servers[0]
         for index, server in enumerate(self.servers):
             low = index * per_node
             high = CLUSTER_SLOTS - 1 if index == len(self.servers) - 1 else low + per_node - 1
@@ -92,18 +92,19 @@ class RedisCluster:
                 # Distinct epochs up front spare the nodes the collision-resolution dance.
                 conn.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
                 conn.execute_command("CLUSTER", "ADDSLOTSRANGE", low, high)
-        with first.client() as conn:
-            for server in self.servers[1:]:
-                bus = server.config.cluster_port
-                conn.execute_command("CLUSTER", "MEET", server.host, server.port, bus)
+        # Every pair meets directly: learning a peer through gossip alone can take seconds.
+        for index, server in enumerate(self.servers):
+            with server.client() as conn:
+                for peer in self.servers[index + 1 :]:
+                    bus = peer.config.cluster_port
+                    conn.execute_command("CLUSTER", "MEET", peer.host, peer.port, bus)
         self.wait_ok()
 
 
 def _cluster_ok(server: RedisServer) -> bool:
     with server.client() as conn:
         info = conn.execute_command("CLUSTER", "INFO")
-    text = info.decode() if isinstance(info, bytes) else str(info)
-    fields = dict(line.split(":", 1) for line in text.split() if ":" in line)
+    fields = dict(line.split(":", 1) for line in _text(info).split() if ":" in line)
     return (
         fields.get("cluster_state") == "ok"
         and fields.get("cluster_known_nodes") == "3"
@@ -146,13 +147,14 @@ class RedisSentinel:
     service_name: str = "mymaster"
 
     @classmethod
-    def launch(cls, service_name: str = "mymaster", password: str | None = None) -> RedisSentinel:
+    def launch(cls, service_name: str = "mymaster") -> RedisSentinel:
         """Start a master, then a sentinel monitoring it; wait until the sentinel knows it."""
         with contextlib.ExitStack() as undo:  # a failed launch leaves no process behind
-            master = RedisServer.launch(ServerConfig(password=password))
+            master = RedisServer.launch()
             undo.callback(master.close)
-            watch = ServerConfig(password=password, sentinel_of=(HOST, master.port, service_name))
-            sentinel = RedisServer.launch(watch)
+            sentinel = RedisServer.launch(
+                ServerConfig(sentinel_of=(HOST, master.port, service_name))
+            )
             undo.callback(sentinel.close)
             pair = cls(master, sentinel, service_name)
             _poll(pair._sentinel_sees_master, "the sentinel to reach its master")
@@ -170,7 +172,7 @@ class RedisSentinel:
         self.master.close()
 
     def _sentinel_sees_master(self) -> bool:
-        with redis.Redis(self.sentinel.host, self.sentinel.port, socket_timeout=5) as conn:
+        with self.sentinel.client() as conn:
             state = conn.execute_command("SENTINEL", "MASTER", self.service_name)
         if isinstance(state, list):  # RESP2 answers a flat list
             state = dict(zip(state[::2], state[1::2], strict=True))

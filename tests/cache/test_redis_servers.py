@@ -9,14 +9,8 @@ import redis
 import redis.asyncio
 from redis.cluster import RedisCluster as ClusterClient
 from redis.sentinel import Sentinel
-from tests.cache.redis_servers import (
-    SESSION_PIDS,
-    RedisFactory,
-    RedisServer,
-    RedisStartError,
-    RedisTlsFactory,
-    ServerConfig,
-)
+from tests.cache.redis_config import RedisStartError, ServerConfig
+from tests.cache.redis_servers import SESSION_PIDS, RedisFactory, RedisServer, RedisTlsFactory
 from tests.cache.redis_topologies import CLUSTER_SLOTS, RedisCluster, RedisSentinel, SharedCluster
 
 pytestmark = pytest.mark.redis

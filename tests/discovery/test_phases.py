@@ -173,3 +173,18 @@ def test_selection_names_unknown_gateways_and_servers() -> None:
         select(config, gateway_id="c")
     with pytest.raises(UnknownTargetError, match="unknown server 'z'"):
         select(config, gateway_id="b", server_name="z")
+
+
+async def test_poisoning_under_report_policy_keeps_the_tool_with_a_warning() -> None:
+    """With poisoning = "report" the poisoned tool is served and its findings are reported."""
+    from mcp_discoveryd.models import ToolPolicy
+
+    spec = ServerSpec(
+        name="weather",
+        target=StdioTarget(sys.executable, (DEMO, "weather")),
+        tool_policy=ToolPolicy(poisoning="report"),
+    )
+    (outcome,) = await discover(config_of(GatewayConfig(id="g", servers=(spec,))))
+    assert [t["name"] for t in outcome.catalog.tools] == ["get_forecast", "get_alerts"]
+    assert not outcome.blocked_tools
+    assert [w.name for w in outcome.tool_warnings] == ["get_alerts"]

@@ -1,7 +1,7 @@
 """Real HTTP servers inside a test: uvicorn on a free 127.0.0.1 port, in a task group.
 
-    async with serve_app(build_high().streamable_http_app()) as base:
-        url = f"{base}/mcp"
+async with serve_app(build_high().streamable_http_app()) as base:
+    url = f"{base}/mcp"
 """
 
 from __future__ import annotations

@@ -101,8 +101,15 @@ def _answer(args: argparse.Namespace, method: str, params: dict[str, Any]) -> An
         }
     if method == "tools/list":
         if args.huge_line:
-            return {"tools": [{"name": "huge", "description": "y" * args.huge_line,
-                               "inputSchema": {"type": "object"}}]}
+            return {
+                "tools": [
+                    {
+                        "name": "huge",
+                        "description": "y" * args.huge_line,
+                        "inputSchema": {"type": "object"},
+                    }
+                ]
+            }
         result = _page(args, _tools(args), "tools", params.get("cursor"))
         if args.ttl_ms is not None:
             result.update(ttlMs=args.ttl_ms, cacheScope="public")

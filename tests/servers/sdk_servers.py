@@ -7,13 +7,14 @@
   annotations, a title and ``_meta``), a prompt, a resource and a template.
 - ``build_paged(...)``: a low-level ``Server`` with hundreds of tools served
   in small pages, optionally with a cursor that repeats, huge descriptions or
-  a cache hint on tools/list.
+  a cache hint on tools/list, or a delay before each page.
 """
 
 from __future__ import annotations
 
 import sys
 
+import anyio
 from mcp import types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
@@ -74,6 +75,7 @@ def build_paged(
     repeat_cursor: bool = False,
     description_bytes: int = 0,
     ttl_ms: int | None = None,
+    list_delay: float = 0.0,
 ) -> Server[object]:
     """A low-level server whose tools/list is paginated in small pages."""
     pad = "d" * description_bytes
@@ -89,6 +91,7 @@ def build_paged(
     async def list_tools(
         ctx: ServerRequestContext[object], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        await anyio.sleep(list_delay)
         start = int(params.cursor) if params and params.cursor else 0
         if repeat_cursor:
             start = 0
@@ -114,8 +117,6 @@ def main() -> None:
     if kind == "high":
         build_high().run("stdio")
     else:
-        import anyio
-
         tools, page = int(sys.argv[2]), int(sys.argv[3])
         anyio.run(_serve_stdio, build_paged(tools, page))
 

@@ -126,6 +126,8 @@ class Backend(Protocol):
         """Totals, plus summaries of the named servers' and the config entry of one gateway."""
         ...
 
-    async def clear(self, scope: ClearScope) -> ClearCounts:
-        """Remove every entry in scope."""
+    async def clear(
+        self, scope: ClearScope, *, known: Mapping[str, Sequence[str]] | None = None
+    ) -> ClearCounts:
+        """Remove every entry in scope (``known``: configured gateway id -> server names)."""
         ...

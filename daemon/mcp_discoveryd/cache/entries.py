@@ -97,7 +97,9 @@ def entry_with_failure(entry: CacheEntry, error: UpstreamError) -> CacheEntry:
     return replace(entry, last_error=error, consecutive_failures=entry.consecutive_failures + 1)
 
 
-def gateway_config_entry(gateway: GatewayConfig, settings: CacheSettings, *, now: float) -> CacheEntry:
+def gateway_config_entry(
+    gateway: GatewayConfig, settings: CacheSettings, *, now: float
+) -> CacheEntry:
     """The gateway config entry: a summary with no secrets (no env, headers, args or URL auth)."""
     summary: JSONObject = {
         "id": gateway.id,

@@ -62,7 +62,9 @@ class KeySpace:
 
     def entry_key(self, cache_type: CacheType, gateway_id: str, server_name: str | None) -> str:
         """Where one entry's value lives."""
-        return self.entry_key_for(self.gateway_hash(gateway_id), self.member(cache_type, server_name))
+        return self.entry_key_for(
+            self.gateway_hash(gateway_id), self.member(cache_type, server_name)
+        )
 
     def entry_key_for(self, gateway_hash: str, member: str) -> str:
         """The entry key from an already-hashed gateway and an index member."""
@@ -78,7 +80,11 @@ class KeySpace:
 
     def global_member(self, cache_type: CacheType, gateway_hash: str, member: str) -> str:
         """The entry's member in the global ``tools``/``configs`` sets."""
-        return gateway_hash if cache_type is CacheType.GATEWAY_CONFIG else f"{gateway_hash}:{member[2:]}"
+        return (
+            gateway_hash
+            if cache_type is CacheType.GATEWAY_CONFIG
+            else f"{gateway_hash}:{member[2:]}"
+        )
 
     def global_set(self, cache_type: CacheType) -> str:
         """The global sorted set that counts entries of this type."""

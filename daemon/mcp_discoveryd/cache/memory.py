@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import CacheEntry, CacheType
@@ -74,7 +74,9 @@ class MemoryBackend:
         if size > self.max_bytes:
             logger.warning(
                 "cache entry %s/%s (%d bytes) exceeds the memory bound; not kept",
-                entry.gateway_id, entry.server_name, size,
+                entry.gateway_id,
+                entry.server_name,
+                size,
             )
             return False
         key = entry_id(entry)
@@ -141,7 +143,9 @@ class MemoryBackend:
                 summaries[(e.cache_type, e.server_name)] = EntrySummary.of(e, slot.size)
         return Inspection(Totals(len(gateways), tools, configs), summaries)
 
-    async def clear(self, scope: ClearScope) -> ClearCounts:
+    async def clear(
+        self, scope: ClearScope, *, known: Mapping[str, Sequence[str]] | None = None
+    ) -> ClearCounts:
         """See ``Backend.clear``."""
         tools = configs = 0
         gateways: set[str] = set()

@@ -24,7 +24,6 @@ __all__ = [
     "DiscoverySettings",
     "GatewayConfig",
     "detect_format",
-    "enkrypt_compat_enabled",
     "format_duration",
     "load_config",
     "parse_duration",
@@ -52,19 +51,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
 
 
 def detect_format(path: str, text: str) -> str:
-    """"enkrypt" for a .json file (or one whose text starts with "{"), else "toml"."""
+    """ "enkrypt" for a .json file (or one whose text starts with "{"), else "toml"."""
     suffix = Path(path).suffix.lower()
     if suffix in (".json", ".toml"):
         return "enkrypt" if suffix == ".json" else "toml"
     return "enkrypt" if text.lstrip().startswith("{") else "toml"
-
-
-def enkrypt_compat_enabled(config: DaemonConfig) -> bool:
-    """Whether to also write Secure MCP Gateway's Redis layout.
-
-    ``cache.enkrypt_compat`` decides when set; unset, it is on for an Enkrypt config
-    whose external cache is enabled (the redis backend) and off otherwise.
-    """
-    if config.cache.enkrypt_compat is not None:
-        return config.cache.enkrypt_compat
-    return config.format == "enkrypt" and config.cache.backend == "redis"

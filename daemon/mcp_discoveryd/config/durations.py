@@ -15,18 +15,26 @@ _HINT = "write a number and a unit (ms, s, m, h, d), e.g. '90s', '4h' or '1h30m'
 def parse_duration(value: object) -> float:
     """Seconds from a duration string or a number of seconds; ValueError says what is wrong."""
     if isinstance(value, bool):  # bool is an int subclass; `true` is never a duration
-        raise ValueError(f"expected a duration, got a boolean: {_HINT}")  # noqa: TRY004 -- pydantic reports ValueError only
+        raise ValueError(  # noqa: TRY004 -- pydantic reports ValueError only
+            f"expected a duration, got a boolean: {_HINT}"
+        )
     if isinstance(value, int | float):
         return _checked(float(value), value)
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration, got {type(value).__name__}: {_HINT}")  # noqa: TRY004 -- pydantic reports ValueError only
+        raise ValueError(  # noqa: TRY004 -- pydantic reports ValueError only
+            f"expected a duration, got {type(value).__name__}: {_HINT}"
+        )
     text = value.strip()
     if not text:
         raise ValueError(f"empty duration: {_HINT}")
     try:
-        return _checked(float(text), value)  # "90" and "1.5" are seconds
+        seconds = float(text)  # "90" and "1.5" are seconds
     except ValueError:
         pass
+    else:
+        return _checked(seconds, value)
+    if text.startswith("-"):
+        raise ValueError(f"bad duration {value!r}: must not be negative")
     total = 0.0
     seen: set[str] = set()
     pos = 0

@@ -17,15 +17,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..models import RemoteTarget, ServerSpec, StdioTarget, ToolPolicy, Transport
+from .enkrypt_schema import (
+    ApiKeyEntry,
+    CommonConfig,
+    CommonOverrides,
+    EnkryptServer,
+    McpConfigEntry,
+    OwnSection,
+    ProjectEntry,
+    RemoteConfig,
+    StdioConfig,
+)
 from .envref import expand_tree
 from .model import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
-from .sections import Section, Settings, check_glob, read_sections
-from .targets import check_remote_url, stdio_target
+from .sections import Settings, check_glob, read_sections
+from .targets import BOTH_TARGETS, NO_TARGET, check_remote_url, stdio_target
 from .tooldefs import normalize_tools
 
 OWN_SECTION = "mcp_discoveryd"
@@ -35,86 +44,6 @@ _TRANSPORTS = {
     "http": Transport.STREAMABLE_HTTP,
     "sse": Transport.SSE,
 }
-
-
-class _Lenient(BaseModel):
-    """Enkrypt's own keys: coerced as its gateway does (``int(...)``), unknown keys ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class TimeoutSettings(_Lenient):
-    discovery_timeout: float | None = Field(default=None, gt=0)
-    default_timeout: float | None = Field(default=None, gt=0)
-
-
-class CommonConfig(_Lenient):
-    """``common_mcp_gateway_config``: TTLs in hours (``_minutes`` wins), timeouts in seconds."""
-
-    enkrypt_mcp_use_external_cache: bool = False
-    enkrypt_cache_host: str = Field(default="localhost", min_length=1)
-    enkrypt_cache_port: int = Field(default=6379, ge=1, le=65535)
-    enkrypt_cache_db: int = Field(default=0, ge=0)
-    enkrypt_cache_password: str | None = None
-    enkrypt_tool_cache_expiration: float = Field(default=4, gt=0)
-    enkrypt_tool_cache_expiration_minutes: float | None = Field(default=None, gt=0)
-    enkrypt_gateway_cache_expiration: float = Field(default=24, gt=0)
-    enkrypt_gateway_cache_expiration_minutes: float | None = Field(default=None, gt=0)
-    timeout_settings: TimeoutSettings = TimeoutSettings()
-
-
-class GuardrailSwitch(_Lenient):
-    enabled: bool = False
-    block: list[str] = []
-
-
-class CommonOverrides(_Lenient):
-    server_tools_guardrails_config: GuardrailSwitch | None = None
-
-
-class McpConfigEntry(_Lenient):
-    mcp_config_name: str = ""
-    common_overrides: CommonOverrides | None = None
-    mcp_config: list[Any]
-
-
-class EnkryptServer(_Lenient):
-    server_name: str = Field(min_length=1)
-    description: str = ""
-    config: dict[str, Any]
-    tools: Any = None
-    denied_tools: list[Any] = []
-
-
-class StdioConfig(_Lenient):
-    command: str = Field(min_length=1)
-    args: list[str] = []
-    env: dict[str, str] | None = None
-    cwd: str | None = None
-
-
-class RemoteConfig(_Lenient):
-    url: str
-    transport: str | None = None
-    type: str | None = None
-    headers: dict[str, str] | None = None
-
-
-class ApiKeyEntry(_Lenient):
-    project_id: str
-    user_id: str
-
-
-class ProjectEntry(_Lenient):
-    mcp_config_id: str
-
-
-class OwnSection(Section):
-    """The optional ``mcp_discoveryd`` object: this daemon's sections, checked strictly."""
-
-    discovery: Any = None
-    cache: Any = None
-    guardrails: Any = None
 
 
 def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
@@ -134,10 +63,15 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         secrets.update(apikeys)  # the keys of this object are the secrets
     _report_duplicates(raw, (), problems)
 
-    common = validate(
-        CommonConfig, raw.get("common_mcp_gateway_config") or {},
-        ("common_mcp_gateway_config",), problems,
-    ) or CommonConfig()
+    common = (
+        validate(
+            CommonConfig,
+            raw.get("common_mcp_gateway_config") or {},
+            ("common_mcp_gateway_config",),
+            problems,
+        )
+        or CommonConfig()
+    )
     own = expand_tree(raw.get(OWN_SECTION) or {}, env, (OWN_SECTION,), problems, secrets)
     validate(OwnSection, own, (OWN_SECTION,), problems)
     settings = read_sections(
@@ -152,10 +86,11 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         problems.add(("mcp_configs",), "no gateways: mcp_configs must be a non-empty object")
         configs = {}
     cache_ids = _cache_ids(raw, set(configs), problems)
+    base_dir = Path(path).absolute().parent  # a relative cwd is taken from here, as in TOML
     gateways = tuple(
         gateway
         for config_id, entry in configs.items()
-        if (gateway := _gateway(config_id, entry, cache_ids, settings, path, problems))
+        if (gateway := _gateway(config_id, entry, cache_ids, settings, base_dir, problems))
     )
     secrets.update(collect_secrets(own))
     problems.raise_if_any(path, secrets)
@@ -177,7 +112,9 @@ def _discovery_base(common: CommonConfig) -> DiscoverySettings:
 
 
 def _cache_base(common: CommonConfig) -> CacheSettings:
-    tool_ttl = _ttl(common.enkrypt_tool_cache_expiration_minutes, common.enkrypt_tool_cache_expiration)
+    tool_ttl = _ttl(
+        common.enkrypt_tool_cache_expiration_minutes, common.enkrypt_tool_cache_expiration
+    )
     config_ttl = _ttl(
         common.enkrypt_gateway_cache_expiration_minutes, common.enkrypt_gateway_cache_expiration
     )
@@ -201,11 +138,13 @@ def _ttl(minutes: float | None, hours: float) -> float:
     return minutes * 60.0 if minutes is not None else hours * HOUR
 
 
-def _cache_ids(raw: Mapping[str, Any], config_ids: set[str], problems: Problems) -> dict[str, set[str]]:
+def _cache_ids(
+    raw: Mapping[str, Any], config_ids: set[str], problems: Problems
+) -> dict[str, set[str]]:
     """Config id -> the ids its cache entries are stored under: user_project_config."""
     projects: dict[str, ProjectEntry] = {}
     raw_projects = raw.get("projects") or {}
-    for project_id, entry in (raw_projects.items() if isinstance(raw_projects, dict) else ()):
+    for project_id, entry in raw_projects.items() if isinstance(raw_projects, dict) else ():
         project = validate(ProjectEntry, entry, ("projects", project_id), problems)
         if project is None:
             continue
@@ -238,7 +177,7 @@ def _gateway(
     raw: object,
     cache_ids: Mapping[str, set[str]],
     settings: Settings,
-    config_path: str,
+    base_dir: Path,
     problems: Problems,
 ) -> GatewayConfig | None:
     path: KeyPath = ("mcp_configs", config_id)
@@ -246,22 +185,20 @@ def _gateway(
     if entry is None:
         return None
     tool_defaults = _tool_defaults(settings.tool_policy, entry.common_overrides)
-    base_dir = Path(config_path).absolute().parent
     servers: list[ServerSpec] = []
-    first_index: dict[str, int] = {}
+    first_index: dict[object, int] = {}
     for index, raw_server in enumerate(entry.mcp_config):
         server_path: KeyPath = (*path, "mcp_config", index)
-        spec = _server(raw_server, server_path, settings, tool_defaults, base_dir, problems)
-        if spec is None:
-            continue
-        if spec.name in first_index:
+        name = raw_server.get("server_name") if isinstance(raw_server, dict) else None
+        if isinstance(name, str) and name in first_index:
             problems.add(
                 (*server_path, "server_name"),
-                f"duplicate server name {spec.name!r} (first at mcp_config[{first_index[spec.name]}])",
+                f"duplicate server name {name!r} (first at mcp_config[{first_index[name]}])",
             )
-            continue
-        first_index[spec.name] = index
-        servers.append(spec)
+        first_index.setdefault(name, index)
+        spec = _server(raw_server, server_path, settings, tool_defaults, base_dir, problems)
+        if spec is not None:
+            servers.append(spec)
     return GatewayConfig(
         id=config_id,
         servers=tuple(servers),
@@ -331,7 +268,7 @@ def _target(
     config: dict[str, Any], path: KeyPath, base_dir: Path, problems: Problems
 ) -> StdioTarget | RemoteTarget | None:
     if "command" in config and "url" in config:
-        problems.add(path, "give either command (stdio) or url (remote), not both")
+        problems.add(path, BOTH_TARGETS)
         return None
     if "command" in config:
         stdio = validate(StdioConfig, config, path, problems)
@@ -339,7 +276,7 @@ def _target(
             return None
         return stdio_target(stdio.command, stdio.args, stdio.env or {}, stdio.cwd, base_dir)
     if "url" not in config:
-        problems.add(path, "missing command or url: a server needs command (stdio) or url (remote)")
+        problems.add(path, NO_TARGET)
         return None
     remote = validate(RemoteConfig, config, path, problems)
     if remote is None:
@@ -348,7 +285,7 @@ def _target(
     if reason:
         problems.add((*path, "url"), reason)
     transport = _transport(remote, path, problems)
-    if reason or transport is None:
+    if transport is None:
         return None
     return RemoteTarget(url=remote.url, transport=transport, headers=dict(remote.headers or {}))
 
@@ -390,7 +327,9 @@ def _report_duplicates(node: object, path: KeyPath, problems: Problems) -> None:
     masked = path == ("apikeys",)
     if isinstance(node, _KeyedDict):
         for key in node.duplicates:
-            problems.add(path if masked else (*path, key), "key written twice (only the last counts)")
+            problems.add(
+                path if masked else (*path, key), "key written twice (only the last counts)"
+            )
         for index, (key, value) in enumerate(node.items()):
             _report_duplicates(value, (*path, index if masked else key), problems)
     elif isinstance(node, list):

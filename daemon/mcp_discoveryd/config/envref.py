@@ -81,7 +81,9 @@ def expand_tree(
             return node
     if isinstance(node, dict):
         return {
-            key: value if key in skip else expand_tree(value, env, (*path, key), problems, used, skip)
+            key: value
+            if key in skip
+            else expand_tree(value, env, (*path, key), problems, used, skip)
             for key, value in node.items()
         }
     if isinstance(node, list):

@@ -37,9 +37,6 @@ class Problems:
         self.items: list[ConfigProblem] = []
         self._reported: set[KeyPath] = set()
 
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
     def add(self, path: KeyPath, message: str) -> None:
         """Record one problem at a key path, unless a problem at or above that path was recorded."""
         if any(path[:n] in self._reported for n in range(len(path) + 1)):
@@ -49,6 +46,10 @@ class Problems:
     def add_silencing(self, path: KeyPath, message: str) -> None:
         """Record a problem and drop later ones at or under the same path (their cause is this)."""
         self.add(path, message)
+        self.silence(path)
+
+    def silence(self, path: KeyPath) -> None:
+        """Drop later problems at or under ``path``: the one already reported is their cause."""
         self._reported.add(path)
 
     def add_at(self, location: str, message: str) -> None:
@@ -80,14 +81,26 @@ class Problems:
         )
 
 
-def validate(
-    model: type[BaseModel], raw: object, prefix: KeyPath, problems: Problems
-) -> Any:
-    """``model.model_validate(raw)``, or None with the problems recorded under ``prefix``."""
+def validate(model: type[BaseModel], raw: object, prefix: KeyPath, problems: Problems) -> Any:
+    """``model.model_validate(raw)``, recording problems under ``prefix``.
+
+    When some keys are wrong, they are reported and the model is built from the others
+    (their defaults standing in), so that checks across keys still find what else is
+    wrong; nothing built from a file with problems is ever used. None when even that
+    fails (the value is not a table, or a required key is missing).
+    """
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         problems.add_validation(exc, prefix, model)
+        bad = {item["loc"][0] for item in exc.errors() if item["loc"]}
+    for key in bad:
+        problems.silence((*prefix, key))
+    if not isinstance(raw, dict) or not bad:
+        return None
+    try:
+        return model.model_validate({k: v for k, v in raw.items() if k not in bad})
+    except ValidationError:
         return None
 
 

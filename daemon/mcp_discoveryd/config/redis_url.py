@@ -20,7 +20,7 @@ def check_redis_url(url: str) -> list[str]:
     problems: list[str] = []
     db_in_query = parse_qs(parts.query).get("db", [])
     if parts.scheme == "unix":
-        if not parts.path.startswith("/"):
+        if parts.hostname or not parts.path.startswith("/"):
             problems.append("unix:// needs an absolute socket path, e.g. unix:///run/redis.sock")
         if port is not None:
             problems.append("unix:// takes no port")

@@ -7,13 +7,14 @@ its secrets masked in the problems reported about it.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Tables whose every string value is a secret (environment of a child process, HTTP headers).
 SECRET_TABLES = frozenset({"env", "headers"})
 _SECRET_NAMES = frozenset({"password", "secret", "apikey", "api_key", "token", "key_secret"})
 _SECRET_SUFFIXES = ("_password", "_secret", "_apikey", "_api_key", "_token")
 _SECRET_QUERY_NAMES = frozenset({"key", "sig", "signature", "auth", "code"})
+_AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "bot", "apikey"})  # Authorization schemes
 
 
 def is_secret_key(key: str) -> bool:
@@ -26,7 +27,7 @@ def url_secrets(url: str) -> set[str]:
     """The password and credential-like query values of a URL (``https://u:pw@h/mcp?key=...``)."""
     try:
         parts = urlsplit(url)
-        found = {parts.password} if parts.password else set()
+        found = {parts.password, unquote(parts.password)} if parts.password else set()
     except ValueError:
         return set()
     found.update(
@@ -38,9 +39,15 @@ def url_secrets(url: str) -> set[str]:
 
 
 def _secret_forms(value: str) -> set[str]:
-    """A secret and, for "Bearer <token>"-style values, the credential alone."""
-    words = value.split()
-    return {value, words[-1]} if len(words) > 1 else {value}
+    """A secret and, for "Bearer <token>"-style values, the credential alone.
+
+    Unexpanded ``${VAR}`` references are names, not secrets.
+    """
+    scheme, _, credential = value.partition(" ")
+    forms = {value}
+    if scheme.lower() in _AUTH_SCHEMES and credential.strip():
+        forms.add(credential.strip())
+    return {form for form in forms if "${" not in form}
 
 
 def collect_secrets(node: Any, in_secret_table: bool = False) -> set[str]:

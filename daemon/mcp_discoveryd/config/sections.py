@@ -43,6 +43,7 @@ Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 Sentinel = Annotated[str, AfterValidator(check_sentinel)]
 
 _DS, _CS, _SP, _TP = DiscoverySettings(), CacheSettings(), ServerPolicy(), ToolPolicy()
+_CONNECTION = ("url", "password", "cluster", "sentinels")  # how the redis backend connects
 
 
 class Section(BaseModel):
@@ -136,11 +137,18 @@ def discovery_settings(section: DiscoverySection, base: DiscoverySettings) -> Di
 
 
 def cache_settings(section: CacheSection, base: CacheSettings) -> CacheSettings:
-    """[cache] applied on ``base``; naming a url or sentinels without a backend means redis."""
+    """[cache] applied on ``base``.
+
+    Naming a url or sentinels without a backend means redis; choosing memory drops the
+    Redis connection the base had (an Enkrypt external cache) unless written here too.
+    """
     settings = overlay(base, section)
     written = section.model_fields_set
     if "backend" not in written and written & {"url", "sentinels"}:
         settings = dataclasses.replace(settings, backend="redis")
+    if "backend" in written and settings.backend == "memory":
+        unset = {k: getattr(_CS, k) for k in _CONNECTION if k not in written}
+        settings = dataclasses.replace(settings, **unset)
     return settings
 
 
@@ -168,9 +176,7 @@ def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> N
         problems.add((*path, "min_ttl"), "min_ttl is longer than tool_ttl")
 
 
-def server_policy(
-    defaults: ServerPolicy, override: ServerGuardrails | None
-) -> ServerPolicy:
+def server_policy(defaults: ServerPolicy, override: ServerGuardrails | None) -> ServerPolicy:
     """A server's server-guardrail policy: the defaults with its own keys applied."""
     return defaults if override is None else overlay(defaults, override)
 
@@ -219,9 +225,10 @@ def read_sections(
     if section is not None:
         cache = cache_settings(section, cache)
         check_cache(cache, (*prefix, "cache"), problems)
-    guardrails = validate(
-        GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems
-    ) or GuardrailsSection()
+    guardrails = (
+        validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)
+        or GuardrailsSection()
+    )
     return Settings(
         discovery=discovery,
         cache=cache,

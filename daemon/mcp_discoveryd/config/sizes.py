@@ -21,7 +21,9 @@ _HINT = "write bytes or a number and a unit (B, KB, MB, GB, KiB, MiB, GiB), e.g.
 def parse_size(value: object) -> int:
     """Bytes from a size string or an integer; ValueError says what is wrong."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a size, got a boolean: {_HINT}")  # noqa: TRY004 -- pydantic reports ValueError only
+        raise ValueError(  # noqa: TRY004 -- pydantic reports ValueError only
+            f"expected a size, got a boolean: {_HINT}"
+        )
     if isinstance(value, int):
         size = value
     elif isinstance(value, str):
@@ -34,7 +36,9 @@ def parse_size(value: object) -> int:
                 raise ValueError(f"bad size {value!r}: {_HINT}")
             size = round(float(match.group(1)) * UNITS[match.group(2)])
     else:
-        raise ValueError(f"expected a size, got {type(value).__name__}: {_HINT}")  # noqa: TRY004 -- pydantic reports ValueError only
+        raise ValueError(  # noqa: TRY004 -- pydantic reports ValueError only
+            f"expected a size, got {type(value).__name__}: {_HINT}"
+        )
     if size < 0:
         raise ValueError(f"bad size {value!r}: must not be negative")
     return size

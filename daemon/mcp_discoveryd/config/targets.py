@@ -9,6 +9,9 @@ from urllib.parse import urlsplit
 
 from ..models import StdioTarget
 
+BOTH_TARGETS = "give either command (stdio) or url (remote), not both"
+NO_TARGET = "missing command or url: a server needs command (stdio) or url (remote)"
+
 
 def stdio_target(
     command: str,

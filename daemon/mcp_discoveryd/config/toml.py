@@ -36,7 +36,7 @@ from .sections import (
     server_policy,
     tool_policy,
 )
-from .targets import check_remote_url, stdio_target
+from .targets import BOTH_TARGETS, NO_TARGET, check_remote_url, stdio_target
 from .tooldefs import normalize_tools
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -104,7 +104,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         raise problems.error(path) from None
     substituted: set[str] = set()
     doc = expand_tree(raw, env, (), problems, substituted, skip={"tools"})
-    secrets = collect_secrets(raw) | collect_secrets(doc) | substituted
+    secrets = collect_secrets(doc) | substituted
 
     validate(Root, doc, (), problems)
     settings = read_sections(doc, (), problems)
@@ -186,31 +186,28 @@ def _server(
 def _target(
     table: ServerTable, path: KeyPath, base_dir: Path, problems: Problems
 ) -> StdioTarget | RemoteTarget | None:
-    written = table.model_fields_set
+    """The server's target; keys of the other transport are problems, not ignored."""
     if table.command is not None and table.url is not None:
-        problems.add(path, "give either command (stdio) or url (remote), not both")
+        problems.add(path, BOTH_TARGETS)
         return None
     if table.command is not None:
-        ok = True
+        _misplaced(table, _REMOTE_KEYS, "remote servers (url), not to command", path, problems)
         if not table.command.strip():
             problems.add((*path, "command"), "command is empty")
-            ok = False
-        for key in _REMOTE_KEYS:
-            if key in written:
-                problems.add((*path, key), f"{key} applies to remote servers (url), not to command")
-                ok = False
-        return stdio_target(table.command, table.args, table.env, table.cwd, base_dir) if ok else None
+        return stdio_target(table.command, table.args, table.env, table.cwd, base_dir)
     if table.url is not None:
-        ok = True
+        _misplaced(table, _STDIO_KEYS, "stdio servers (command), not to url", path, problems)
         reason = check_remote_url(table.url)
         if reason:
             problems.add((*path, "url"), reason)
-            ok = False
-        for key in _STDIO_KEYS:
-            if key in written:
-                problems.add((*path, key), f"{key} applies to stdio servers (command), not to url")
-                ok = False
-        transport = Transport(table.transport)
-        return RemoteTarget(url=table.url, transport=transport, headers=dict(table.headers)) if ok else None
-    problems.add(path, "missing command or url: a server needs command (stdio) or url (remote)")
+        return RemoteTarget(table.url, Transport(table.transport), dict(table.headers))
+    problems.add(path, NO_TARGET)
     return None
+
+
+def _misplaced(
+    table: ServerTable, keys: tuple[str, ...], applies_to: str, path: KeyPath, problems: Problems
+) -> None:
+    for key in keys:
+        if key in table.model_fields_set:
+            problems.add((*path, key), f"{key} applies to {applies_to}")

@@ -22,7 +22,9 @@ EMPTY_SCHEMA: JSONObject = {"type": "object", "properties": {}}
 _OBJECT_FIELDS = ("inputSchema", "outputSchema", "annotations", "_meta")
 
 
-def normalize_tools(raw: object, path: KeyPath, problems: Problems) -> tuple[JSONObject, ...] | None:
+def normalize_tools(
+    raw: object, path: KeyPath, problems: Problems
+) -> tuple[JSONObject, ...] | None:
     """The explicit tools of one server, or None when the server's tools are to be discovered."""
     if raw is None:
         return None

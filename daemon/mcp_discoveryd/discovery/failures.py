@@ -122,8 +122,8 @@ def from_exception(
     if stdio is not None and stdio.gave_up == "oversized":
         return subject.error(
             ErrorKind.OVERSIZED,
-            f"server sent a reply larger than the {subject.max_bytes}-byte cap during "
-            f"{_where(clock)}",
+            f"server sent one reply line far larger than the {subject.max_bytes}-byte catalog "
+            f"cap during {_where(clock)}",
             stdio,
         )
     if stdio is not None and stdio.gave_up == "garbage":
@@ -131,8 +131,8 @@ def from_exception(
     if http is not None and http.oversized:
         return subject.error(
             ErrorKind.OVERSIZED,
-            f"server sent an HTTP reply larger than the {subject.max_bytes}-byte cap during "
-            f"{_where(clock)}",
+            f"server sent an HTTP reply far larger than the {subject.max_bytes}-byte catalog "
+            f"cap during {_where(clock)}",
             None,
         )
     for leaf in found:

@@ -51,8 +51,8 @@ class ReplyTooLargeError(httpx2.StreamError):
 class HttpPool:
     """The one connection pool every remote upstream shares."""
 
-    def __init__(self, max_reply_bytes: int) -> None:
-        self.max_reply_bytes = max_reply_bytes
+    def __init__(self, max_body_bytes: int) -> None:
+        self.max_body_bytes = max_body_bytes
         # trust_env: the pool honours HTTPS_PROXY/NO_PROXY and SSL_CERT_FILE like any httpx2 client.
         self._pool = httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=64),
@@ -62,10 +62,12 @@ class HttpPool:
     async def aclose(self) -> None:
         await self._pool.aclose()
 
-    def client_for(self, target: RemoteTarget, watch: HttpWatch, timeout: float) -> httpx2.AsyncClient:
+    def client_for(
+        self, target: RemoteTarget, watch: HttpWatch, timeout: float
+    ) -> httpx2.AsyncClient:
         """A cheap client for one connection: the server's headers, timeouts and watch."""
         return httpx2.AsyncClient(
-            transport=_PoolView(self._pool, watch, self.max_reply_bytes),
+            transport=_PoolView(self._pool, watch, self.max_body_bytes),
             headers=dict(target.headers),
             timeout=httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             event_hooks={"response": [watch.record]},
@@ -90,7 +92,7 @@ class HttpPool:
                 target.url, timeout=timeout, sse_read_timeout=timeout, httpx_client_factory=factory
             )
         return streamable_http_client(
-            target.url, http_client=client, max_sse_event_size=self.max_reply_bytes
+            target.url, http_client=client, max_sse_event_size=self.max_body_bytes
         )
 
 

@@ -76,7 +76,9 @@ async def list_catalog(
     resources: tuple[JSONObject, ...] = ()
     templates: tuple[JSONObject, ...] = ()
     if caps.prompts is not None:
-        await walker.walk("prompts/list", lambda c: client.list_prompts(cursor=c), lambda p: p.prompts)
+        await walker.walk(
+            "prompts/list", lambda c: client.list_prompts(cursor=c), lambda p: p.prompts
+        )
         prompts = tuple(walker.items)
     if caps.resources is not None:
         await walker.walk(

@@ -171,6 +171,7 @@ class _Run:
                 source="config",
                 catalog=_catalog_with_tools(verdict.kept),
                 blocked_tools=verdict.blocked,
+                tool_warnings=verdict.warnings,
                 duration_s=time.monotonic() - started,
             )
         )
@@ -259,7 +260,13 @@ def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> S
         return outcome
     verdict = guardrails.check_tools(result.catalog.tools, sel.spec.tool_policy)
     catalog = replace(result.catalog, tools=tuple(verdict.kept))
-    return replace(outcome, status="success", catalog=catalog, blocked_tools=verdict.blocked)
+    return replace(
+        outcome,
+        status="success",
+        catalog=catalog,
+        blocked_tools=verdict.blocked,
+        tool_warnings=verdict.warnings,
+    )
 
 
 def _from_cache(sel: Selection, entry: CacheEntry, duration: float) -> ServerOutcome:

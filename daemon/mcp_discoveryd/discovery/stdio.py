@@ -72,7 +72,10 @@ class StdioWatch:
 async def stdio_transport(
     target: StdioTarget, watch: StdioWatch, *, deadline: float, max_line_bytes: int
 ) -> AsyncIterator[
-    tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
+    tuple[
+        MemoryObjectReceiveStream[SessionMessage | Exception],
+        MemoryObjectSendStream[SessionMessage],
+    ]
 ]:
     """Spawn the server in its own process group and bridge its pipes to message streams.
 
@@ -95,13 +98,17 @@ async def stdio_transport(
         stderr_done = anyio.Event()
         tg.start_soon(_read_stderr, process, watch, stderr_done)
         tg.start_soon(_write_stdin, process, from_session, to_session)
+        polite = True
         try:
             yield read_stream, write_stream
+        except anyio.get_cancelled_exc_class():
+            polite = False  # cancelled (deadline or shutdown): no grace, straight to the kill
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 read_stream.close()
                 write_stream.close()
-                await _stop(process, watch, deadline)
+                await _stop(process, watch, deadline if polite else anyio.current_time())
                 with anyio.move_on_after(STDERR_FLUSH):  # the last words are the useful ones
                     await stderr_done.wait()
                 with anyio.move_on_after(REAP_TIMEOUT):
@@ -210,7 +217,8 @@ async def _stop(process: Process, watch: StdioWatch, deadline: float) -> None:
     assert process.stdin is not None
     with suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
         await process.stdin.aclose()
-    if not await _exited(process, min(EXIT_GRACE, deadline - anyio.current_time())):
+    grace = 0.0 if watch.gave_up else EXIT_GRACE  # a server we gave up on gets no courtesy
+    if not await _exited(process, min(grace, deadline - anyio.current_time())):
         watch.signalled = True
         _signal_group(process.pid, signal.SIGTERM)
         if not await _exited(process, min(TERM_GRACE, deadline - anyio.current_time())):

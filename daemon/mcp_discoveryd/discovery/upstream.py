@@ -55,6 +55,17 @@ from .stdio import StdioWatch, stdio_transport
 logger = logging.getLogger(__name__)
 
 AUTO_PROBE_TIMEOUT = 2.0  # seconds for the server/discover probe in mode "auto"
+
+
+def wire_cap(max_reply_bytes: int) -> int:
+    """Bytes one stdio line or one HTTP body may carry: the catalog cap plus framing room.
+
+    The catalog cap (checked on the parsed items) is the rule; this bound only
+    keeps a runaway reply from being buffered whole.
+    """
+    return 2 * max_reply_bytes + 64 * 1024
+
+
 CLIENT_INFO = Implementation(name="mcp-discoveryd", version=__version__)
 
 
@@ -80,7 +91,7 @@ class UpstreamClient:
             sdk_session.DISCOVER_TIMEOUT_SECONDS = AUTO_PROBE_TIMEOUT  # read at call time
 
     async def __aenter__(self) -> Self:
-        self._pool = HttpPool(self._settings.max_reply_bytes)
+        self._pool = HttpPool(wire_cap(self._settings.max_reply_bytes))
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -129,7 +140,10 @@ class UpstreamClient:
         watch = StdioWatch()
         deadline = anyio.current_time() + subject.timeout
         transport = stdio_transport(
-            target, watch, deadline=deadline, max_line_bytes=self._settings.max_reply_bytes
+            target,
+            watch,
+            deadline=deadline,
+            max_line_bytes=wire_cap(self._settings.max_reply_bytes),
         )
         result = await self._session(transport, subject, time.monotonic(), stdio=watch)
         durations = {**result.durations, "queue": queued, "total": time.monotonic() - started}
@@ -193,4 +207,3 @@ def _session_info(client: Client) -> dict[str, Any]:
         "server_info": server_info,
         "capabilities": capabilities,
     }
-

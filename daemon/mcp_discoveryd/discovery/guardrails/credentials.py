@@ -19,6 +19,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Literal
 from urllib.parse import SplitResult, parse_qsl
 
 _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -38,21 +39,20 @@ _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("a private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
         ("a bearer token", r"\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}"),
         # scheme://user:password@host, unless the password is a ${VAR} placeholder.
-        ("a URL with a password", r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?![$%{<])[^/\s@]+@"),
+        ("a URL with a password", r"\b[a-z][a-z0-9+.-]{0,30}://[^/\s:@]+:(?![$%{<])[^/\s@]+@"),
     )
 )
 _MIN_SK_LENGTH = 23  # "sk-" and at least 20 more
 
-# A flag or variable name that says its value is a secret: the keyword is the last
-# word ("--github-token", "DB_PASSWORD"), so "--token-file" and "TOKENIZER" are not.
-_SECRET_WORDS = r"(?:token|secret|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credentials?)"
-_PASSWORD_WORDS = r"(?:password|passwd|passphrase)"
-_SECRET_FLAG = re.compile(
-    rf"--?(?:[a-z0-9]+[-_])*({_SECRET_WORDS}|{_PASSWORD_WORDS})", re.IGNORECASE
+# A flag, variable or query name that says its value is a secret: the keyword is the
+# last word ("--github-token", "DB_PASSWORD", "accessToken"), so "--token-file",
+# "TOKEN_URL" and "TOKENIZER" are not.
+_PASSWORD_NAME = re.compile(r"(?:^|_)(?:password|passwd|passphrase)$")
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:token|secret|credentials?|pat|apikey"
+    r"|(?:api|access|private|secret|signing|encryption|master)_?key)$"
 )
-_SECRET_NAME_WORD = re.compile(
-    rf"(?:^|_)(?:{_SECRET_WORDS}|{_PASSWORD_WORDS}|pat)(?:_|$)", re.IGNORECASE
-)
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ASSIGNMENT = re.compile(r"(?:--env=|-e)?([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
 _PLACEHOLDER = re.compile(
     r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>]*>|\{\{.*\}\}|%[A-Za-z_][A-Za-z0-9_]*%"
@@ -66,7 +66,7 @@ _MIN_TOKEN_ENTROPY = 3.0  # bits per character; "aaaaaaaaaaaa" and "changeme" st
 def arg_secrets(args: Sequence[str]) -> Iterator[tuple[int, str]]:
     """(index, what) for each argument that looks like a secret, at most once per argument."""
     for index, arg in enumerate(args):
-        what = token_shape(arg) or _flag_value(args, index) or _assignment(arg)
+        what = token_shape(arg) or _assignment(arg) or _flag_value(args, index)
         if what is not None:
             yield index, what
 
@@ -80,7 +80,7 @@ def url_secrets(url: SplitResult) -> list[str]:
     if what is not None and what != "a URL with a password":
         found.append(f"URL contains a secret ({what}); pass it in a header instead")
     for name, value in parse_qsl(url.query, keep_blank_values=True):
-        if _SECRET_NAME_WORD.search(name) and _literal(value, password=False):
+        if _secret_kind(name) is not None and _literal(value, password=False):
             shown = name if len(name) <= 40 else name[:40] + "..."
             found.append(
                 f"URL query parameter '{shown}' looks like a secret; pass it in a header instead"
@@ -109,21 +109,30 @@ def _flag_value(args: Sequence[str], index: int) -> str | None:
             return None
     else:
         return None
-    match = _SECRET_FLAG.fullmatch(flag)
-    if match is None:
+    kind = _secret_kind(flag)
+    if kind is None:
         return None
-    password = re.fullmatch(_PASSWORD_WORDS, match.group(1), re.IGNORECASE) is not None
-    return f"value of {flag}" if _literal(value, password=password) else None
+    return f"value of {flag}" if _literal(value, password=kind == "password") else None
 
 
 def _assignment(arg: str) -> str | None:
     """The argument is ``NAME=VALUE`` with a secret-looking name (``-e API_KEY=...``)."""
     match = _ASSIGNMENT.fullmatch(arg)
-    if match is None or not _SECRET_NAME_WORD.search(match.group(1)):
+    if match is None:
         return None
     name, value = match.groups()
-    password = re.search(_PASSWORD_WORDS, name, re.IGNORECASE) is not None
-    return f"value of {name}" if _literal(value, password=password) else None
+    kind = _secret_kind(name)
+    if kind is None:
+        return None
+    return f"value of {name}" if _literal(value, password=kind == "password") else None
+
+
+def _secret_kind(name: str) -> Literal["password", "token"] | None:
+    """Whether a name (flag, variable, query key) announces a password, a token, or neither."""
+    words = _CAMEL_HUMP.sub("_", name.lstrip("-")).replace("-", "_").lower()
+    if _PASSWORD_NAME.search(words):
+        return "password"
+    return "token" if _SECRET_NAME.search(words) else None
 
 
 def _literal(value: str, *, password: bool) -> bool:

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 
 # Characters that render as nothing (or reorder text) and so hide content from a person
 # reading the description while the model still reads it. The emoji variation selectors
@@ -43,6 +44,7 @@ _HIDDEN_RE = re.compile(
     "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _HIDDEN_RANGES) + "]"
 )
 _HIDDEN_LISTED = 3  # code points named in one finding; the rest are counted
+_MAX_EXPANSION = 4  # normalised text kept per character of input
 
 # Verbs and fillers are closed lists: "ignore formatting instructions in the input" has
 # a word outside them between the verb and the noun and so is not an order to the model.
@@ -179,9 +181,10 @@ _WEAK_TAGS = (
     "system", "assistant", "user", "admin", "secret", "hidden", "critical", "note",
     "context", "prompt", "rules", "developer", "tool_instructions",
 )  # fmt: skip
+# Whitespace runs are bounded: two unbounded ``\s*`` side by side backtrack quadratically.
 _TAG_RE = re.compile(
-    r"<\s*(/)?\s*(" + "|".join(re.escape(t) for t in _STRONG_TAGS + _WEAK_TAGS) + r")\s*"
-    r"(?:\s[^<>]{0,80})?/?\s*>",
+    r"<\s{0,3}(/)?\s{0,3}(" + "|".join(re.escape(t) for t in _STRONG_TAGS + _WEAK_TAGS) + r")"
+    r"(?:\s[^<>]{0,80})?/?>",
     re.IGNORECASE,
 )
 _CHAT_TOKEN_RE = re.compile(
@@ -197,7 +200,7 @@ class Limits:
 
     max_depth: int = 64  # nesting levels inside one schema
     max_nodes: int = 20_000  # JSON values visited per tool
-    max_chars: int = 1_000_000  # characters scanned per tool
+    max_chars: int = 262_144  # characters scanned per tool (honest tools use a few thousand)
 
 
 DEFAULT_LIMITS = Limits()
@@ -251,11 +254,15 @@ class Budget:
 
 
 def visible_text(text: str) -> str:
-    """Text as a person reads it: hidden characters removed, compatibility forms folded.
+    r"""Text as a person reads it: hidden characters removed, compatibility forms folded.
 
     Matching on this keeps "ig\u200bnore" and full-width letters from slipping past.
     """
-    return unicodedata.normalize("NFKC", _HIDDEN_RE.sub("", text))
+    text = _HIDDEN_RE.sub("", text)
+    if text.isascii():
+        return text
+    # NFKC can expand a character up to 18-fold; cap it so the scan's work stays bounded.
+    return unicodedata.normalize("NFKC", text)[: _MAX_EXPANSION * len(text)]
 
 
 def scan_text(text: str) -> list[str]:
@@ -276,12 +283,17 @@ def scan_value(value: object, location: str, budget: Budget) -> list[Finding]:
     When the budget runs out the scan stops; the caller reports ``budget.exhausted``.
     """
     findings: list[Finding] = []
-    stack: list[tuple[object, str, int]] = [(value, location, 0)]
+    # (value, where, depth, the key it sits under): keys are scanned when their value is
+    # visited, so findings come out in document order.
+    stack: list[tuple[object, str, int, object]] = [(value, location, 0, None)]
     depth_reported = False
     while stack:
-        node, where, depth = stack.pop()
+        node, where, depth, key = stack.pop()
         if not budget.take_node(where):
             break
+        if isinstance(key, str):
+            text = budget.take_text(key, where)
+            findings.extend(Finding(s, f"key {where}") for s in scan_text(text))
         if isinstance(node, str):
             findings.extend(Finding(s, where) for s in scan_text(budget.take_text(node, where)))
             continue
@@ -293,17 +305,19 @@ def scan_value(value: object, location: str, budget: Budget) -> list[Finding]:
                 findings.append(Finding(detail, where, incomplete=True))
                 depth_reported = True
             continue
-        children: list[tuple[object, str, int]] = []
+        # Never materialise more children than the budget can still visit (+1 to notice).
+        room = budget.nodes + 1
         if isinstance(node, Mapping):
-            for key, child in node.items():
-                child_where = f"{where}.{display_key(key)}"
-                if isinstance(key, str):
-                    text = budget.take_text(key, child_where)
-                    findings.extend(Finding(s, f"key {child_where}") for s in scan_text(text))
-                children.append((child, child_where, depth + 1))
+            children = [
+                (child, f"{where}.{display_key(k)}", depth + 1, k)
+                for k, child in islice(node.items(), room)
+            ]
         else:
-            children = [(child, f"{where}[{i}]", depth + 1) for i, child in enumerate(node)]
-        stack.extend(reversed(children))  # reversed: report in document order
+            children = [
+                (child, f"{where}[{i}]", depth + 1, None)
+                for i, child in enumerate(islice(node, room))
+            ]
+        stack.extend(reversed(children))
     return findings
 
 

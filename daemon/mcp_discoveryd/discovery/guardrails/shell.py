@@ -39,8 +39,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "arguments pipe base64-decoded data into a shell",
             (
-                rf"(?:\bbase64\b{_GAP}\s(?:-d|--decode|-D|-di|-id)\b|\bxxd\s+-r|\bopenssl\s"
-                rf"{_GAP}\s-d\b){_GAP}\|\s*{_RUNNER}"
+                r"(?:\bbase64\s+(?:-\S+\s+){0,3}?(?:-d|--decode|-D|-di|-id)\b|\bxxd\s+-r"
+                r"|\bopenssl\s+(?:enc\s+|base64\s+)?(?:-\S+\s+){0,4}?-d\b)"
+                rf"{_GAP}\|\s*{_RUNNER}"
             ),
         ),
         (
@@ -65,7 +66,7 @@ _RM = re.compile(
     r"(?=$|[\s;&|)`])"
 )
 _RM_LABEL = "arguments delete the filesystem root or home directory (rm -rf /)"
-_RECURSIVE = re.compile(r"-[a-zA-Z]*[rR]|--recursive|--no-preserve-root")
+_RECURSIVE = re.compile(r"(?:^|\s)-[a-zA-Z]*[rR]|--recursive\b")  # "--force" is not "-r"
 
 _POSIX_SHELLS = frozenset(
     {"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "tcsh", "csh"}

@@ -1,0 +1,64 @@
+"""``open_cache``: the cache a config asks for, with its reconnect actor running."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from ..config.model import DaemonConfig
+from .compat_enkrypt import EnkryptCompat, compat_enabled
+from .health import DEFAULT_BACKOFF, Backoff
+from .keys import KeySpace
+from .memory import MemoryBackend
+from .redis import RedisConnection
+from .redis_backend import RedisBackend
+from .stats import CacheStats
+from .tiered import Cache
+
+
+def redis_backend(config: DaemonConfig, stats: CacheStats, **client_options: Any) -> RedisBackend:
+    """The Redis backend for a config (no connection is made yet)."""
+    settings = config.cache
+    return RedisBackend(
+        RedisConnection.from_settings(settings, stats=stats, **client_options),
+        keys=KeySpace(settings.key_prefix, settings.key_secret),
+        stats=stats,
+        index_ttl=max(settings.tool_ttl, settings.config_ttl) + settings.stale_grace,
+        compat=EnkryptCompat.from_config(config) if compat_enabled(config) else None,
+    )
+
+
+@asynccontextmanager
+async def open_cache(
+    config: DaemonConfig,
+    *,
+    stats: CacheStats | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    **client_options: Any,
+) -> AsyncIterator[Cache]:
+    """Memory, or Redis with memory in front, per ``config.cache``.
+
+    Never raises because Redis is down: the cache starts degraded and keeps
+    retrying in the background until the block exits. ``client_options`` go to
+    redis-py (TLS files, a connection class for tests and benchmarks).
+    """
+    settings = config.cache
+    stats = stats or CacheStats()
+    memory = MemoryBackend(settings.max_entries, settings.max_bytes)
+    remote = redis_backend(config, stats, **client_options) if settings.backend == "redis" else None
+    cache = Cache(config, memory=memory, remote=remote, stats=stats, backoff=backoff)
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(cache.run_recovery)
+            await cache.connect()
+            try:
+                yield cache
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        if remote is not None:
+            with anyio.CancelScope(shield=True):
+                await remote.aclose()

@@ -1,0 +1,191 @@
+"""The seam to redis-py: the only module that imports redis.
+
+One connection type for the three topologies: a single server (``redis://``,
+``rediss://`` for TLS, ``unix://``; user and password for ACLs; a database
+number), Redis Cluster and Sentinel (the master is looked up through the
+sentinels). Work goes out as pipelines (``Batch``), one round trip each.
+Everything redis-py raises is translated here to ``CacheUnavailableError``,
+with secrets scrubbed from the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import Redis, RedisCluster, Sentinel
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..config.model import CacheSettings
+from ..errors import CacheUnavailableError
+from ..redaction import redact
+from .stats import CacheStats
+
+CONNECT_TIMEOUT = 2.0  # seconds; a Redis that does not answer is treated as down
+COMMAND_TIMEOUT = 5.0
+
+Arg = str | int | float | bytes
+_UNAVAILABLE = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
+
+
+class Batch:
+    """A non-transactional pipeline that says where each command's reply will be."""
+
+    def __init__(self, client: Any) -> None:
+        self._pipe = client.pipeline(transaction=False)
+        self.size = 0
+
+    def __call__(self, *command: Arg) -> int:
+        """Queue one command; returns the position of its reply."""
+        self._pipe.execute_command(*command)
+        self.size += 1
+        return self.size - 1
+
+    def extend(self, commands: Sequence[Sequence[Arg]]) -> None:
+        """Queue several commands."""
+        for command in commands:
+            self(*command)
+
+
+class RedisConnection:
+    """A redis-py client with timed, translated round trips."""
+
+    def __init__(
+        self,
+        client: Any,  # redis.asyncio.Redis or RedisCluster: the same command API
+        *,
+        kind: str,
+        stats: CacheStats,
+        secrets: Sequence[str] = (),
+        closers: Sequence[Any] = (),
+    ) -> None:
+        self.kind = kind  # "redis", "redis-cluster" or "redis-sentinel"
+        self._client = client
+        self._stats = stats
+        self._secrets = tuple(s for s in secrets if s)
+        self._closers = tuple(closers)
+
+    @classmethod
+    def from_settings(
+        cls, settings: CacheSettings, *, stats: CacheStats, **client_options: Any
+    ) -> RedisConnection:
+        """A connection for the configured URL, Cluster or Sentinel set (nothing dialled yet)."""
+        client, kind, closers = _make_client(settings, client_options)
+        secrets = [s for s in (settings.password, settings.url) if s]
+        url_password = urlsplit(settings.url).password if settings.url else None
+        if url_password:
+            secrets += [url_password, unquote(url_password)]
+        return cls(client, kind=kind, stats=stats, secrets=secrets, closers=closers)
+
+    def batch(self) -> Batch:
+        """An empty pipeline to fill and ``run``."""
+        return Batch(self._client)
+
+    async def run(self, batch: Batch, operation: str) -> list[Any]:
+        """Send a pipeline in one round trip and return its replies in order."""
+        with self._translated(operation):
+            replies: list[Any] = await batch._pipe.execute()
+        return replies
+
+    async def call(self, operation: str, *command: Arg) -> Any:
+        """One command, one round trip."""
+        with self._translated(operation):
+            return await self._client.execute_command(*command)
+
+    async def ping(self) -> None:
+        """A round trip that proves the server answers and accepts our credentials."""
+        await self.call("ping", "PING")
+
+    async def aclose(self) -> None:
+        """Close every connection; errors on the way out are not worth raising."""
+        for client in (self._client, *self._closers):
+            try:
+                await client.aclose()
+            except _UNAVAILABLE:
+                pass
+
+    @contextmanager
+    def _translated(self, operation: str) -> Iterator[None]:
+        with self._stats.timed(operation, self.kind):
+            try:
+                yield
+            except _UNAVAILABLE as exc:
+                raise CacheUnavailableError(self.kind, self._reason(exc)) from None
+
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc)
+        if isinstance(exc, AuthenticationError) or "WRONGPASS" in text:
+            reason = "authentication failed (check the username and password)"
+        elif isinstance(exc, ResponseError) and text.startswith("NOAUTH"):
+            reason = "authentication required (no password configured)"
+        elif isinstance(exc, ResponseError) and text.startswith("OOM"):
+            reason = "out of memory (maxmemory reached and the policy evicts nothing)"
+        elif isinstance(exc, RedisTimeoutError | asyncio.TimeoutError):
+            reason = "timed out"
+        else:
+            reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return redact(reason, self._secrets)
+
+
+def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[Any, str, list[Any]]:
+    """The redis-py client for the settings, its kind, and extra clients to close."""
+    common: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": COMMAND_TIMEOUT,
+        # One immediate retry: a pooled connection broken by a server restart reconnects.
+        "retry": Retry(NoBackoff(), 1),
+        **options,
+    }
+    if settings.password is not None:
+        common["password"] = settings.password
+    try:
+        if settings.sentinels:
+            common.update(_url_credentials(settings.url))
+            sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                [_host_port(address) for address in settings.sentinels],
+                sentinel_kwargs={
+                    "socket_connect_timeout": CONNECT_TIMEOUT,
+                    "socket_timeout": COMMAND_TIMEOUT,
+                },
+                **common,
+            )
+            client = sentinel.master_for(settings.sentinel_service)
+            return client, "redis-sentinel", list(sentinel.sentinels)
+        url = settings.url or "redis://localhost:6379/0"
+        if settings.cluster:
+            return RedisCluster.from_url(url, **common), "redis-cluster", []
+        return Redis.from_url(url, **common), "redis", []
+    except (ValueError, RedisClusterException) as exc:
+        # The config loader checks URLs; this catches what only redis-py knows is wrong.
+        reason = redact(
+            f"bad connection settings: {exc}", [settings.url or "", settings.password or ""]
+        )
+        raise CacheUnavailableError("redis", reason) from None
+
+
+def _url_credentials(url: str | None) -> dict[str, Any]:
+    """Username, password, database and TLS from a URL given alongside Sentinel addresses."""
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    out: dict[str, Any] = {}
+    if parts.username:
+        out["username"] = unquote(parts.username)
+    if parts.password:
+        out["password"] = unquote(parts.password)
+    if parts.path.strip("/").isdigit():
+        out["db"] = int(parts.path.strip("/"))
+    if parts.scheme == "rediss":
+        out["ssl"] = True
+    return out
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
