@@ -43,7 +43,7 @@ class StdioTarget:
 class RemoteTarget:
     """A server reached over the network (streamable HTTP or SSE)."""
 
-    url: str
+    url: str = field(repr=False)  # may carry a token in its query or userinfo
     transport: Transport = Transport.STREAMABLE_HTTP
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # secret values
 

@@ -107,3 +107,18 @@ def test_enkrypt_api_keys_and_passwords_stay_hidden(tmp_path: Path) -> None:
     error = config_error(tmp_path, json.dumps(doc), name="enkrypt_mcp_config.json")
     assert "apikeys[0].project_id" in str(error)
     assert not [s for s in hidden if s in str(error)]
+
+
+def test_secret_forms_are_precise(tmp_path: Path) -> None:
+    """Only credential parts become secrets: an auth scheme's token, a URL's key=, not prose."""
+    text = """
+[gateways.g.servers.remote]
+url = "https://example.com/mcp?key=query_secret_0010&format=json"
+headers = { Authorization = "Basic YmFzaWNfc2VjcmV0", Accept = "application/json" }
+[gateways.g.servers.local]
+command = "server"
+env = { GREETING = "hello world" }
+"""
+    secrets = load_text(tmp_path, text).secrets()
+    assert {"query_secret_0010", "YmFzaWNfc2VjcmV0", "hello world"} <= secrets
+    assert "world" not in secrets and "json" not in secrets
