@@ -31,6 +31,11 @@ LEFTOVER_GRACE = 3.0  # seconds for processes a test just killed to finish dying
 ZOMBIE_GRACE = 0.5  # seconds for asyncio's child watcher to reap its own children first
 _PR_SET_CHILD_SUBREAPER = 36
 
+SESSION_PIDS: set[int] = set()
+"""Processes a fixture keeps for the whole session although a test started them (a shared
+cluster rebuilt mid-session): the leftover check ignores them and their descendants.
+Add a pid when it starts, discard it when it is stopped."""
+
 
 def _become_subreaper() -> None:
     if sys.platform == "linux":
@@ -103,7 +108,14 @@ def _leftovers(before: set[int]) -> dict[int, ProcInfo]:
     """Live descendants that were not there before, once the grace period has passed."""
     deadline = time.monotonic() + LEFTOVER_GRACE
     while True:
-        live = {p: i for p, i in descendants().items() if p not in before and i.state != "Z"}
+        kept = set(SESSION_PIDS)
+        for pid in SESSION_PIDS:
+            kept.update(descendants(pid))
+        live = {
+            p: i
+            for p, i in descendants().items()
+            if p not in before and p not in kept and i.state != "Z"
+        }
         if not live or time.monotonic() > deadline:
             return live
         time.sleep(0.05)

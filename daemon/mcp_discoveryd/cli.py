@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # httpx2 logs each request's full URL at INFO, query tokens included.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.command == "check-config":
         return check_config(args.path)
     return discover(args)

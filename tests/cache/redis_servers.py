@@ -32,12 +32,13 @@ from tests.cache.redis_config import (
     free_port,
     redis_server_binary,
 )
+from tests.conftest import SESSION_PIDS
+
+# SESSION_PIDS (from tests.conftest): pids of session-scoped servers, alive across tests on
+# purpose, so the leak check skips them.
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-
-SESSION_PIDS: set[int] = set()
-"""Pids of session-scoped servers: alive across tests on purpose, so leak checks skip them."""
 
 _OPEN: set[RedisServer] = set()  # servers not yet closed: killed and removed at exit
 

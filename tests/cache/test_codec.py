@@ -6,11 +6,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from tests.cache.builders import entry, full_entry
 
 from mcp_discoveryd.cache import EntrySummary, codec
 from mcp_discoveryd.errors import CacheDecodeError
 from mcp_discoveryd.models import CacheType
-from tests.cache.builders import entry, full_entry
 
 
 def test_full_entry_round_trips_every_field() -> None:
@@ -45,7 +45,9 @@ def test_non_ascii_text_survives() -> None:
     original = entry()
     tools = ({**original.catalog.tools[0], "description": "Überprüft 日本語 ✓"},)
     changed = replace(original, catalog=replace(original.catalog, tools=tools))
-    assert codec.decode(codec.encode(changed)).catalog.tools[0]["description"] == "Überprüft 日本語 ✓"
+    assert (
+        codec.decode(codec.encode(changed)).catalog.tools[0]["description"] == "Überprüft 日本語 ✓"
+    )
 
 
 def test_other_version_is_refused() -> None:

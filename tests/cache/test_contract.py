@@ -6,14 +6,14 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.cache.builders import entry, full_entry, make_redis_backend, redis_settings
+from tests.cache.redis_servers import RedisServer
+from tests.cache.redis_topologies import RedisCluster
 
 from mcp_discoveryd.cache import ClearScope, MemoryBackend, RedisBackend
 from mcp_discoveryd.cache.base import Backend
 from mcp_discoveryd.config.model import CacheSettings
 from mcp_discoveryd.models import CacheType
-from tests.cache.builders import entry, full_entry, make_redis_backend, redis_settings
-from tests.cache.redis_servers import RedisServer
-from tests.cache.redis_topologies import RedisCluster
 
 ALL = frozenset(CacheType)
 TOOLS = frozenset({CacheType.TOOLS})

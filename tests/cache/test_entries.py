@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 import pytest
+from tests.cache.builders import HOUR, catalog
 
 from mcp_discoveryd.cache import (
     catalog_hash,
@@ -26,24 +28,23 @@ from mcp_discoveryd.models import (
     StdioTarget,
     UpstreamError,
 )
-from tests.cache.builders import HOUR, catalog
 
 NOW = 1_800_000_000.0
 
 
-def outcome(hint: CacheHint = CacheHint(), **fields: object) -> ServerOutcome:
-    values: dict[str, object] = {
+def outcome(hint: CacheHint | None = None, **fields: Any) -> ServerOutcome:
+    values: dict[str, Any] = {
         "gateway_id": "gw",
         "server_name": "srv",
         "status": "success",
         "source": "discovery",
         "catalog": catalog(),
-        "cache_hint": hint,
+        "cache_hint": hint or CacheHint(),
         "protocol_version": "2025-06-18",
         "server_info": {"name": "srv", "version": "1"},
     }
     values.update(fields)
-    return ServerOutcome(**values)  # type: ignore[arg-type]  # test builder: fields by name
+    return ServerOutcome(**values)
 
 
 def test_default_tool_ttl_and_grace() -> None:
@@ -85,7 +86,9 @@ def test_hint_is_floored_at_min_ttl() -> None:
     ("configured", "hint", "floor", "expected"),
     [(100, None, 60, 100), (100, 30, 60, 60), (30, 10, 60, 30), (100, 80, 60, 80)],
 )
-def test_effective_ttl_table(configured: float, hint: float | None, floor: float, expected: float) -> None:
+def test_effective_ttl_table(
+    configured: float, hint: float | None, floor: float, expected: float
+) -> None:
     """The hint only shortens, the floor only applies to the hint."""
     assert effective_ttl(configured, CacheHint(ttl_s=hint), floor) == expected
 
@@ -94,7 +97,9 @@ def test_refresh_at_is_about_eighty_percent_with_jitter() -> None:
     """Refresh times fall within 75-85 % of the TTL and differ between entries fetched together."""
     rng = random.Random(7)
     settings = CacheSettings(tool_ttl=1000.0)
-    times = [entry_from_outcome(outcome(), settings, now=NOW, rng=rng).refresh_at for _ in range(50)]
+    times = [
+        entry_from_outcome(outcome(), settings, now=NOW, rng=rng).refresh_at for _ in range(50)
+    ]
     assert all(NOW + 750 <= t <= NOW + 850 for t in times)
     assert len({round(t, 3) for t in times}) > 40  # spread out, not one thundering herd
 
@@ -124,7 +129,7 @@ def test_entry_carries_the_outcome() -> None:
     ],
     ids=["failed", "blocked", "from-cache"],
 )
-def test_failed_or_cached_outcomes_are_not_cached(fields: dict[str, object]) -> None:
+def test_failed_or_cached_outcomes_are_not_cached(fields: dict[str, Any]) -> None:
     """Only fresh successes become entries: a failure never replaces good data."""
     with pytest.raises(ValueError, match="only fresh successful"):
         entry_from_outcome(outcome(**fields), CacheSettings(), now=NOW)
@@ -157,7 +162,9 @@ def test_gateway_config_entry_holds_no_secret() -> None:
             ServerSpec(
                 name="local",
                 target=StdioTarget(
-                    command="/usr/bin/npx", args=("--token", "ARG-SECRET"), env={"KEY": "ENV-SECRET"}
+                    command="/usr/bin/npx",
+                    args=("--token", "ARG-SECRET"),
+                    env={"KEY": "ENV-SECRET"},
                 ),
             ),
             ServerSpec(
@@ -173,7 +180,14 @@ def test_gateway_config_entry_holds_no_secret() -> None:
     settings = CacheSettings(config_ttl=24 * HOUR)
     e = gateway_config_entry(gw, settings, now=NOW)
     text = json.dumps(e.gateway_config)
-    for secret in ("ARG-SECRET", "ENV-SECRET", "URL-PASSWORD", "QUERY-SECRET", "HEADER-SECRET", "user"):
+    for secret in (
+        "ARG-SECRET",
+        "ENV-SECRET",
+        "URL-PASSWORD",
+        "QUERY-SECRET",
+        "HEADER-SECRET",
+        "user",
+    ):
         assert secret not in text
     servers = e.gateway_config["servers"] if e.gateway_config else []
     assert servers[0]["command"] == "npx"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.cache.builders import entry
 
 from mcp_discoveryd.cache import MemoryBackend, codec
 from mcp_discoveryd.models import CacheType
-from tests.cache.builders import entry
 
 NOW = time.time()
 
@@ -82,24 +83,17 @@ def test_threads_storing_and_reading_keep_the_bounds() -> None:
     memory = MemoryBackend(max_entries=50)
     entries = [entry(server_name=f"s{i}", tools=1, now=NOW) for i in range(200)]
     sizes = {e.server_name: len(codec.encode(e)) for e in entries}
-    errors: list[Exception] = []
 
     def work(offset: int) -> None:
-        try:
-            for i in range(2000):
-                e = entries[(offset * 37 + i) % len(entries)]
-                memory.store(e, sizes[e.server_name], now=NOW)
-                found = memory.lookup(CacheType.TOOLS, "gw-1", e.server_name, NOW)
-                assert found is None or found.server_name == e.server_name
-        except Exception as exc:  # reported from the main thread below
-            errors.append(exc)
+        for i in range(2000):
+            e = entries[(offset * 37 + i) % len(entries)]
+            memory.store(e, sizes[e.server_name], now=NOW)
+            found = memory.lookup(CacheType.TOOLS, "gw-1", e.server_name, NOW)
+            assert found is None or found.server_name == e.server_name
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    with ThreadPoolExecutor(8) as pool:
+        for future in [pool.submit(work, n) for n in range(8)]:
+            future.result()  # re-raises a failure from its thread
     held = memory.entries()
     assert len(held) == memory.entry_count <= 50
     assert memory.byte_count == sum(sizes[e.server_name] for e in held)

@@ -18,6 +18,10 @@ about processes, deadlines and faults use it. Behaviour by flag:
     --garbage N                 write N non-JSON lines on stdout at start
     --grandchild                start a background `sleep` in our process group first
     --linger                    keep running after stdin closes (with --ignore-term: until SIGKILL)
+    --fail METHOD=CODE          answer METHOD with a JSON-RPC error CODE
+    --bad-tool                  list a tool with no name (not valid MCP)
+    --protocol VERSION          claim this protocol version in the handshake
+    --ignore-unknown            never answer a method it does not know (no -32601)
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ def _args() -> argparse.Namespace:
     p.add_argument("--garbage", type=int, default=0)
     p.add_argument("--grandchild", action="store_true")
     p.add_argument("--linger", action="store_true")
+    p.add_argument("--fail", action="append", default=[])
+    p.add_argument("--bad-tool", action="store_true")
+    p.add_argument("--protocol", default=None)
+    p.add_argument("--ignore-unknown", action="store_true")
     return p.parse_args()
 
 
@@ -87,7 +95,19 @@ def _page(args: argparse.Namespace, items: list[dict[str, Any]], key: str, curso
     return result
 
 
+class RpcError(Exception):
+    """Answer with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _answer(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
+    for rule in args.fail:
+        failing, code = rule.split("=")
+        if method == failing:
+            raise RpcError(int(code), f"{method} is broken on purpose")
     if method == "initialize":
         caps: dict[str, Any] = {"tools": {"listChanged": False}}
         if args.prompts:
@@ -95,11 +115,13 @@ def _answer(args: argparse.Namespace, method: str, params: dict[str, Any]) -> An
         if args.resources:
             caps["resources"] = {}
         return {
-            "protocolVersion": params.get("protocolVersion", "2025-11-25"),
+            "protocolVersion": args.protocol or params.get("protocolVersion", "2025-11-25"),
             "capabilities": caps,
             "serverInfo": {"name": "raw-test", "version": "9.9.9"},
         }
     if method == "tools/list":
+        if args.bad_tool:
+            return {"tools": [{"description": "a tool with no name"}]}
         if args.huge_line:
             return {
                 "tools": [
@@ -122,7 +144,7 @@ def _answer(args: argparse.Namespace, method: str, params: dict[str, Any]) -> An
         return {"resourceTemplates": [{"uriTemplate": "raw://item/{id}", "name": "item"}]}
     if method == "ping":
         return {}
-    raise KeyError(method)
+    raise RpcError(-32601, f"Method not found: {method}")
 
 
 def main() -> None:
@@ -153,8 +175,10 @@ def main() -> None:
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": msg["id"]}
         try:
             reply["result"] = _answer(args, msg["method"], msg.get("params") or {})
-        except KeyError:
-            reply["error"] = {"code": -32601, "message": f"Method not found: {msg['method']}"}
+        except RpcError as exc:
+            if exc.code == -32601 and args.ignore_unknown:
+                continue
+            reply["error"] = {"code": exc.code, "message": str(exc)}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
     _mark(args.timeline, "end")

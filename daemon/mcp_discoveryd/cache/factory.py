@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +19,8 @@ from .redis import RedisConnection
 from .redis_backend import RedisBackend
 from .stats import CacheStats
 from .tiered import Cache
+
+logger = logging.getLogger(__name__)
 
 
 def redis_backend(config: DaemonConfig, stats: CacheStats, **client_options: Any) -> RedisBackend:
@@ -44,21 +48,26 @@ async def open_cache(
     Never raises because Redis is down: the cache starts degraded and keeps
     retrying in the background until the block exits. ``client_options`` go to
     redis-py (TLS files, a connection class for tests and benchmarks).
+
+    The reconnect actor is a task owned by this block rather than a task group,
+    so exceptions from the caller's block come out as themselves (not wrapped in
+    an ExceptionGroup) and the block may be entered and left in different tasks
+    (pytest fixtures do that).
     """
     settings = config.cache
     stats = stats or CacheStats()
     memory = MemoryBackend(settings.max_entries, settings.max_bytes)
     remote = redis_backend(config, stats, **client_options) if settings.backend == "redis" else None
     cache = Cache(config, memory=memory, remote=remote, stats=stats, backoff=backoff)
+    recovery = asyncio.get_running_loop().create_task(cache.run_recovery(), name="cache-recovery")
     try:
-        async with anyio.create_task_group() as tg:
-            await tg.start(cache.run_recovery)
-            await cache.connect()
-            try:
-                yield cache
-            finally:
-                tg.cancel_scope.cancel()
+        await cache.connect()
+        yield cache
     finally:
-        if remote is not None:
-            with anyio.CancelScope(shield=True):
+        recovery.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait([recovery])  # joins it; its cancellation stays its own
+            if not recovery.cancelled() and recovery.exception() is not None:
+                logger.error("cache reconnect task ended", exc_info=recovery.exception())
+            if remote is not None:
                 await remote.aclose()

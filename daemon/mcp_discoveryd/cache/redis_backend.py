@@ -39,6 +39,7 @@ class RedisBackend:
         stats: CacheStats,
         index_ttl: float,
         compat: EnkryptCompat | None = None,
+        memo_bytes: int = MEMO_BYTES,
     ) -> None:
         self.name = connection.kind
         self.connection = connection
@@ -48,6 +49,7 @@ class RedisBackend:
         self._index_ttl_ms = int(index_ttl * 1000)
         self._memo: OrderedDict[str, tuple[bytes, CacheEntry]] = OrderedDict()
         self._memo_bytes = 0
+        self._memo_limit = memo_bytes
         self._reported: set[str] = set()  # keys whose decode failure was already logged
         self._dead_members: set[tuple[str, str]] = set()  # index fields whose entry is gone
 
@@ -275,7 +277,7 @@ class RedisBackend:
             self._memo_bytes -= len(memo[0])
         self._memo[key] = (data, entry)
         self._memo_bytes += len(data)
-        while self._memo_bytes > MEMO_BYTES and self._memo:
+        while self._memo_bytes > self._memo_limit and self._memo:
             _, (old, _) = self._memo.popitem(last=False)
             self._memo_bytes -= len(old)
         return entry

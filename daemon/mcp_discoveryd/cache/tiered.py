@@ -62,6 +62,7 @@ class Cache:
         self._rng = rng or random.Random()
         self._health = Health(since=clock())
         self._down = anyio.Event()
+        self._recovered = anyio.Event()
         self._dirty: set[EntryId] = set()  # written to memory only while degraded
         self._pending_clears: list[ClearScope] = []
 
@@ -74,6 +75,11 @@ class Cache:
     def health(self) -> Health:
         """The shared store's health now."""
         return self._health
+
+    async def wait_healthy(self) -> None:
+        """Return once the shared store is healthy (at once when it is)."""
+        while not self._health.ok:
+            await self._recovered.wait()
 
     def update_config(self, config: DaemonConfig) -> None:
         """Take a reloaded config (gateways, TTL figures in status); keys do not change."""
@@ -216,6 +222,10 @@ class Cache:
                     self._health = replace(self._health, reason=exc.reason)
                     logger.debug("cache: %s still unavailable: %s", self.backend, exc.reason)
                     continue
+                except Exception:  # a bug here must not end reconnection for good
+                    attempt += 1
+                    logger.exception("cache: write-back to %s failed", self.backend)
+                    continue
                 logger.warning(
                     "cache: %s reachable again after %d retries; wrote back %d entries",
                     self.backend,
@@ -224,6 +234,7 @@ class Cache:
                 )
                 self._down = anyio.Event()
                 self._health = Health(since=self._clock(), written_back=written)
+                self._recovered.set()
 
     async def _recover(self) -> int:
         """Replay clears, write back memory, then what arrived meanwhile; the count written."""
@@ -272,6 +283,7 @@ class Cache:
                 exc.reason,
             )
             self._health = Health("degraded", since=self._clock(), reason=exc.reason)
+            self._recovered = anyio.Event()
             self._down.set()
 
     def _known(self, scope: ClearScope) -> dict[str, list[str]]:

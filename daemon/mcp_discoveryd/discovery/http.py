@@ -11,9 +11,8 @@ any one response body. Closing the cheap client leaves the pool open.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx2
 from mcp.client._transport import TransportStreams
@@ -74,11 +73,15 @@ class HttpPool:
             trust_env=False,  # the pool applies the environment
         )
 
-    def transport(
-        self, target: RemoteTarget, watch: HttpWatch, timeout: float
-    ) -> AbstractAsyncContextManager[TransportStreams]:
-        """The SDK transport for ``target`` (streamable HTTP or SSE) over the shared pool."""
-        client = self.client_for(target, watch, timeout)
+    @asynccontextmanager
+    async def transport(
+        self, target: RemoteTarget, watch: HttpWatch, limit_s: float
+    ) -> AsyncIterator[TransportStreams]:
+        """The SDK transport for ``target`` (streamable HTTP or SSE) over the shared pool.
+
+        ``limit_s`` sets the HTTP timeouts; the caller's cancel scope is the real deadline.
+        """
+        client = self.client_for(target, watch, limit_s)
         if target.transport is Transport.SSE:
 
             def factory(
@@ -88,12 +91,18 @@ class HttpPool:
             ) -> httpx2.AsyncClient:
                 return client  # headers and timeouts are already on it
 
-            return sse_client(
-                target.url, timeout=timeout, sse_read_timeout=timeout, httpx_client_factory=factory
+            # sse_client opens and closes the client itself.
+            sse = sse_client(
+                target.url, timeout=limit_s, sse_read_timeout=limit_s, httpx_client_factory=factory
             )
-        return streamable_http_client(
-            target.url, http_client=client, max_sse_event_size=self.max_body_bytes
-        )
+            async with sse as streams:
+                yield streams
+        else:
+            streamable = streamable_http_client(
+                target.url, http_client=client, max_sse_event_size=self.max_body_bytes
+            )
+            async with client, streamable as streams:
+                yield streams
 
 
 class _PoolView(httpx2.AsyncBaseTransport):
@@ -106,6 +115,7 @@ class _PoolView(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._pool.send(request, stream=True)
+        assert isinstance(response.stream, httpx2.AsyncByteStream)
         response.stream = _CappedStream(response.stream, self._watch, self._cap)
         return response
 
@@ -114,7 +124,7 @@ class _PoolView(httpx2.AsyncBaseTransport):
 
 
 class _CappedStream(httpx2.AsyncByteStream):
-    def __init__(self, inner: Any, watch: HttpWatch, cap: int) -> None:
+    def __init__(self, inner: httpx2.AsyncByteStream, watch: HttpWatch, cap: int) -> None:
         self._inner = inner
         self._watch = watch
         self._cap = cap

@@ -61,7 +61,6 @@ class StdioWatch:
     garbage_lines: int = 0
     garbage_sample: str | None = None
     gave_up: str | None = None  # "garbage" or "oversized" when the transport ended the session
-    signalled: bool = False  # the server had to be terminated or killed
 
     @property
     def spawned(self) -> bool:
@@ -126,7 +125,7 @@ async def _read_stdout(
     assert process.stdout is not None
     pending = bytearray()
     async with to_session:
-        async for chunk in _chunks(process.stdout):
+        while (chunk := await _receive(process.stdout)) is not None:
             if watch.gave_up:
                 continue
             if b"\n" not in chunk:
@@ -173,7 +172,7 @@ async def _read_stderr(process: Process, watch: StdioWatch, done: anyio.Event) -
     assert process.stderr is not None
     pending = b""
     try:
-        async for chunk in _chunks(process.stderr):
+        while (chunk := await _receive(process.stderr)) is not None:
             *lines, pending = (pending + chunk).split(b"\n")
             pending = pending[-4 * STDERR_LINE_CHARS :]  # a line with no end must not grow forever
             for line in lines:
@@ -205,11 +204,12 @@ async def _write_stdin(
         to_session.close()
 
 
-async def _chunks(stream: ByteReceiveStream) -> AsyncIterator[bytes]:
-    """Chunks until end of stream; a pipe closed under the read ends it quietly."""
-    with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-        async for chunk in stream:
-            yield chunk
+async def _receive(stream: ByteReceiveStream) -> bytes | None:
+    """The next chunk; None at end of stream or when the pipe was closed under the read."""
+    try:
+        return await stream.receive()
+    except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+        return None
 
 
 async def _stop(process: Process, watch: StdioWatch, deadline: float) -> None:
@@ -219,7 +219,6 @@ async def _stop(process: Process, watch: StdioWatch, deadline: float) -> None:
         await process.stdin.aclose()
     grace = 0.0 if watch.gave_up else EXIT_GRACE  # a server we gave up on gets no courtesy
     if not await _exited(process, min(grace, deadline - anyio.current_time())):
-        watch.signalled = True
         _signal_group(process.pid, signal.SIGTERM)
         if not await _exited(process, min(TERM_GRACE, deadline - anyio.current_time())):
             _signal_group(process.pid, signal.SIGKILL)
