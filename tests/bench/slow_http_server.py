@@ -1,6 +1,9 @@
 """Many MCP upstreams in one process: each URL `/mcp?upstream=N` answers `tools/list` after a delay.
 
-    python tests/bench/slow_http_server.py PORT DELAY_SECONDS
+    python tests/bench/slow_http_server.py PORT DELAY_SECONDS [stateful|stateless]
+
+"stateful" (the default) keeps a session per client and answers over SSE, as
+most servers do; "stateless" answers plain JSON and keeps no session.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def build(delay: float) -> Server:
 
 def main() -> None:
     port, delay = int(sys.argv[1]), float(sys.argv[2])
-    app = build(delay).streamable_http_app()
+    stateless = len(sys.argv) > 3 and sys.argv[3] == "stateless"
+    app = build(delay).streamable_http_app(stateless_http=stateless, json_response=stateless)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 

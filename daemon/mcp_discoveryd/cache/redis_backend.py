@@ -260,8 +260,11 @@ class RedisBackend:
         for key in (self.keys.tools_set, self.keys.configs_set, self.keys.gateways_set):
             batch("ZREMRANGEBYSCORE", key, "-inf", now_ms)
         dead, self._dead_members = self._dead_members, set()
-        for gh, member in sorted(dead):
+        for gh, member in sorted(dead):  # evicted entries: forget them everywhere
             batch("HDEL", self.keys.index_key_for(gh), member)
+            cache_type = CacheType.GATEWAY_CONFIG if member == "c" else CacheType.TOOLS
+            global_member = self.keys.global_member(cache_type, gh, member)
+            batch("ZREM", self.keys.global_set(cache_type), global_member)
 
     def _decode(self, key: str, data: bytes) -> CacheEntry | None:
         memo = self._memo.get(key)

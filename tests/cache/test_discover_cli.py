@@ -1,0 +1,56 @@
+"""`mcp-discoveryd discover` against a real Redis: the second run answers from the cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cache.redis_servers import RedisServer
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "daemon" / "examples" / "servers" / "demo_server.py"
+
+
+def _discover(config: Path, *extra: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_discoveryd", "discover", "--config", str(config), "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = json.loads(done.stdout)
+    return report
+
+
+def test_second_cli_run_is_served_from_redis(tmp_path: Path, redis_server: RedisServer) -> None:
+    """Run 1 discovers and writes to Redis; run 2 answers from it; --refresh asks again."""
+    config = tmp_path / "mcpd.toml"
+    config.write_text(
+        f'[cache]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
+        "[gateways.team-secret-id.servers.notes]\n"
+        f"command = {json.dumps(sys.executable)}\n"
+        f"args = [{json.dumps(str(DEMO))}, \"notes\"]\n"
+    )
+    sources = []
+    for extra in ([], [], ["--refresh"]):
+        report = _discover(config, *extra)
+        servers = report["available_servers"]
+        assert isinstance(servers, dict)
+        sources.append(servers["notes"]["source"])
+        assert len(servers["notes"]["tools"]) == 3
+    assert sources == ["discovery", "cache", "discovery"]
+    client = redis_server.client()
+    try:
+        keys = [k.decode() for k in client.scan_iter(count=1000)]
+    finally:
+        client.close()
+    assert keys and all(k.startswith("mcpd:v1:") for k in keys)
+    assert not any("team-secret-id" in k or "notes" in k for k in keys)
