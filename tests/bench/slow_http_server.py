@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 import anyio
-import mcp.types as types
 import uvicorn
+from mcp import types
 from mcp.server import Server, ServerRequestContext
 
 TOOLS = [

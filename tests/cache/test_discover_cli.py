@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.cache.redis_servers import RedisServer
 
 pytestmark = pytest.mark.redis

@@ -10,8 +10,9 @@ import redis.asyncio
 from redis.cluster import RedisCluster as ClusterClient
 from redis.sentinel import Sentinel
 from tests.cache.redis_config import RedisStartError, ServerConfig
-from tests.cache.redis_servers import SESSION_PIDS, RedisFactory, RedisServer, RedisTlsFactory
+from tests.cache.redis_servers import RedisFactory, RedisServer, RedisTlsFactory
 from tests.cache.redis_topologies import CLUSTER_SLOTS, RedisCluster, RedisSentinel, SharedCluster
+from tests.conftest import SESSION_PIDS
 
 pytestmark = pytest.mark.redis
 

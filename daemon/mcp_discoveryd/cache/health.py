@@ -23,7 +23,7 @@ class Backoff:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """ "ok", or "degraded" (working from memory) since when, why, and the next retry."""
+    """Either "ok" or "degraded" (working from memory): since when, why, the next retry."""
 
     state: Literal["ok", "degraded"] = "ok"
     since: float | None = None  # UTC epoch seconds the current state began

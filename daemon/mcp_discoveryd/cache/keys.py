@@ -8,6 +8,8 @@ Layout (``P`` is the configured prefix, ``G`` the gateway's hash, ``S`` the serv
     P:v1:tools        every tools entry, "G:S" -> stale_until (ms)   ZSET
     P:v1:configs      every config entry, "G" -> stale_until (ms)    ZSET
     P:v1:gateways     registry of gateways, "G" -> latest stale_until ZSET
+    P:v1:{G}:lease:S  single-flight lease of (gateway, server)  (reserved: SET NX PX)
+    P:v1:events       pub/sub channel for "entry changed / cleared" (reserved)
 
 Identifiers are hashed with HMAC-SHA256 under the configured secret (plain
 SHA-256 without one) and cut to 128 bits, so no gateway id or API key ever
@@ -77,6 +79,16 @@ class KeySpace:
     def index_key_for(self, gateway_hash: str) -> str:
         """The index hash of an already-hashed gateway."""
         return f"{self.root}:{{{gateway_hash}}}:idx"
+
+    def lease_key(self, gateway_id: str, server_name: str) -> str:
+        """The single-flight lease of one (gateway, server), in the slot of its entry."""
+        gh, sh = self.gateway_hash(gateway_id), self.server_hash(server_name)
+        return f"{self.root}:{{{gh}}}:lease:{sh}"
+
+    @property
+    def events_channel(self) -> str:
+        """The pub/sub channel that tells other daemons an entry changed or was cleared."""
+        return f"{self.root}:events"
 
     def global_member(self, cache_type: CacheType, gateway_hash: str, member: str) -> str:
         """The entry's member in the global ``tools``/``configs`` sets."""

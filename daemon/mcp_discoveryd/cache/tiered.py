@@ -68,7 +68,7 @@ class Cache:
 
     @property
     def backend(self) -> str:
-        """ "memory", "redis", "redis-cluster" or "redis-sentinel"."""
+        """The store behind memory: "memory", "redis", "redis-cluster" or "redis-sentinel"."""
         return self.remote.name if self.remote is not None else "memory"
 
     @property
