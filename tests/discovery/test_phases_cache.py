@@ -63,3 +63,15 @@ async def test_a_failed_refresh_never_replaces_cached_good_data(tmp_path: Path) 
     assert failed.outcomes[0].status == "error"
     assert kept is not None and len(kept.catalog.tools) == 3
     assert served.outcomes[0].source == "cache" and served.outcomes[0].ok
+
+
+async def test_a_run_writes_the_gateway_config_entry(tmp_path: Path) -> None:
+    """Status shows the gateway's config as cached once a run covered that gateway."""
+    config, _ = _config(tmp_path)
+    async with open_cache(config) as cache, UpstreamClient(config.discovery) as upstream:
+        assert await cache.get(CacheType.GATEWAY_CONFIG, "g", None) is None
+        await run_discovery(config, upstream, cache=cache)
+        entry = await cache.get(CacheType.GATEWAY_CONFIG, "g", None)
+        status = await cache.status(config.gateways[0], config)
+    assert entry is not None and entry.gateway_config is not None
+    assert status["cache_status"]["gateway_specific"]["config"]["exists"] is True

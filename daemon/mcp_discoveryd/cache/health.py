@@ -34,6 +34,7 @@ class Health:
 
     @property
     def ok(self) -> bool:
+        """True while the shared store is in use."""
         return self.state == "ok"
 
 

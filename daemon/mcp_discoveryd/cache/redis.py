@@ -28,7 +28,7 @@ from ..redaction import redact
 from .stats import CacheStats
 
 CONNECT_TIMEOUT = 2.0  # seconds; a Redis that does not answer is treated as down
-COMMAND_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 3.0  # with the one retry, a hung Redis is declared down within ~6 s
 
 Arg = str | int | float | bytes
 _UNAVAILABLE = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)

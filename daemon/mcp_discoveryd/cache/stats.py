@@ -24,9 +24,11 @@ Result = Literal["hit", "stale", "miss"]
 class StatsListener(Protocol):
     """Receives each cache event as it happens (telemetry binds its instruments here)."""
 
-    def on_request(self, cache_type: CacheType, tier: Tier, result: Result) -> None: ...
+    def on_request(self, cache_type: CacheType, tier: Tier, result: Result) -> None:
+        """One lookup: which tier answered (or was asked last) and how it ended."""
 
-    def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None: ...
+    def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
+        """One backend round trip and how long it took."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class OperationStats:
     max_s: float = 0.0
 
     def add(self, seconds: float, ok: bool) -> OperationStats:
+        """These figures with one more operation."""
         return OperationStats(
             self.count + 1,
             self.errors + (0 if ok else 1),

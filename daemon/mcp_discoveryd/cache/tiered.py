@@ -199,6 +199,16 @@ class Cache:
             result["deferred"] = True  # applied to Redis when it is reachable again
         return result
 
+    async def forget(
+        self,
+        gateway_id: str | None = None,
+        server_name: str | None = None,
+        cache_type: str | CacheType | None = None,
+    ) -> int:
+        """Drop entries from memory only (another daemon changed or cleared them in Redis)."""
+        counts = await self.memory.clear(status.clear_scope(gateway_id, server_name, cache_type))
+        return counts.tool_caches + counts.config_caches
+
     async def run_recovery(
         self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:

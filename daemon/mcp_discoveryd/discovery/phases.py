@@ -126,7 +126,8 @@ async def run_discovery(
             tg.start_soon(run.discover, sel)
 
     if cache is not None:
-        await run.write_back(config, cache)
+        gateways = list({id(s.gateway): s.gateway for s in selections}.values())
+        await run.write_back(config, gateways, cache)
     order = {(s.gateway.id, s.spec.name): i for i, s in enumerate(selections)}
     outcomes = sorted(run.outcomes, key=lambda o: order[(o.gateway_id, o.server_name)])
     return DiscoveryReport(tuple(outcomes), time.monotonic() - started)
@@ -206,18 +207,23 @@ class _Run:
         assert shared.result is not None
         return shared.result
 
-    async def write_back(self, config: DaemonConfig, cache: CatalogCache) -> None:
-        """Store what this run learnt; failures never replace cached good data."""
-        from ..cache import entry_from_outcome  # the cache package is optional for discovery
+    async def write_back(
+        self, config: DaemonConfig, gateways: Sequence[GatewayConfig], cache: CatalogCache
+    ) -> None:
+        """Store what this run learnt; failures never replace cached good data.
+
+        Each gateway the run covered gets its (secret-free) config entry too.
+        """
+        from ..cache import entry_from_outcome, gateway_config_entry
 
         now = time.time()
-        entries = [
+        entries = [gateway_config_entry(gw, config.cache, now=now) for gw in gateways]
+        entries += [
             entry_from_outcome(o, config.cache, now=now)
             for o in self.outcomes
             if o.ok and o.source == "discovery"
         ]
-        if entries:
-            await cache.put_many(entries)
+        await cache.put_many(entries)
 
 
 class _SharedFetch:
