@@ -1,6 +1,7 @@
 """argv -> command; the only place that prints for humans.
 
-Exit codes: 0 success, 1 some server failed or was blocked, 2 usage error
+Exit codes: 0 success, 1 some server failed or was blocked (or a cache call
+failed), 2 usage error
 (unknown gateway or server included), 78 configuration error (EX_CONFIG, which
 systemd units are told not to restart on).
 """
@@ -52,6 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument(
         "--refresh", action="store_true", help="ignore cached entries and ask the upstreams"
     )
+
+    cache = commands.add_parser("cache", help="read or clear the configured cache")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True)
+    status = cache_commands.add_parser("status", help="print the cache status as JSON")
+    status.add_argument("--config", required=True)
+    status.add_argument("--gateway", help="include this gateway's entries (config id)")
+    clear = cache_commands.add_parser("clear", help="clear entries and print the result")
+    clear.add_argument("--config", required=True)
+    clear.add_argument("--gateway", help="only this gateway (default: every gateway)")
+    clear.add_argument("--server", help="only this server")
+    clear.add_argument(
+        "--type",
+        dest="cache_type",
+        help="all (default), gateway_config (gateway, gateway_cache, gateway_config_cache), "
+        "or server_config (tools)",
+    )
     return parser
 
 
@@ -63,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.command == "check-config":
         return check_config(args.path)
+    if args.command == "cache":
+        return cache_command(args)
     return discover(args)
 
 
@@ -99,6 +118,34 @@ def discover(args: argparse.Namespace) -> int:
     else:
         print(redact(render_table(report), secrets))
     return EXIT_OK if report.status == "success" else EXIT_FAILED
+
+
+def cache_command(args: argparse.Namespace) -> int:
+    """`cache status` and `cache clear`: one call on the configured cache, JSON out."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    if args.gateway is not None and config.gateway(args.gateway) is None:
+        known = ", ".join(g.id for g in config.gateways)
+        print(f"mcp-discoveryd: unknown gateway {args.gateway!r} (known: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    result = anyio.run(_cache_call, config, args)
+    print(redact(json.dumps(result, indent=2), config.secrets()))
+    return EXIT_OK if result.get("status") in ("success", "info") else EXIT_FAILED
+
+
+async def _cache_call(config: DaemonConfig, args: argparse.Namespace) -> dict[str, object]:
+    from .cache import open_cache
+
+    async with open_cache(config) as cache:
+        if args.cache_command == "status":
+            gateway = config.gateway(args.gateway) if args.gateway else None
+            return await cache.status(gateway, config)
+        return await cache.clear(
+            gateway_id=args.gateway, server_name=args.server, cache_type=args.cache_type
+        )
 
 
 async def _discover(
