@@ -85,12 +85,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return discover(args)
 
 
-def check_config(path: str) -> int:
-    """Validate a config file and list every problem found."""
+def _load(path: str) -> DaemonConfig | None:
+    """The config, or None after printing every problem found in it."""
     try:
-        config = load_config(path)
+        return load_config(path)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return None
+
+
+def check_config(path: str) -> int:
+    """Validate a config file and list every problem found."""
+    config = _load(path)
+    if config is None:
         return EXIT_CONFIG
     servers = sum(len(g.servers) for g in config.gateways)
     print(f"{path}: ok ({config.format}, {len(config.gateways)} gateway(s), {servers} server(s))")
@@ -99,10 +106,8 @@ def check_config(path: str) -> int:
 
 def discover(args: argparse.Namespace) -> int:
     """Run one standalone discovery: no daemon, results into the configured cache."""
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    config = _load(args.config)
+    if config is None:
         return EXIT_CONFIG
     progress = _Progress(sys.stderr) if not args.json and sys.stderr.isatty() else None
     try:
@@ -122,10 +127,8 @@ def discover(args: argparse.Namespace) -> int:
 
 def cache_command(args: argparse.Namespace) -> int:
     """`cache status` and `cache clear`: one call on the configured cache, JSON out."""
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    config = _load(args.config)
+    if config is None:
         return EXIT_CONFIG
     if args.gateway is not None and config.gateway(args.gateway) is None:
         known = ", ".join(g.id for g in config.gateways)

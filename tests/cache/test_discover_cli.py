@@ -16,16 +16,20 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "daemon" / "examples" / "servers" / "demo_server.py"
 
 
-def _discover(config: Path, *extra: str) -> dict[str, object]:
+def _cli(*args: str) -> tuple[int, dict[str, object]]:
     done = subprocess.run(
-        [sys.executable, "-m", "mcp_discoveryd", "discover", "--config", str(config), "--json", *extra],
+        [sys.executable, "-m", "mcp_discoveryd", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    report: dict[str, object] = json.loads(done.stdout)
+    return done.returncode, json.loads(done.stdout) if done.stdout else {}
+
+
+def _discover(config: Path, *extra: str) -> dict[str, object]:
+    code, report = _cli("discover", "--config", str(config), "--json", *extra)
+    assert code == 0
     return report
 
 
@@ -53,17 +57,6 @@ def test_second_cli_run_is_served_from_redis(tmp_path: Path, redis_server: Redis
         client.close()
     assert keys and all(k.startswith("mcpd:v1:") for k in keys)
     assert not any("team-secret-id" in k or "notes" in k for k in keys)
-
-
-def _cli(*args: str) -> tuple[int, dict[str, object]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "mcp_discoveryd", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, json.loads(done.stdout) if done.stdout else {}
 
 
 def test_cache_status_and_clear_commands(tmp_path: Path, redis_server: RedisServer) -> None:
