@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
 
 from ..models import RemoteTarget, Transport
+from .streamable import streamable_transport
 
 CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
 
@@ -55,7 +55,7 @@ class HttpPool:
         # trust_env: the pool honours HTTPS_PROXY/NO_PROXY and SSL_CERT_FILE like any httpx2 client.
         self._pool = httpx2.AsyncClient(
             limits=httpx2.Limits(max_connections=None, max_keepalive_connections=64),
-            follow_redirects=False,  # the SDK follows same-origin redirects itself
+            follow_redirects=False,  # the transports follow same-origin redirects themselves
         )
 
     async def aclose(self) -> None:
@@ -77,7 +77,7 @@ class HttpPool:
     async def transport(
         self, target: RemoteTarget, watch: HttpWatch, limit_s: float
     ) -> AsyncIterator[TransportStreams]:
-        """The SDK transport for ``target`` (streamable HTTP or SSE) over the shared pool.
+        """The transport for ``target`` over the shared pool: ours for streamable HTTP, the SDK's for SSE.
 
         ``limit_s`` sets the HTTP timeouts; the caller's cancel scope is the real deadline.
         """
@@ -98,8 +98,8 @@ class HttpPool:
             async with sse as streams:
                 yield streams
         else:
-            streamable = streamable_http_client(
-                target.url, http_client=client, max_sse_event_size=self.max_body_bytes
+            streamable = streamable_transport(
+                client, target.url, max_event_bytes=self.max_body_bytes
             )
             async with client, streamable as streams:
                 yield streams
