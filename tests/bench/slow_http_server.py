@@ -4,16 +4,24 @@
 
 "stateful" (the default) keeps a session per client and answers over SSE, as
 most servers do; "stateless" answers plain JSON and keeps no session.
+
+`GET /cpu` reports this process's CPU seconds so far and at the arrival of the
+latest `tools/list`: the benchmark uses them to show how much of a run's wall
+time this one server process (standing in for many servers) spent on its own.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import anyio
 import uvicorn
 from mcp import types
 from mcp.server import Server, ServerRequestContext
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 TOOLS = [
     types.Tool(
@@ -25,12 +33,23 @@ TOOLS = [
 ]
 
 
+class CpuClock:
+    """CPU seconds of this process when the latest `tools/list` arrived."""
+
+    last_list = 0.0
+
+    @classmethod
+    async def report(cls, request: Request) -> JSONResponse:
+        return JSONResponse({"cpu_s": time.process_time(), "last_list_cpu_s": cls.last_list})
+
+
 def build(delay: float) -> Server:
     """A low-level server whose tools/list waits `delay` seconds, like a slow upstream."""
 
     async def list_tools(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        CpuClock.last_list = time.process_time()
         await anyio.sleep(delay)
         return types.ListToolsResult(tools=TOOLS)
 
@@ -40,7 +59,11 @@ def build(delay: float) -> Server:
 def main() -> None:
     port, delay = int(sys.argv[1]), float(sys.argv[2])
     stateless = len(sys.argv) > 3 and sys.argv[3] == "stateless"
-    app = build(delay).streamable_http_app(stateless_http=stateless, json_response=stateless)
+    app = build(delay).streamable_http_app(
+        stateless_http=stateless,
+        json_response=stateless,
+        custom_starlette_routes=[Route("/cpu", CpuClock.report, methods=["GET"])],
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
