@@ -217,11 +217,16 @@ async def run_redis_parts() -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    report = anyio.run(run_redis_parts)
+def collect() -> dict[str, Any]:
+    """Every cache figure, as one JSON-ready object."""
+    report: dict[str, Any] = anyio.run(run_redis_parts)
     report["status_memory_10k"] = anyio.run(memory_status)
     report["memory_per_tool"] = memory_per_tool()
-    print(json.dumps(report, indent=2))
+    return report
+
+
+def main() -> None:
+    print(json.dumps(collect(), indent=2))
 
 
 if __name__ == "__main__":

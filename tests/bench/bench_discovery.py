@@ -280,14 +280,18 @@ def cli_vs_sdk_loop() -> dict[str, Any]:
     return results
 
 
-def main() -> None:
-    results = {
+def collect() -> dict[str, Any]:
+    """Every discovery figure, as one JSON-ready object."""
+    return {
         "remote_fanout": remote_fanout(),
         "stdio_limiter": stdio_limiter(),
         "cli_vs_sdk_loop": cli_vs_sdk_loop(),
         "cpu_count": os.cpu_count(),
     }
-    print(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    print(json.dumps(collect(), indent=2))
 
 
 if __name__ == "__main__":
