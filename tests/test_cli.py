@@ -61,7 +61,9 @@ def test_discover_demo_json_reports_every_server_truthfully() -> None:
     assert servers["weather"]["blocked_tools"][0]["name"] == "get_alerts"
     assert any(s["source"] == "config" for s in servers.values())
     assert report["blocked_servers"] and report["blocked_servers"][0]["violations"]
-    assert set(report["discovery_failed_servers"]) == {b["server_name"] for b in report["blocked_servers"]}
+    assert set(report["discovery_failed_servers"]) == {
+        b["server_name"] for b in report["blocked_servers"]
+    }
 
 
 def test_discover_table_and_single_server_filter() -> None:

@@ -6,4 +6,6 @@ import json
 
 from tests.bench import bench_cache, bench_discovery
 
-print(json.dumps({"discovery": bench_discovery.collect(), "cache": bench_cache.collect()}, indent=2))
+print(
+    json.dumps({"discovery": bench_discovery.collect(), "cache": bench_cache.collect()}, indent=2)
+)

@@ -5,10 +5,12 @@
 1. remote_fanout: 50 remote upstreams served by one process, each answering
    `tools/list` after 500 ms; one discovery of all, as a ratio to 500 ms and to
    one upstream's own discovery time measured in the same run. Run against a
-   stateful server (a session per client, SSE replies: the SDK's default) and
-   a stateless one (plain JSON replies), with the CPU time each side spent:
-   the 50 upstreams share one server process, so its CPU (one core) is part
-   of the wall time that 50 real servers would spread over 50 machines.
+   standard-library server ("raw": sessions, JSON replies, a fraction of a
+   millisecond of CPU per request), the SDK's server with sessions and SSE
+   replies ("stateful", its default) and without ("stateless"), with the CPU
+   time each side spent: the 50 upstreams share one server process, so its CPU
+   (one core) is part of the wall time that 50 real servers would spread over
+   50 machines; the raw server keeps that share small, so it measures the client.
 2. stdio_limiter: 16 stdio upstreams of a minimal server, run with the default
    spawn limit and one at a time; wall time against the limit's ideal
    (sequential total / limit).
@@ -39,7 +41,6 @@ from mcp_discoveryd.models import RemoteTarget, ServerSpec, StdioTarget, Transpo
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SERVER = ROOT / "daemon" / "examples" / "servers" / "demo_server.py"
-SLOW_SERVER = Path(__file__).with_name("slow_http_server.py")
 DELAY = 0.5
 
 
@@ -117,8 +118,8 @@ def _fanout(mode: str) -> dict[str, Any]:
     gets below that ratio against this one server process.
     """
     port = _free_port()
-    cmd = [sys.executable, str(SLOW_SERVER), str(port), str(DELAY), mode]
-    server = subprocess.Popen(cmd)
+    cmd = [sys.executable, "-m", "tests.bench.slow_http_server", str(port), str(DELAY), mode]
+    server = subprocess.Popen(cmd, cwd=ROOT)
     try:
         _wait_port(port)
         url = f"http://127.0.0.1:{port}/mcp"
@@ -170,6 +171,7 @@ def remote_fanout() -> dict[str, Any]:
         "upstream_delay_s": DELAY,
         "runs_per_mode": FANOUT_RUNS,
         "target_ratio_to_delay": 1.3,
+        "raw": _fanout("raw"),
         "stateful": _fanout("stateful"),
         "stateless": _fanout("stateless"),
     }

@@ -1,9 +1,12 @@
 """Many MCP upstreams in one process: each URL `/mcp?upstream=N` answers `tools/list` after a delay.
 
-    python tests/bench/slow_http_server.py PORT DELAY_SECONDS [stateful|stateless]
+    python -m tests.bench.slow_http_server PORT DELAY_SECONDS [stateful|stateless|raw]
 
-"stateful" (the default) keeps a session per client and answers over SSE, as
-most servers do; "stateless" answers plain JSON and keeps no session.
+"stateful" (the default) is the SDK's server keeping a session per client and
+answering over SSE, as most servers do; "stateless" is the SDK's server
+answering plain JSON and keeping no session; "raw" is a standard-library
+server with sessions and JSON replies (raw_http_server.py), cheap enough that
+the one process hardly competes with the client for the machine.
 
 `GET /cpu` reports this process's CPU seconds so far and at the arrival of the
 latest `tools/list`: the benchmark uses them to show how much of a run's wall
@@ -12,6 +15,7 @@ time this one server process (standing in for many servers) spent on its own.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 
@@ -58,7 +62,12 @@ def build(delay: float) -> Server:
 
 def main() -> None:
     port, delay = int(sys.argv[1]), float(sys.argv[2])
-    stateless = len(sys.argv) > 3 and sys.argv[3] == "stateless"
+    mode = sys.argv[3] if len(sys.argv) > 3 else "stateful"
+    if mode == "raw":
+        from .raw_http_server import serve
+
+        return asyncio.run(serve(port, delay))
+    stateless = mode == "stateless"
     app = build(delay).streamable_http_app(
         stateless_http=stateless,
         json_response=stateless,

@@ -40,7 +40,7 @@ def test_second_cli_run_is_served_from_redis(tmp_path: Path, redis_server: Redis
         f'[cache]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
         "[gateways.team-secret-id.servers.notes]\n"
         f"command = {json.dumps(sys.executable)}\n"
-        f"args = [{json.dumps(str(DEMO))}, \"notes\"]\n"
+        f'args = [{json.dumps(str(DEMO))}, "notes"]\n'
     )
     sources = []
     for extra in ([], [], ["--refresh"]):
@@ -66,7 +66,7 @@ def test_cache_status_and_clear_commands(tmp_path: Path, redis_server: RedisServ
         f'[cache]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
         "[gateways.prod.servers.notes]\n"
         f"command = {json.dumps(sys.executable)}\n"
-        f"args = [{json.dumps(str(DEMO))}, \"notes\"]\n"
+        f'args = [{json.dumps(str(DEMO))}, "notes"]\n'
     )
     _discover(config)
     code, status = _cli("cache", "status", "--config", str(config), "--gateway", "prod")
@@ -80,7 +80,10 @@ def test_cache_status_and_clear_commands(tmp_path: Path, redis_server: RedisServ
 
     args = ["--gateway", "prod", "--server", "notes", "--type", "tools"]
     code, cleared = _cli("cache", "clear", "--config", str(config), *args)
-    assert (code, cleared) == (0, {"status": "success", "message": "Cache cleared for server: notes"})
+    assert (code, cleared) == (
+        0,
+        {"status": "success", "message": "Cache cleared for server: notes"},
+    )
     code, again = _cli("cache", "clear", "--config", str(config), *args)
     assert again["status"] == "info"
     _, status = _cli("cache", "status", "--config", str(config), "--gateway", "prod")

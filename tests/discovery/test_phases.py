@@ -67,7 +67,10 @@ async def test_discovers_catalogs_and_removes_poisoned_tools() -> None:
     assert [t["name"] for t in notes.catalog.tools] == ["list_notes", "read_note", "add_note"]
     assert len(notes.catalog.prompts) == 1
     assert len(notes.catalog.resources) == 1 and len(notes.catalog.resource_templates) == 1
-    assert notes.protocol_version and notes.server_info == {"name": "demo-notes", "version": "1.0.0"}
+    assert notes.protocol_version and notes.server_info == {
+        "name": "demo-notes",
+        "version": "1.0.0",
+    }
     assert [t["name"] for t in weather.catalog.tools] == ["get_forecast"]
     assert [b.name for b in weather.blocked_tools] == ["get_alerts"]
     assert weather.blocked_tools[0].reasons
@@ -108,7 +111,9 @@ async def test_identical_server_in_two_gateways_is_discovered_once(tmp_path: Pat
     """The same upstream listed in two gateways is spawned once and reported for both."""
     marker = tmp_path / "started"
     spec = counting(tmp_path, "shared", marker)
-    config = config_of(GatewayConfig(id="a", servers=(spec,)), GatewayConfig(id="b", servers=(spec,)))
+    config = config_of(
+        GatewayConfig(id="a", servers=(spec,)), GatewayConfig(id="b", servers=(spec,))
+    )
     outcomes = await discover(config)
     assert [(o.gateway_id, o.ok) for o in outcomes] == [("a", True), ("b", True)]
     assert marker.read_text().count("started") == 1

@@ -30,16 +30,18 @@ def remote(url: str, transport: Transport = Transport.STREAMABLE_HTTP, **kw: obj
 
 
 class _Recorder:
-    """ASGI middleware remembering each request's Authorization header and client port."""
+    """ASGI middleware remembering each request's Authorization header, client port and session."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.seen: list[tuple[str, int]] = []
+        self.seen: list[tuple[str, int, str]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = dict(scope["headers"])
-            self.seen.append((headers.get(b"authorization", b"").decode(), scope["client"][1]))
+            auth = headers.get(b"authorization", b"").decode()
+            session = headers.get(b"mcp-session-id", b"").decode()
+            self.seen.append((auth, scope["client"][1], session))
         await self.app(scope, receive, send)
 
 
@@ -122,17 +124,26 @@ async def test_connection_refused(transport: Transport) -> None:
 
 
 async def test_each_server_gets_its_own_headers_over_one_shared_pool() -> None:
-    """Two servers' tokens never mix, and the second fetch reuses the first one's connection."""
+    """Two servers' tokens never mix, and the second fetch reuses the first one's connection.
+
+    The first session's DELETE may overlap the second session (closes run behind), so
+    requests are told apart by session id, not by order.
+    """
     recorder = _Recorder(build_high().streamable_http_app())
     async with serve_app(recorder) as base, UpstreamClient(settings()) as client:
         first = await client.fetch(remote(f"{base}/mcp", headers={"Authorization": "Bearer one"}))
-        split = len(recorder.seen)
         second = await client.fetch(remote(f"{base}/mcp", headers={"Authorization": "Bearer two"}))
     assert first.ok and second.ok
-    assert {auth for auth, _ in recorder.seen[:split]} == {"Bearer one"}
-    assert {auth for auth, _ in recorder.seen[split:]} == {"Bearer two"}
-    ports_first = {port for _, port in recorder.seen[:split]}
-    ports_second = {port for _, port in recorder.seen[split:]}
+    handshakes = [auth for auth, _, session in recorder.seen if not session]
+    assert handshakes == ["Bearer one", "Bearer two"]
+    by_session: dict[str, set[str]] = {}
+    ports: dict[str, set[int]] = {}
+    for auth, port, session in recorder.seen:
+        if session:
+            by_session.setdefault(session, set()).add(auth)
+            ports.setdefault(session, set()).add(port)
+    assert sorted(by_session.values(), key=sorted) == [{"Bearer one"}, {"Bearer two"}]
+    ports_first, ports_second = ports.values()
     assert ports_first & ports_second  # a kept-alive connection of the shared pool
 
 

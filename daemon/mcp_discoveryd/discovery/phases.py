@@ -155,9 +155,7 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(outcome)
 
-    async def validate(
-        self, sel: Selection, index: int, into: dict[int, tuple[str, ...]]
-    ) -> None:
+    async def validate(self, sel: Selection, index: int, into: dict[int, tuple[str, ...]]) -> None:
         into[index] = guardrails.check_server(sel.spec)
         await anyio.lowlevel.checkpoint()
 

@@ -13,6 +13,10 @@ Choices worth knowing:
 - Stdio spawns go through one ``CapacityLimiter`` of ``max_concurrent_spawns``,
   held from spawn until the process group is gone. Remote servers are not
   limited by it and share one HTTP pool.
+- A remote session hands its result over as soon as the catalog is listed,
+  then closes (the DELETE, the connection's release) in a task the client owns,
+  still under the server's deadline: the close costs a round trip nobody needs
+  to wait for. Leaving ``async with UpstreamClient`` waits for those closes.
 - ``mode="legacy"`` (default) does the classic ``initialize``; ``"auto"``
   probes the 2026-07-28 ``server/discover`` first, with the SDK's probe
   timeout lowered to ``AUTO_PROBE_TIMEOUT`` (a process-wide SDK setting) so a
@@ -24,11 +28,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any, Self
 
 import anyio
 import mcp.client.session as sdk_session
+from anyio.abc import TaskGroup
 from mcp import Client, Implementation
 from mcp.client._transport import Transport as SdkTransport
 from mcp.server import Server
@@ -86,18 +93,36 @@ class UpstreamClient:
         self._limits = ListingLimits(settings.page_cap, settings.max_reply_bytes)
         self._limiter = anyio.CapacityLimiter(settings.max_concurrent_spawns)
         self._pool: HttpPool | None = None
+        self._closing: TaskGroup | None = None  # remote sessions closing after their handover
         self._in_flight = self._peak = self._total = 0
         if settings.mode == "auto":
             sdk_session.DISCOVER_TIMEOUT_SECONDS = AUTO_PROBE_TIMEOUT  # read at call time
 
     async def __aenter__(self) -> Self:
         self._pool = HttpPool(wire_cap(self._settings.max_reply_bytes))
+        self._closing = anyio.create_task_group()
+        await self._closing.__aenter__()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
-            self._pool = None
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        closing, self._closing = self._closing, None
+        try:
+            if closing is not None and isinstance(exc, anyio.get_cancelled_exc_class()):
+                await closing.__aexit__(exc_type, exc, tb)
+            elif closing is not None:
+                if exc is not None:  # the caller failed: stop closing politely
+                    closing.cancel_scope.cancel()
+                # The caller's own exception must leave unwrapped, not in an exception group.
+                await closing.__aexit__(None, None, None)
+        finally:
+            if self._pool is not None:
+                await self._pool.aclose()
+                self._pool = None
 
     @property
     def spawn_stats(self) -> SpawnStats:
@@ -110,11 +135,7 @@ class UpstreamClient:
         target = spec.target
         subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
         if isinstance(target, RemoteTarget):
-            if self._pool is None:
-                raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
-            http = HttpWatch()
-            transport = self._pool.transport(target, http, spec.timeout)
-            return await self._session(transport, subject, started, http=http)
+            return await self._remote(target, subject, started)
         async with self._limiter:
             self._enter_spawn()
             try:
@@ -129,6 +150,31 @@ class UpstreamClient:
         label = repr(type(server).__name__)
         subject = Subject(label, limit_s, self._settings.max_reply_bytes, frozenset())
         return await self._session(server, subject, time.monotonic())
+
+    async def _remote(
+        self, target: RemoteTarget, subject: Subject, started: float
+    ) -> UpstreamResult:
+        """Run the session in the closing task group; return once it has its result."""
+        if self._pool is None or self._closing is None:
+            raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
+        http = HttpWatch()
+        transport = self._pool.transport(target, http, subject.timeout)
+        handover, result = anyio.create_memory_object_stream[UpstreamResult](1)
+        scope = anyio.CancelScope()
+
+        async def session() -> None:
+            with scope, handover:
+                await self._session(
+                    transport, subject, started, http=http, on_result=handover.send_nowait
+                )
+
+        self._closing.start_soon(session)
+        with result:
+            try:
+                return await result.receive()
+            except BaseException:  # cancelled: the session is not wanted any more
+                scope.cancel()
+                raise
 
     def _enter_spawn(self) -> None:
         self._in_flight += 1
@@ -157,7 +203,9 @@ class UpstreamClient:
         *,
         stdio: StdioWatch | None = None,
         http: HttpWatch | None = None,
+        on_result: Callable[[UpstreamResult], None] | None = None,
     ) -> UpstreamResult:
+        """One session; with ``on_result``, the result goes there as soon as the catalog is in."""
         clock = PhaseClock()
         info: dict[str, Any] = {}
         catalog: Catalog | None = None
@@ -172,6 +220,10 @@ class UpstreamClient:
                     clock.end()
                     info = _session_info(client)
                     catalog, hint = await list_catalog(client, self._limits, clock)
+                    if on_result is not None:
+                        on_result(_listed(catalog, hint, clock, started, info))
+                        on_result = None
+                        await anyio.lowlevel.checkpoint()  # the waiter first, then the close
                     clock.begin("close")
                 clock.end()
             if scope.cancelled_caught and catalog is None:
@@ -188,10 +240,21 @@ class UpstreamClient:
                     error = subject.error(
                         ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", stdio
                     )
-        durations = {**clock.durations, "total": time.monotonic() - started}
         if error is not None or catalog is None:
-            return UpstreamResult(None, error, durations=durations, **info)
-        return UpstreamResult(catalog, None, durations=durations, cache_hint=hint, **info)
+            durations = {**clock.durations, "total": time.monotonic() - started}
+            result = UpstreamResult(None, error, durations=durations, **info)
+        else:
+            result = _listed(catalog, hint, clock, started, info)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+
+def _listed(
+    catalog: Catalog, hint: CacheHint, clock: PhaseClock, started: float, info: dict[str, Any]
+) -> UpstreamResult:
+    durations = {**clock.durations, "total": time.monotonic() - started}
+    return UpstreamResult(catalog, None, durations=durations, cache_hint=hint, **info)
 
 
 def _session_info(client: Client) -> dict[str, Any]:
