@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+from tests.cache.redis_config import TlsFiles
 
 STARTUP_LIMIT = 10.0
 
@@ -34,13 +35,22 @@ class _Server(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serve_app(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve ``app`` until the block ends; yields the base URL (``http://127.0.0.1:PORT``)."""
+async def serve_app(app: ASGIApp, tls: TlsFiles | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` until the block ends; yields the base URL (``http://127.0.0.1:PORT``).
+
+    With ``tls``, the server speaks HTTPS with that certificate (``https://...``).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))  # bound before uvicorn starts: no race for the port
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        ssl_certfile=None if tls is None else tls.cert_path,
+        ssl_keyfile=None if tls is None else tls.key_path,
+    )
     server = _Server(config)
     try:
         async with anyio.create_task_group() as tg:
@@ -48,7 +58,7 @@ async def serve_app(app: ASGIApp) -> AsyncIterator[str]:
             with anyio.fail_after(STARTUP_LIMIT):
                 await server.ready.wait()
             try:
-                yield f"http://127.0.0.1:{port}"
+                yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
             finally:
                 server.should_exit = True
     finally:

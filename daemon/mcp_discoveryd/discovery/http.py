@@ -7,6 +7,9 @@ timeouts, a response hook that records HTTP statuses (the SDK turns a 401 or
 500 into a bare JSON-RPC error and loses the code), and a cap on the size of
 any one response body. Closing the cheap client leaves the pool open.
 
+Connections go through ``LeanBackend`` (``http_backend.py``): httpcore2's
+own backend spends more on bookkeeping per socket read than on the read.
+
 The pool is split into ``POOL_SHARDS`` httpcore pools sharing one SSL context,
 and a server's URL always picks the same one. httpcore scans every connection
 of a pool (and polls each idle socket) on every request and every response
@@ -17,16 +20,19 @@ small, while a server's refreshes still reuse its kept-alive connections.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from zlib import crc32
 
+import httpcore2
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.sse import sse_client
 
 from ..models import RemoteTarget, Transport
+from .http_backend import LeanBackend
 from .streamable import streamable_transport
 
 CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
@@ -66,14 +72,10 @@ class HttpPool:
         # shard honours HTTPS_PROXY/NO_PROXY like any httpx2 client.
         ssl_context = httpx2.create_ssl_context()
         limits = httpx2.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE_PER_SHARD)
-        self._shards = tuple(
-            httpx2.AsyncClient(
-                verify=ssl_context,
-                limits=limits,
-                follow_redirects=False,  # the transports follow same-origin redirects themselves
-            )
-            for _ in range(POOL_SHARDS)
+        self.transports = tuple(
+            httpx2.AsyncHTTPTransport(verify=ssl_context, limits=limits) for _ in range(POOL_SHARDS)
         )
+        self._shards = tuple(_shard(t, ssl_context, limits) for t in self.transports)
 
     async def aclose(self) -> None:
         for shard in self._shards:
@@ -89,7 +91,9 @@ class HttpPool:
         return httpx2.AsyncClient(
             transport=_PoolView(self._shard(target.url), watch, self.max_body_bytes),
             headers=dict(target.headers),
-            timeout=httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            # Reads, writes and pool waits are bounded by the server's deadline (the caller's
+            # cancel scope); a timeout per socket operation would only repeat it, at a cost.
+            timeout=httpx2.Timeout(None, connect=min(timeout, CONNECT_TIMEOUT)),
             event_hooks={"response": [watch.record]},
             trust_env=False,  # the pool applies the environment
         )
@@ -100,7 +104,8 @@ class HttpPool:
     ) -> AsyncIterator[TransportStreams]:
         """The transport for ``target`` over the shared pool: ours for streamable HTTP, the SDK's for SSE.
 
-        ``limit_s`` sets the HTTP timeouts; the caller's cancel scope is the real deadline.
+        ``limit_s`` bounds connecting (and the SDK's SSE timeouts); the caller's cancel
+        scope is the real deadline.
         """
         client = self.client_for(target, watch, limit_s)
         if target.transport is Transport.SSE:
@@ -124,6 +129,34 @@ class HttpPool:
             )
             async with client, streamable as streams:
                 yield streams
+
+
+def _shard(
+    transport: httpx2.AsyncHTTPTransport, ssl_context: ssl.SSLContext, limits: httpx2.Limits
+) -> httpx2.AsyncClient:
+    """One pool of the shared client, on the lean network backend where httpx2 allows it."""
+    uses_lean_backend(transport, install=True)
+    return httpx2.AsyncClient(
+        transport=transport,
+        verify=ssl_context,
+        limits=limits,
+        follow_redirects=False,  # the transports follow same-origin redirects themselves
+    )
+
+
+def uses_lean_backend(transport: httpx2.AsyncHTTPTransport, *, install: bool = False) -> bool:
+    """Whether ``transport``'s pool connects through ``LeanBackend`` (installing it if asked).
+
+    httpx2 has no public way to pass httpcore2 a network backend, so the pool's
+    attribute is set; if a release moves it, the default backend stays (slower,
+    same behaviour) and the test of this function fails.
+    """
+    pool = getattr(transport, "_pool", None)
+    if type(pool) is not httpcore2.AsyncConnectionPool or not hasattr(pool, "_network_backend"):
+        return False
+    if install:
+        pool._network_backend = LeanBackend()
+    return isinstance(pool._network_backend, LeanBackend)
 
 
 class _PoolView(httpx2.AsyncBaseTransport):
