@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
@@ -162,11 +163,14 @@ class UpstreamClient:
         handover, result = anyio.create_memory_object_stream[UpstreamResult](1)
         scope = anyio.CancelScope()
 
+        def hand_over(outcome: UpstreamResult) -> None:
+            # The waiter may have been cancelled and gone already: nobody wants the result.
+            with suppress(anyio.BrokenResourceError):
+                handover.send_nowait(outcome)
+
         async def session() -> None:
             with scope, handover:
-                await self._session(
-                    transport, subject, started, http=http, on_result=handover.send_nowait
-                )
+                await self._session(transport, subject, started, http=http, on_result=hand_over)
 
         self._closing.start_soon(session)
         with result:
