@@ -212,7 +212,7 @@ class DiscoveryReport:
 
     @property
     def status(self) -> Literal["success", "partial", "error"]:
-        """ "success" only when every server succeeded; never hide a failure."""
+        """The run's status: "success" only when every server succeeded; never hide a failure."""
         ok = sum(1 for o in self.outcomes if o.ok)
         if ok == len(self.outcomes):
             return "success"

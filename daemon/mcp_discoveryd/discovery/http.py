@@ -135,7 +135,8 @@ def _shard(
     transport: httpx2.AsyncHTTPTransport, ssl_context: ssl.SSLContext, limits: httpx2.Limits
 ) -> httpx2.AsyncClient:
     """One pool of the shared client, on the lean network backend where httpx2 allows it."""
-    uses_lean_backend(transport, install=True)
+    if _lean_capable(transport):
+        transport._pool._network_backend = LeanBackend()
     return httpx2.AsyncClient(
         transport=transport,
         verify=ssl_context,
@@ -144,19 +145,20 @@ def _shard(
     )
 
 
-def uses_lean_backend(transport: httpx2.AsyncHTTPTransport, *, install: bool = False) -> bool:
-    """Whether ``transport``'s pool connects through ``LeanBackend`` (installing it if asked).
+def _lean_capable(transport: httpx2.AsyncHTTPTransport) -> bool:
+    """Whether httpx2 still keeps the pool where ``_shard`` can set its network backend.
 
     httpx2 has no public way to pass httpcore2 a network backend, so the pool's
     attribute is set; if a release moves it, the default backend stays (slower,
-    same behaviour) and the test of this function fails.
+    same behaviour) and the test of ``uses_lean_backend`` fails.
     """
     pool = getattr(transport, "_pool", None)
-    if type(pool) is not httpcore2.AsyncConnectionPool or not hasattr(pool, "_network_backend"):
-        return False
-    if install:
-        pool._network_backend = LeanBackend()
-    return isinstance(pool._network_backend, LeanBackend)
+    return type(pool) is httpcore2.AsyncConnectionPool and hasattr(pool, "_network_backend")
+
+
+def uses_lean_backend(transport: httpx2.AsyncHTTPTransport) -> bool:
+    """Whether ``transport``'s pool connects through ``LeanBackend``."""
+    return _lean_capable(transport) and isinstance(transport._pool._network_backend, LeanBackend)
 
 
 class _PoolView(httpx2.AsyncBaseTransport):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import anyio
@@ -113,14 +113,8 @@ class LeanBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                stream = await anyio.connect_tcp(host, port, local_host=local_address)
-        except TimeoutError as exc:
-            raise httpcore2.ConnectTimeout(exc) from exc
-        except (OSError, anyio.BrokenResourceError) as exc:
-            raise httpcore2.ConnectError(exc) from exc
-        return _lean(stream, socket_options)
+        opening = anyio.connect_tcp(host, port, local_host=local_address)
+        return await _connected(opening, timeout, socket_options)
 
     async def connect_unix_socket(
         self,
@@ -128,23 +122,25 @@ class LeanBackend(httpcore2.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                stream = await anyio.connect_unix(path)
-        except TimeoutError as exc:
-            raise httpcore2.ConnectTimeout(exc) from exc
-        except (OSError, anyio.BrokenResourceError) as exc:
-            raise httpcore2.ConnectError(exc) from exc
-        return _lean(stream, socket_options)
+        return await _connected(anyio.connect_unix(path), timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await anyio.sleep(seconds)
 
 
-def _lean(
-    stream: anyio.abc.SocketStream | anyio.abc.UNIXSocketStream,
+async def _connected(
+    opening: Awaitable[anyio.abc.SocketStream | anyio.abc.UNIXSocketStream],
+    timeout: float | None,
     socket_options: Iterable[httpcore2.SOCKET_OPTION] | None,
 ) -> LeanStream:
+    """Await a connection within ``timeout``, in httpcore2's error types, then set its options."""
+    try:
+        async with asyncio.timeout(timeout):
+            stream = await opening
+    except TimeoutError as exc:
+        raise httpcore2.ConnectTimeout(exc) from exc
+    except (OSError, anyio.BrokenResourceError) as exc:
+        raise httpcore2.ConnectError(exc) from exc
     sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
     for option in socket_options or ():
         sock.setsockopt(*option)

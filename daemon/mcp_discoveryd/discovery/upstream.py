@@ -225,7 +225,7 @@ class UpstreamClient:
                     info = _session_info(client)
                     catalog, hint = await list_catalog(client, self._limits, clock)
                     if on_result is not None:
-                        on_result(_listed(catalog, hint, clock, started, info))
+                        on_result(_result(catalog, None, hint, clock, started, info))
                         on_result = None
                         await anyio.lowlevel.checkpoint()  # the waiter first, then the close
                     clock.begin("close")
@@ -244,21 +244,23 @@ class UpstreamClient:
                     error = subject.error(
                         ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", stdio
                     )
-        if error is not None or catalog is None:
-            durations = {**clock.durations, "total": time.monotonic() - started}
-            result = UpstreamResult(None, error, durations=durations, **info)
-        else:
-            result = _listed(catalog, hint, clock, started, info)
+        result = _result(catalog if error is None else None, error, hint, clock, started, info)
         if on_result is not None:
             on_result(result)
         return result
 
 
-def _listed(
-    catalog: Catalog, hint: CacheHint, clock: PhaseClock, started: float, info: dict[str, Any]
+def _result(
+    catalog: Catalog | None,
+    error: UpstreamError | None,
+    hint: CacheHint,
+    clock: PhaseClock,
+    started: float,
+    info: dict[str, Any],
 ) -> UpstreamResult:
+    """The session's result so far: its catalog or its error, with every step's duration."""
     durations = {**clock.durations, "total": time.monotonic() - started}
-    return UpstreamResult(catalog, None, durations=durations, cache_hint=hint, **info)
+    return UpstreamResult(catalog, error, durations=durations, cache_hint=hint, **info)
 
 
 def _session_info(client: Client) -> dict[str, Any]:
