@@ -7,37 +7,38 @@ timeouts, a response hook that records HTTP statuses (the SDK turns a 401 or
 500 into a bare JSON-RPC error and loses the code), and a cap on the size of
 any one response body. Closing the cheap client leaves the pool open.
 
-Connections go through ``LeanBackend`` (``http_backend.py``): httpcore2's
-own backend spends more on bookkeeping per socket read than on the read.
-
-The pool is split into ``POOL_SHARDS`` httpcore pools sharing one SSL context,
-and a server's URL always picks the same one. httpcore scans every connection
-of a pool (and polls each idle socket) on every request and every response
-close, so one pool holding N connections costs O(N) per request: with 50
-servers at once that scan was a quarter of the client's CPU. Shards keep it
-small, while a server's refreshes still reuse its kept-alive connections.
+Requests go through ``Http11Transport`` (``http11.py``), an HTTP/1.1
+transport on h11 keeping connections per origin: httpx2's default transport
+spends more on pool bookkeeping per request than on the request. When the
+environment names a proxy (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``),
+every request goes through one ``httpx2.AsyncClient`` instead, which applies
+the proxies (and ``NO_PROXY``) with httpx2's own transports.
 """
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from zlib import crc32
+from typing import Self
+from urllib.request import getproxies
 
-import httpcore2
 import httpx2
 from mcp.client._transport import TransportStreams
 from mcp.client.sse import sse_client
+from mcp.shared._httpx_utils import stream_within_origin
 
+from .. import __version__
 from ..models import RemoteTarget, Transport
-from .http_backend import LeanBackend
+from .http11 import Http11Transport
 from .streamable import streamable_transport
 
 CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
-POOL_SHARDS = 16
-KEEPALIVE_PER_SHARD = 8  # idle connections kept per shard (for about 5 s, httpx2's default)
+# What httpx2's client would add (gzip and deflate are decoded by its Response), and who we are.
+DEFAULT_HEADERS = {
+    "accept-encoding": "gzip, deflate",
+    "user-agent": f"mcp-discoveryd/{__version__}",
+}
 
 
 @dataclass(eq=False)
@@ -68,35 +69,37 @@ class HttpPool:
 
     def __init__(self, max_body_bytes: int) -> None:
         self.max_body_bytes = max_body_bytes
-        # trust_env (the default): SSL_CERT_FILE/SSL_CERT_DIR shape the one SSL context, and each
-        # shard honours HTTPS_PROXY/NO_PROXY like any httpx2 client.
+        # SSL_CERT_FILE/SSL_CERT_DIR shape the one SSL context.
         ssl_context = httpx2.create_ssl_context()
-        limits = httpx2.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE_PER_SHARD)
-        self.transports = tuple(
-            httpx2.AsyncHTTPTransport(verify=ssl_context, limits=limits) for _ in range(POOL_SHARDS)
-        )
-        self._shards = tuple(_shard(t, ssl_context, limits) for t in self.transports)
+        self.lean = Http11Transport(ssl_context)
+        self._client: httpx2.AsyncClient | None = None
+        self._sender: httpx2.AsyncBaseTransport = self.lean
+        if uses_proxies():  # httpx2 mounts the environment's proxies only on its own transports
+            self._client = httpx2.AsyncClient(verify=ssl_context, follow_redirects=False)
+            self._sender = _ClientSender(self._client)
 
     async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
-
-    def _shard(self, url: str) -> httpx2.AsyncClient:
-        return self._shards[crc32(url.encode()) % POOL_SHARDS]
+        await self.lean.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     def client_for(
         self, target: RemoteTarget, watch: HttpWatch, timeout: float
     ) -> httpx2.AsyncClient:
         """A cheap client for one connection: the server's headers, timeouts and watch."""
         return httpx2.AsyncClient(
-            transport=_PoolView(self._shard(target.url), watch, self.max_body_bytes),
+            transport=self.view(watch),
             headers=dict(target.headers),
             # Reads, writes and pool waits are bounded by the server's deadline (the caller's
             # cancel scope); a timeout per socket operation would only repeat it, at a cost.
-            timeout=httpx2.Timeout(None, connect=min(timeout, CONNECT_TIMEOUT)),
+            timeout=httpx2.Timeout(None, connect=connect_timeout(timeout)),
             event_hooks={"response": [watch.record]},
-            trust_env=False,  # the pool applies the environment
+            trust_env=False,  # the pool applies the environment's proxies
         )
+
+    def view(self, watch: HttpWatch) -> httpx2.AsyncBaseTransport:
+        """The pool as one connection's transport: its replies capped and watched."""
+        return _PoolView(self._sender, watch, self.max_body_bytes)
 
     @asynccontextmanager
     async def transport(
@@ -107,8 +110,8 @@ class HttpPool:
         ``limit_s`` bounds connecting (and the SDK's SSE timeouts); the caller's cancel
         scope is the real deadline.
         """
-        client = self.client_for(target, watch, limit_s)
         if target.transport is Transport.SSE:
+            client = self.client_for(target, watch, limit_s)
 
             def factory(
                 headers: dict[str, str] | None = None,
@@ -124,53 +127,101 @@ class HttpPool:
             async with sse as streams:
                 yield streams
         else:
-            streamable = streamable_transport(
-                client, target.url, max_event_bytes=self.max_body_bytes
-            )
-            async with client, streamable as streams:
+            endpoint = Endpoint(self, target, watch, limit_s)
+            streamable = streamable_transport(endpoint, max_event_bytes=self.max_body_bytes)
+            async with endpoint, streamable as streams:
                 yield streams
 
 
-def _shard(
-    transport: httpx2.AsyncHTTPTransport, ssl_context: ssl.SSLContext, limits: httpx2.Limits
-) -> httpx2.AsyncClient:
-    """One pool of the shared client, on the lean network backend where httpx2 allows it."""
-    if _lean_capable(transport):
-        transport._pool._network_backend = LeanBackend()
-    return httpx2.AsyncClient(
-        transport=transport,
-        verify=ssl_context,
-        limits=limits,
-        follow_redirects=False,  # the transports follow same-origin redirects themselves
-    )
+class Endpoint:
+    """One upstream URL's requests, sent on the shared pool without an httpx2 client per request.
 
-
-def _lean_capable(transport: httpx2.AsyncHTTPTransport) -> bool:
-    """Whether httpx2 still keeps the pool where ``_shard`` can set its network backend.
-
-    httpx2 has no public way to pass httpcore2 a network backend, so the pool's
-    attribute is set; if a release moves it, the default backend stays (slower,
-    same behaviour) and the test of ``uses_lean_backend`` fails.
+    ``httpx2.AsyncClient.send`` merges URLs, headers and cookies and runs its
+    auth and redirect machinery for every request; here the URL is parsed and
+    the server's headers merged once. A redirect is the exception: its request
+    is sent again through a client, by the SDK's rules (followed only within the
+    endpoint's origin), so those rules live in one place.
     """
-    pool = getattr(transport, "_pool", None)
-    return type(pool) is httpcore2.AsyncConnectionPool and hasattr(pool, "_network_backend")
+
+    def __init__(self, pool: HttpPool, target: RemoteTarget, watch: HttpWatch, limit_s: float):
+        self.url = httpx2.URL(target.url)
+        self._pool = pool
+        self._target = target
+        self._watch = watch
+        self._limit_s = limit_s
+        self._transport = pool.view(watch)
+        self._headers = {**DEFAULT_HEADERS, **target.headers}
+        connect = connect_timeout(limit_s)
+        self._extensions = {
+            "timeout": {"connect": connect, "read": None, "write": None, "pool": None}
+        }
+        self._client: httpx2.AsyncClient | None = None  # made for the first redirect
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    @asynccontextmanager
+    async def stream(
+        self, method: str, headers: Mapping[str, str], content: bytes | None = None
+    ) -> AsyncIterator[httpx2.Response]:
+        """Send one request; yield its response, body unread; close it afterwards."""
+        merged = {**self._headers, **headers}
+        request = httpx2.Request(
+            method, self.url, headers=merged, content=content, extensions=self._extensions
+        )
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            if not response.is_redirect:
+                await self._watch.record(response)
+                yield response
+                return
+            await response.aclose()
+            if self._client is None:
+                self._client = self._pool.client_for(self._target, self._watch, self._limit_s)
+            async with stream_within_origin(
+                self._client, method, self.url, headers=headers, content=content
+            ) as followed:
+                yield followed
+        finally:
+            await response.aclose()
 
 
-def uses_lean_backend(transport: httpx2.AsyncHTTPTransport) -> bool:
-    """Whether ``transport``'s pool connects through ``LeanBackend``."""
-    return _lean_capable(transport) and isinstance(transport._pool._network_backend, LeanBackend)
+def connect_timeout(limit_s: float) -> float:
+    """Seconds a new connection may take: never more than the server's own deadline."""
+    return min(limit_s, CONNECT_TIMEOUT)
+
+
+def uses_proxies() -> bool:
+    """Whether the environment names an HTTP proxy (httpx2 reads the same variables)."""
+    proxies = getproxies()
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
+class _ClientSender(httpx2.AsyncBaseTransport):
+    """Sends through the pool's client, which picks a proxy transport where one applies."""
+
+    def __init__(self, client: httpx2.AsyncClient) -> None:
+        self._client = client
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._client.send(request, stream=True)
 
 
 class _PoolView(httpx2.AsyncBaseTransport):
     """Sends through the shared pool; caps each body; closing it leaves the pool open."""
 
-    def __init__(self, pool: httpx2.AsyncClient, watch: HttpWatch, cap: int) -> None:
+    def __init__(self, pool: httpx2.AsyncBaseTransport, watch: HttpWatch, cap: int) -> None:
         self._pool = pool
         self._watch = watch
         self._cap = cap
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await self._pool.send(request, stream=True)
+        response = await self._pool.handle_async_request(request)
         assert isinstance(response.stream, httpx2.AsyncByteStream)
         response.stream = _CappedStream(response.stream, self._watch, self._cap)
         return response

@@ -30,12 +30,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx2
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.shared._httpx_utils import redirect_location, request_within_origin, stream_within_origin
+from mcp.shared._httpx_utils import redirect_location
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
@@ -54,6 +55,9 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+if TYPE_CHECKING:
+    from .http import Endpoint
+
 logger = logging.getLogger(__name__)
 
 MCP_SESSION_ID = "mcp-session-id"
@@ -71,9 +75,9 @@ class BadReplyError(ValueError):
 
 @asynccontextmanager
 async def streamable_transport(
-    client: httpx2.AsyncClient, url: str, *, max_event_bytes: int
+    endpoint: Endpoint, *, max_event_bytes: int
 ) -> AsyncIterator[Streams]:
-    """Message streams for a ``ClientSession`` talking to ``url`` through ``client``.
+    """Message streams for a ``ClientSession`` talking to ``endpoint``.
 
     Transport faults (connect errors, a body past the cap, a reply that is not
     JSON-RPC) end the session: they leave this context in an exception group.
@@ -81,7 +85,7 @@ async def streamable_transport(
     to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](0)
     async with anyio.create_task_group() as tg:
-        link = _Link(client, url, max_event_bytes, tg, to_session)
+        link = _Link(endpoint, max_event_bytes, tg, to_session)
         tg.start_soon(link.pump, from_session)
         try:
             yield read_stream, write_stream
@@ -100,15 +104,9 @@ class _Link:
     """One session's HTTP side: what the server told us, and the requests in flight."""
 
     def __init__(
-        self,
-        client: httpx2.AsyncClient,
-        url: str,
-        max_event_bytes: int,
-        tg: TaskGroup,
-        to_session: ToSession,
+        self, endpoint: Endpoint, max_event_bytes: int, tg: TaskGroup, to_session: ToSession
     ) -> None:
-        self.client = client
-        self.url = url
+        self.endpoint = endpoint
         self.max_event_bytes = max_event_bytes
         self.tg = tg
         self.to_session = to_session
@@ -164,8 +162,8 @@ class _Link:
     def _post(
         self, message: JSONRPCMessage, headers: dict[str, str]
     ) -> AbstractAsyncContextManager[httpx2.Response]:
-        body = message.model_dump_json(by_alias=True, exclude_unset=True)
-        return stream_within_origin(self.client, "POST", self.url, content=body, headers=headers)
+        body = message.model_dump_json(by_alias=True, exclude_unset=True).encode()
+        return self.endpoint.stream("POST", headers, body)
 
     async def _post_quietly(self, message: JSONRPCMessage, headers: dict[str, str]) -> None:
         """A notification or a response to the server: no answer is expected (202)."""
@@ -273,8 +271,7 @@ class _Link:
     async def terminate(self) -> None:
         """DELETE the session: the server can free it now instead of at its own timeout."""
         try:
-            await request_within_origin(
-                self.client, "DELETE", self.url, headers=self._headers(None)
-            )
+            async with self.endpoint.stream("DELETE", self._headers(None)) as response:
+                await response.aread()
         except (httpx2.HTTPError, httpx2.StreamError) as exc:  # a courtesy: nothing depends on it
             logger.debug("ending the session failed: %s", type(exc).__name__)
