@@ -192,6 +192,15 @@ _CHAT_TOKEN_RE = re.compile(
     r"|end_header_id|eot_id)\|>|\[/?INST\]|<</?SYS>>",
     re.IGNORECASE,
 )
+# Whether any tag, token or instruction sign is there at all, in one search: most strings
+# have none, and the full scan makes a dozen searches per string.
+_ANY_SIGN_RE = re.compile(
+    "|".join(
+        f"(?:{pattern.pattern})"
+        for pattern in (_TAG_RE, _CHAT_TOKEN_RE, *(r for _, r in _INSTRUCTION_RES))
+    ),
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +280,9 @@ def scan_text(text: str) -> list[str]:
     hidden = _hidden_sign(text)
     if hidden:
         signs.append(hidden)
-    visible = visible_text(text)
+    visible = visible_text(text) if hidden or not text.isascii() else text
+    if not _ANY_SIGN_RE.search(visible):
+        return signs
     signs.extend(_tag_signs(visible))
     signs.extend(sign for sign, pattern in _INSTRUCTION_RES if pattern.search(visible))
     return signs
