@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -295,3 +296,21 @@ async def test_a_proxy_named_in_the_environment_carries_the_requests(
     assert result.error is not None and result.error.kind is ErrorKind.HTTP_STATUS, result.error
     assert "502" in result.error.message
     assert lines and lines[0] == b"POST http://127.0.0.1:9/mcp HTTP/1.1"
+
+
+async def test_connections_on_descriptors_past_1023_are_reused(transport: Http11Transport) -> None:
+    """A busy daemon holds many descriptors; the idle check must not be limited to select's 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1200, hard), hard))
+    fillers: list[socket.socket] = []
+    try:
+        async with serve_app(echo_app()) as base:
+            # The lowest free descriptors are taken: the connection gets one past 1023.
+            fillers += [socket.socket() for _ in range(1100)]
+            first = (await get(transport, f"{base}/echo")).json()
+            second = (await get(transport, f"{base}/echo")).json()
+    finally:
+        for filler in fillers:
+            filler.close()
+    assert first["port"] == second["port"]

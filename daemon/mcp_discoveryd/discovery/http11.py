@@ -136,8 +136,10 @@ class _Connection:
         """Idle, not expired, and the server has not closed it (nothing to read)."""
         if time.monotonic() - self.idle_since > KEEPALIVE_EXPIRY:
             return False
-        readable, _, _ = select.select([self.sock], [], [], 0)
-        return not readable
+        # poll, not select: select cannot watch descriptors past 1023, and a busy daemon has them.
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        return not poller.poll(0)
 
     async def exchange(
         self, request: httpx2.Request, timeouts: dict[str, float | None]
