@@ -314,3 +314,10 @@ async def test_connections_on_descriptors_past_1023_are_reused(transport: Http11
         for filler in fillers:
             filler.close()
     assert first["port"] == second["port"]
+
+
+async def test_a_server_addressed_by_name_is_reached(transport: Http11Transport) -> None:
+    """Names go through anyio's resolver (IP addresses skip it)."""
+    async with serve_app(echo_app()) as base:
+        reply = await get(transport, base.replace("127.0.0.1", "localhost") + "/echo")
+    assert reply.status_code == 200 and "port" in reply.json()

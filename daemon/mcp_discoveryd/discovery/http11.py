@@ -20,6 +20,7 @@ request for a proxied URL goes through httpx2's own proxy transport).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import select
 import socket
 import ssl
@@ -113,7 +114,7 @@ class _Connection:
         hostname = host.decode("ascii")
         try:
             with anyio.fail_after(timeout):
-                stream: anyio.abc.ByteStream = await anyio.connect_tcp(hostname, port)
+                stream: anyio.abc.ByteStream = await _connect_tcp(hostname, port)
                 sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
                 if scheme == b"https":
                     try:
@@ -213,6 +214,26 @@ class _Connection:
         """Close at once, even in a cancelled scope: no TLS goodbye, nothing to wait for."""
         with anyio.CancelScope(shield=True):
             await anyio.aclose_forcefully(self.stream)
+
+
+async def _connect_tcp(host: str, port: int) -> anyio.abc.SocketStream:
+    """A TCP connection; to an IP address without anyio's resolver and happy-eyeballs task group.
+
+    That machinery costs more than the rest of a first request to a local server.
+    """
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:  # a name: resolve it and race its addresses, the anyio way
+        return await anyio.connect_tcp(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        return await anyio.abc.SocketStream.from_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 class _Body(httpx2.AsyncByteStream):
