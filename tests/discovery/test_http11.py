@@ -26,6 +26,7 @@ from tests.servers.http_harness import serve_app
 from tests.servers.sdk_servers import HIGH_TOOLS, build_high
 
 from mcp_discoveryd import __version__
+from mcp_discoveryd.discovery import http11
 from mcp_discoveryd.discovery.http import Endpoint, HttpPool, HttpWatch, uses_proxies
 from mcp_discoveryd.discovery.http11 import Http11Transport
 from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec
@@ -321,3 +322,24 @@ async def test_a_server_addressed_by_name_is_reached(transport: Http11Transport)
     async with serve_app(echo_app()) as base:
         reply = await get(transport, base.replace("127.0.0.1", "localhost") + "/echo")
     assert reply.status_code == 200 and "port" in reply.json()
+
+
+async def test_expired_idle_connections_of_other_origins_are_closed(
+    transport: Http11Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server no request goes to any more does not keep its connection open forever."""
+    monkeypatch.setattr(http11, "KEEPALIVE_EXPIRY", 0.05)
+    hung_up = anyio.Event()
+
+    async def answer_then_wait(stream: anyio.abc.SocketStream) -> None:
+        await read_request(stream)
+        await stream.send(OK_REPLY)
+        if not await read_request(stream):
+            hung_up.set()
+
+    async with scripted_server(answer_then_wait) as (first, _), serve_app(echo_app()) as other:
+        await get(transport, first)
+        await anyio.sleep(0.1)
+        await get(transport, f"{other}/echo")
+        with anyio.fail_after(5):
+            await hung_up.wait()

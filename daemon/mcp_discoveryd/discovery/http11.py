@@ -49,6 +49,7 @@ class Http11Transport(httpx2.AsyncBaseTransport):
         self._ssl_context = ssl_context
         self._idle: dict[Origin, list[_Connection]] = {}
         self._closed = False
+        self._swept = time.monotonic()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         url = request.url
@@ -80,12 +81,28 @@ class Http11Transport(httpx2.AsyncBaseTransport):
 
     async def checkin(self, connection: _Connection) -> None:
         """Keep a connection whose exchange ended cleanly for the next request to its origin."""
+        now = time.monotonic()
+        if now - self._swept > KEEPALIVE_EXPIRY:
+            await self._sweep(now)
         idle = self._idle.setdefault(connection.origin, [])
         if self._closed or len(idle) >= MAX_IDLE_PER_ORIGIN:
             await connection.close()
         else:
-            connection.idle_since = time.monotonic()
+            connection.idle_since = now
             idle.append(connection)
+
+    async def _sweep(self, now: float) -> None:
+        """Close expired idle connections of every origin (one no request goes to any more, too)."""
+        self._swept = now
+        for origin, connections in list(self._idle.items()):
+            kept = [c for c in connections if now - c.idle_since <= KEEPALIVE_EXPIRY]
+            for connection in connections:
+                if now - connection.idle_since > KEEPALIVE_EXPIRY:
+                    await connection.close()
+            if kept:
+                self._idle[origin] = kept
+            else:
+                del self._idle[origin]
 
     async def aclose(self) -> None:
         self._closed = True
