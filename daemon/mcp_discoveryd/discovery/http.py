@@ -1,11 +1,12 @@
 """Remote transports (streamable HTTP, SSE) over one HTTP connection pool shared by all upstreams.
 
 Building an ``httpx2.AsyncClient`` costs about 100 ms (its SSL context), so the
-pool is built once. Each connection gets a cheap client (tens of microseconds)
-whose transport is a view on the pool: it carries that server's headers and
-timeouts, a response hook that records HTTP statuses (the SDK turns a 401 or
-500 into a bare JSON-RPC error and loses the code), and a cap on the size of
-any one response body. Closing the cheap client leaves the pool open.
+pool is built once. A streamable HTTP server gets an ``Endpoint``: its URL
+parsed and its headers merged once, each request sent straight to the pool.
+An SSE server gets a cheap client (tens of microseconds) for the SDK's
+transport. Both send through a view on the pool that records HTTP statuses
+(the SDK turns a 401 or 500 into a bare JSON-RPC error and loses the code) and
+caps the size of any one response body. Closing either leaves the pool open.
 
 Requests go through ``Http11Transport`` (``http11.py``), an HTTP/1.1
 transport on h11 keeping connections per origin: httpx2's default transport
@@ -143,7 +144,9 @@ class Endpoint:
     endpoint's origin), so those rules live in one place.
     """
 
-    def __init__(self, pool: HttpPool, target: RemoteTarget, watch: HttpWatch, limit_s: float):
+    def __init__(
+        self, pool: HttpPool, target: RemoteTarget, watch: HttpWatch, limit_s: float
+    ) -> None:
         self.url = httpx2.URL(target.url)
         self._pool = pool
         self._target = target
