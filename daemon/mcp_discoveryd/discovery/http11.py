@@ -13,8 +13,8 @@ end, or that was cancelled mid-exchange, is closed, never reused; the connect
 timeout of the request's ``timeout`` extension (read and write timeouts too,
 when set); TLS with the pool's SSL context; httpx2's error types
 (``ConnectError``, ``ConnectTimeout``, ``ReadError``, ``WriteError``,
-``ReadTimeout``, ``RemoteProtocolError``). Not here: HTTP/2 and proxies (a
-request for a proxied URL goes through httpx2's own proxy transport).
+``ReadTimeout``, ``RemoteProtocolError``). Not here: HTTP/2 and proxies (with
+a proxy configured, the pool sends through httpx2's own client instead).
 """
 
 from __future__ import annotations
