@@ -89,6 +89,18 @@ async def read_request(stream: anyio.abc.SocketStream) -> bytes:
     return data
 
 
+def answer_then_note_hang_up(hung_up: anyio.Event) -> Handler:
+    """A server that answers one request, then sets ``hung_up`` once the client closes."""
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        await read_request(stream)
+        await stream.send(OK_REPLY)
+        if not await read_request(stream):
+            hung_up.set()
+
+    return serve
+
+
 def echo_app() -> Starlette:
     """Answers with the client's port and user agent, so a test sees which connection was used."""
 
@@ -160,24 +172,21 @@ async def test_a_reply_saying_connection_close_is_not_reused(transport: Http11Tr
     assert len(connections) == 2
 
 
-async def test_a_reply_cut_short_is_remote_protocol_error(transport: Http11Transport) -> None:
-    async def cut(stream: anyio.abc.SocketStream) -> None:
-        await read_request(stream)
-        await stream.send(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b")
-
-    async with scripted_server(cut) as (url, _):
-        with anyio.fail_after(5), pytest.raises(httpx2.RemoteProtocolError):
-            await get(transport, url)
-
-
-async def test_garbage_instead_of_http_is_remote_protocol_error(
-    transport: Http11Transport,
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b", id="cut-short"),
+        pytest.param(b"\x00\x01 not http at all\r\n\r\n", id="garbage"),
+    ],
+)
+async def test_a_reply_cut_short_or_not_http_is_remote_protocol_error(
+    transport: Http11Transport, reply: bytes
 ) -> None:
-    async def garbage(stream: anyio.abc.SocketStream) -> None:
+    async def answer_badly(stream: anyio.abc.SocketStream) -> None:
         await read_request(stream)
-        await stream.send(b"\x00\x01 not http at all\r\n\r\n")
+        await stream.send(reply)  # then hang up
 
-    async with scripted_server(garbage) as (url, _):
+    async with scripted_server(answer_badly) as (url, _):
         with anyio.fail_after(5), pytest.raises(httpx2.RemoteProtocolError):
             await get(transport, url)
 
@@ -222,14 +231,8 @@ async def test_a_cancelled_exchange_leaves_no_connection_for_reuse(
 async def test_closing_the_transport_closes_its_idle_connections() -> None:
     hung_up = anyio.Event()
 
-    async def answer_then_wait(stream: anyio.abc.SocketStream) -> None:
-        await read_request(stream)
-        await stream.send(OK_REPLY)
-        if not await read_request(stream):
-            hung_up.set()
-
     lean = Http11Transport(ssl.create_default_context())
-    async with scripted_server(answer_then_wait) as (url, _):
+    async with scripted_server(answer_then_note_hang_up(hung_up)) as (url, _):
         await get(lean, url)
         await lean.aclose()
         with anyio.fail_after(5):
@@ -331,13 +334,10 @@ async def test_expired_idle_connections_of_other_origins_are_closed(
     monkeypatch.setattr(http11, "KEEPALIVE_EXPIRY", 0.05)
     hung_up = anyio.Event()
 
-    async def answer_then_wait(stream: anyio.abc.SocketStream) -> None:
-        await read_request(stream)
-        await stream.send(OK_REPLY)
-        if not await read_request(stream):
-            hung_up.set()
-
-    async with scripted_server(answer_then_wait) as (first, _), serve_app(echo_app()) as other:
+    async with (
+        scripted_server(answer_then_note_hang_up(hung_up)) as (first, _),
+        serve_app(echo_app()) as other,
+    ):
         await get(transport, first)
         await anyio.sleep(0.1)
         await get(transport, f"{other}/echo")

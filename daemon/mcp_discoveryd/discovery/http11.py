@@ -95,10 +95,12 @@ class Http11Transport(httpx2.AsyncBaseTransport):
         """Close expired idle connections of every origin (one no request goes to any more, too)."""
         self._swept = now
         for origin, connections in list(self._idle.items()):
-            kept = [c for c in connections if now - c.idle_since <= KEEPALIVE_EXPIRY]
+            kept: list[_Connection] = []
             for connection in connections:
-                if now - connection.idle_since > KEEPALIVE_EXPIRY:
+                if connection.expired(now):
                     await connection.close()
+                else:
+                    kept.append(connection)
             if kept:
                 self._idle[origin] = kept
             else:
@@ -150,9 +152,13 @@ class _Connection:
             raise httpx2.ConnectError(str(exc) or type(exc).__name__) from exc
         return cls(origin, stream, sock)
 
+    def expired(self, now: float) -> bool:
+        """Idle for longer than connections are kept."""
+        return now - self.idle_since > KEEPALIVE_EXPIRY
+
     def reusable(self) -> bool:
         """Idle, not expired, and the server has not closed it (nothing to read)."""
-        if time.monotonic() - self.idle_since > KEEPALIVE_EXPIRY:
+        if self.expired(time.monotonic()):
             return False
         # poll, not select: select cannot watch descriptors past 1023, and a busy daemon has them.
         poller = select.poll()
