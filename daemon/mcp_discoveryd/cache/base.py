@@ -106,18 +106,36 @@ class ClearCounts:
 
 
 class Backend(Protocol):
-    """A store of cache entries (memory, Redis)."""
+    """The shared store behind the memory tier, as ``Cache`` calls it (Redis; memory in tests).
+
+    Every call may raise ``CacheUnavailableError``; ``Cache`` turns that into degraded mode.
+    """
 
     name: str
 
-    async def get(
-        self, cache_type: CacheType, gateway_id: str, server_name: str | None, *, now: float
-    ) -> CacheEntry | None:
-        """The live entry (not past ``stale_until``), or None; undecodable counts as None."""
+    @property
+    def enkrypt_compat(self) -> bool:
+        """True when entries are also written in Secure MCP Gateway's layout."""
         ...
 
-    async def put_many(self, entries: Sequence[CacheEntry], *, now: float) -> None:
-        """Store entries, replacing earlier ones with the same identity."""
+    async def ping(self) -> None:
+        """Prove the store answers (and accepts the credentials)."""
+        ...
+
+    async def fetch(
+        self, cache_type: CacheType, gateway_id: str, server_name: str | None, *, now: float
+    ) -> tuple[CacheEntry, int] | None:
+        """The live entry (not past ``stale_until``) and its encoded size; undecodable is None."""
+        ...
+
+    async def put_many(
+        self, entries: Sequence[CacheEntry], *, now: float, blobs: Sequence[bytes] | None = None
+    ) -> None:
+        """Store entries (``blobs``: their encoded forms, when already made)."""
+        ...
+
+    async def stored_versions(self, ids: Sequence[EntryId], *, now: float) -> dict[EntryId, float]:
+        """``fetched_at`` of the live stored entry for each id that has one."""
         ...
 
     async def inspect(
@@ -130,4 +148,8 @@ class Backend(Protocol):
         self, scope: ClearScope, *, known: Mapping[str, Sequence[str]] | None = None
     ) -> ClearCounts:
         """Remove every entry in scope (``known``: configured gateway id -> server names)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
         ...
