@@ -72,6 +72,6 @@ async def test_a_run_writes_the_gateway_config_entry(tmp_path: Path) -> None:
         assert await cache.get(CacheType.GATEWAY_CONFIG, "g", None) is None
         await run_discovery(config, upstream, cache=cache)
         entry = await cache.get(CacheType.GATEWAY_CONFIG, "g", None)
-        status = await cache.status(config.gateways[0], config)
+        status = await cache.status(config.gateways[0])
     assert entry is not None and entry.gateway_config is not None
     assert status["cache_status"]["gateway_specific"]["config"]["exists"] is True

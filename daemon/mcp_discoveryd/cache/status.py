@@ -183,3 +183,16 @@ def _details(summary: EntrySummary, now: float) -> JSONObject:
         "blocked_count": summary.blocked_count,
         "bytes": summary.size,
     }
+
+
+def describe_scope(scope: ClearScope) -> str:
+    """A clear's scope in words: which entries of which servers and gateways."""
+    if scope.types == {CacheType.GATEWAY_CONFIG}:
+        what = "the gateway config entry"
+    elif scope.types == {CacheType.TOOLS}:
+        what = "the tools entries"
+    else:
+        what = "the tools and gateway config entries"
+    servers = f" of server {scope.server_name!r}" if scope.server_name is not None else ""
+    where = f"gateway {scope.gateway_id!r}" if scope.gateway_id is not None else "every gateway"
+    return f"{what}{servers} of {where}"

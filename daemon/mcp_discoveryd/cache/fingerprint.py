@@ -1,0 +1,45 @@
+"""Which server definition a cached catalog was made from.
+
+A tools entry carries the fingerprint of its server's definition, and a
+definition that no longer matches makes the entry a miss: pointing a server at
+another command, URL or transport never serves the old server's catalog.
+
+Covered: transport, command, args, cwd and the *names* of env variables for
+stdio; the URL and the *names* of headers for remote servers. Values of env and
+headers are credentials that rotate without changing what a server offers.
+Args and URLs may carry tokens, so the digest is HMAC-SHA256 under the cache's
+``key_secret`` (plain SHA-256 without one, as for key names): it is stored in
+the entry's value, and nothing in it can be read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from ..models import ServerSpec, StdioTarget
+
+VERSION = "d1"  # bumped when the covered fields change: every older entry then misses
+
+
+def definition_fingerprint(spec: ServerSpec, secret: str | None) -> str:
+    """The fingerprint of a server's definition (not of its name, policy or timeout)."""
+    target = spec.target
+    if isinstance(target, StdioTarget):
+        doc: list[object] = [
+            "stdio",
+            target.command,
+            list(target.args),
+            target.cwd,
+            sorted(target.env),
+        ]
+    else:
+        headers = sorted({name.lower() for name in target.headers})  # names are case-insensitive
+        doc = [target.transport.value, target.url, headers]
+    message = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    if secret is None:
+        digest = hashlib.sha256(message).hexdigest()
+    else:
+        digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"{VERSION}:{digest}"
