@@ -23,7 +23,7 @@ from .memory import MemoryBackend
 from .recovery import run_recovery
 from .redis_backend import RedisBackend
 from .stats import CacheStats, OperationStats, StatsListener, StatsSnapshot
-from .tiered import Cache, Recorded
+from .tiered import Cache
 
 __all__ = [
     "Backoff",
@@ -38,7 +38,6 @@ __all__ = [
     "KeySpace",
     "MemoryBackend",
     "OperationStats",
-    "Recorded",
     "RedisBackend",
     "StatsListener",
     "StatsSnapshot",

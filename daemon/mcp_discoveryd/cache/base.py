@@ -76,6 +76,15 @@ class Inspection:
     totals: Totals
     summaries: Mapping[tuple[CacheType, str | None], EntrySummary]  # live entries only
 
+    def merged_with(self, local: Inspection) -> Inspection:
+        """These totals (the shared store's); per entry the newer of this and ``local``."""
+        summaries = dict(self.summaries)
+        for key, summary in local.summaries.items():
+            other = summaries.get(key)
+            if other is None or summary.fetched_at > other.fetched_at:
+                summaries[key] = summary
+        return Inspection(self.totals, summaries)
+
 
 @dataclass(frozen=True, slots=True)
 class ClearScope:
@@ -103,6 +112,14 @@ class ClearCounts:
     tool_caches: int = 0
     config_caches: int = 0
     gateways: int = 0
+
+    def most(self, other: ClearCounts) -> ClearCounts:
+        """Per figure, the larger of the two (memory and Redis counted the same entries)."""
+        return ClearCounts(
+            max(self.tool_caches, other.tool_caches),
+            max(self.config_caches, other.config_caches),
+            max(self.gateways, other.gateways),
+        )
 
 
 class Backend(Protocol):

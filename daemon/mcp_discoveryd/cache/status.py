@@ -16,6 +16,9 @@ from typing import Any
 from ..config.model import CacheSettings, GatewayConfig
 from ..models import CacheType, JSONObject
 from .base import ClearCounts, ClearScope, EntrySummary, Inspection
+from .health import Health
+from .memory import MemoryBackend
+from .stats import StatsSnapshot
 
 HOUR = 3600.0
 
@@ -123,6 +126,48 @@ def cache_status(
     return {
         "status": "success",
         "cache_status": {"gateway_specific": specific, "global": global_part},
+    }
+
+
+def backend_fields(
+    backend: str,
+    health: Health,
+    stats: StatsSnapshot,
+    memory: MemoryBackend,
+    *,
+    pending: tuple[int, int],
+    enkrypt_compat: bool,
+    now: float,
+) -> JSONObject:
+    """The daemon's own ``global`` fields: store, health, requests, the memory tier.
+
+    ``pending``: writes and clears not yet applied to the shared store (degraded mode).
+    """
+    return {
+        "backend": backend,
+        "health": health.state,
+        "health_since": iso_utc(health.since),
+        "degraded": None
+        if health.ok
+        else {
+            "reason": health.reason,
+            "retries": health.attempts,
+            "next_retry_at": iso_utc(health.next_retry_at),
+            "pending_writes": pending[0],
+            "pending_clears": pending[1],
+        },
+        "requests": stats.results(),
+        "decode_errors": stats.decode_errors,
+        "bytes": memory.byte_count,
+        "memory_tier": {
+            "entries": memory.entry_count,
+            "bytes": memory.byte_count,
+            "max_entries": memory.max_entries,
+            "max_bytes": memory.max_bytes,
+            "evictions": memory.evictions,
+        },
+        "next_refresh_at": iso_utc(memory.next_refresh_at(now)),
+        "enkrypt_compat": enkrypt_compat,
     }
 
 

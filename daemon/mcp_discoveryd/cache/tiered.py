@@ -23,8 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import anyio
 
@@ -32,27 +31,17 @@ from ..config.model import CacheSettings, GatewayConfig
 from ..errors import CacheUnavailableError
 from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpec
 from . import codec, status
-from .base import Backend, ClearCounts, ClearScope, EntryId, Inspection, entry_id
+from .base import Backend, ClearScope, EntryId, entry_id
 from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
 from .fingerprint import definition_fingerprint
 from .health import Health
 from .memory import MemoryBackend
 from .stats import CacheStats, Result, Tier
+from .writeback import write_newer
 
 logger = logging.getLogger(__name__)
 
-WRITE_BACK_CHUNK = 500  # entries per pipeline when Redis returns
-
 Known = Mapping[str, Sequence[str]]  # configured gateway id -> its server names
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """What ``record`` kept: entries written, and those not (yet) in the shared store."""
-
-    entries: int
-    unsaved: tuple[EntryId, ...] = ()  # held in memory only: the shared store was unreachable
-    reason: str | None = None  # why, when unsaved
 
 
 class Cache:
@@ -103,10 +92,6 @@ class Cache:
         """Entries held in memory that the shared store does not have yet (sorted)."""
         return tuple(sorted(self._dirty, key=lambda i: (i[0].value, i[1], i[2] or "")))
 
-    def pending_clears(self) -> tuple[ClearScope, ...]:
-        """Clears made while the shared store was unreachable, not applied to it yet."""
-        return tuple(scope for scope, _ in self._pending_clears)
-
     async def connect(self) -> None:
         """Check Redis once at start; an unreachable Redis starts degraded mode, not an error."""
         if self.remote is None:
@@ -153,7 +138,7 @@ class Cache:
 
     async def record(
         self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]
-    ) -> Recorded:
+    ) -> None:
         """Keep what a run learnt, under this cache's TTLs, grace and jitter.
 
         Every gateway gets its secret-free config entry; a fresh catalog replaces its
@@ -179,8 +164,6 @@ class Cache:
                 if held is not None and held.definition == definition:
                     entries.append(entry_with_failure(held, outcome.error))
         await self.put_many(entries)
-        unsaved = self.pending_writes()
-        return Recorded(len(entries), unsaved, self._health.reason if unsaved else None)
 
     async def put_many(self, entries: Sequence[CacheEntry]) -> None:
         """Store entries in memory and (shared ones) in Redis, in one pipeline."""
@@ -216,10 +199,17 @@ class Cache:
             except CacheUnavailableError as exc:
                 self._mark_down(exc)
             else:
-                view = _merge(shared, view)
-        return status.cache_status(
-            view, gateway, self.settings, now=now, backend=self._backend_fields(now)
+                view = shared.merged_with(view)
+        fields = status.backend_fields(
+            self.backend,
+            self._health,
+            self.stats.snapshot(),
+            self.memory,
+            pending=(len(self._dirty), len(self._pending_clears)),
+            enkrypt_compat=self.remote is not None and self.remote.enkrypt_compat,
+            now=now,
         )
+        return status.cache_status(view, gateway, self.settings, now=now, backend=fields)
 
     async def clear(
         self,
@@ -251,7 +241,7 @@ class Cache:
                     self._mark_down(exc)
                     deferred = True
                 else:
-                    counts = _most(counts, shared)
+                    counts = counts.most(shared)
             else:
                 deferred = True
             if deferred:
@@ -260,16 +250,6 @@ class Cache:
         if deferred:
             result["deferred"] = True  # applied to Redis when it is reachable again
         return result
-
-    async def forget(
-        self,
-        gateway_id: str | None = None,
-        server_name: str | None = None,
-        cache_type: str | CacheType | None = None,
-    ) -> int:
-        """Drop entries from memory only (another daemon changed or cleared them in Redis)."""
-        counts = await self.memory.clear(status.clear_scope(gateway_id, server_name, cache_type))
-        return counts.tool_caches + counts.config_caches
 
     def note_retry(self, attempt: int, delay: float) -> None:
         """The recovery actor waits ``delay`` seconds before retry ``attempt`` (for status)."""
@@ -366,18 +346,8 @@ class Cache:
             self._pending_clears.pop(0)
 
     async def _write_back(self, entries: Sequence[CacheEntry]) -> int:
-        """Write entries that Redis lacks or holds an older version of."""
         assert self.remote is not None
-        written = 0
-        for start in range(0, len(entries), WRITE_BACK_CHUNK):
-            chunk = entries[start : start + WRITE_BACK_CHUNK]
-            now = self._clock()
-            stored = await self.remote.stored_versions([entry_id(e) for e in chunk], now=now)
-            newer = [e for e in chunk if stored.get(entry_id(e), -1.0) < e.fetched_at]
-            if newer:
-                await self.remote.put_many(newer, now=now)
-                written += len(newer)
-        return written
+        return await write_newer(self.remote, entries, clock=self._clock)
 
     def _mark_down(self, exc: CacheUnavailableError) -> None:
         if self._health.ok:
@@ -389,36 +359,6 @@ class Cache:
             self._health = Health("degraded", since=self._clock(), reason=exc.reason)
             self._recovered = anyio.Event()
             self._down.set()
-
-    def _backend_fields(self, now: float) -> dict[str, Any]:
-        h = self._health
-        snap = self.stats.snapshot()
-        return {
-            "backend": self.backend,
-            "health": h.state,
-            "health_since": status.iso_utc(h.since),
-            "degraded": None
-            if h.ok
-            else {
-                "reason": h.reason,
-                "retries": h.attempts,
-                "next_retry_at": status.iso_utc(h.next_retry_at),
-                "pending_writes": len(self._dirty),
-                "pending_clears": len(self._pending_clears),
-            },
-            "requests": snap.results(),
-            "decode_errors": snap.decode_errors,
-            "bytes": self.memory.byte_count,
-            "memory_tier": {
-                "entries": self.memory.entry_count,
-                "bytes": self.memory.byte_count,
-                "max_entries": self.memory.max_entries,
-                "max_bytes": self.memory.max_bytes,
-                "evictions": self.memory.evictions,
-            },
-            "next_refresh_at": status.iso_utc(self.memory.next_refresh_at(now)),
-            "enkrypt_compat": self.remote is not None and self.remote.enkrypt_compat,
-        }
 
 
 def _any(entry: CacheEntry) -> bool:
@@ -437,24 +377,6 @@ def _known(scope: ClearScope, gateways: Sequence[GatewayConfig]) -> dict[str, li
         for g in gateways
         if scope.gateway_id is None or g.id == scope.gateway_id
     }
-
-
-def _merge(shared: Inspection, local: Inspection) -> Inspection:
-    """Redis's totals; per entry the newer of Redis's and memory's (private ones only in memory)."""
-    summaries = dict(shared.summaries)
-    for key, summary in local.summaries.items():
-        other = summaries.get(key)
-        if other is None or summary.fetched_at > other.fetched_at:
-            summaries[key] = summary
-    return Inspection(shared.totals, summaries)
-
-
-def _most(a: ClearCounts, b: ClearCounts) -> ClearCounts:
-    return ClearCounts(
-        max(a.tool_caches, b.tool_caches),
-        max(a.config_caches, b.config_caches),
-        max(a.gateways, b.gateways),
-    )
 
 
 def _result(freshness: str) -> Result:

@@ -62,7 +62,7 @@ class CatalogCache(Protocol):
 
     async def record(
         self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]
-    ) -> object:
+    ) -> None:
         """Keep what a run learnt, under the cache's own policy."""
         ...
 
