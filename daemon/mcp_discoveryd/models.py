@@ -250,6 +250,7 @@ class CacheEntry:
     consecutive_failures: int = 0
     private: bool = False  # an upstream asked for a private scope: never in a shared cache
     definition: str = ""  # fingerprint of the server definition it was made from (tools entries)
+    policy: str = ""  # fingerprint of the tool policy that removed its blocked_tools
 
     def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
         """Fresh until expires_at, then stale (still served) until stale_until."""

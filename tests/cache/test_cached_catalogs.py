@@ -151,6 +151,23 @@ async def test_a_policy_change_applies_to_the_cached_catalog_at_once(
     assert [b.name for b in served.blocked_tools] == ["add_note"]
 
 
+async def test_a_looser_policy_never_serves_a_catalog_missing_the_tools_it_allows(
+    tmp_path: Path, settings: CacheSettings, host: Host
+) -> None:
+    """Tools blocked under the old policy are not in the cached catalog: the entry is a miss."""
+    config, _ = _config(tmp_path, settings)
+    strict = with_spec(config, tool_policy=ToolPolicy(denied_tools=("add_note",)))
+    async with host(strict) as first_host:
+        first = await run(first_host, strict)
+        again = await run(first_host, strict)
+    async with host(config) as second_host:
+        served = await run(second_host, config)
+    assert [b.name for b in first.blocked_tools] == ["add_note"]
+    assert again.source == "cache"  # the same policy serves it
+    assert served.source == "discovery" and not served.blocked_tools
+    assert [t["name"] for t in served.catalog.tools] == NOTES_TOOLS
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -71,6 +71,7 @@ def encode(entry: CacheEntry) -> bytes:
         "consecutive_failures": entry.consecutive_failures,
         "private": entry.private,
         "definition": entry.definition,
+        "policy": entry.policy,
     }
     doc.update((k, v) for k, v in optional.items() if v)
     return _dumps(doc).encode()
@@ -178,6 +179,7 @@ def _entry(doc: dict[str, Any]) -> CacheEntry:
         consecutive_failures=int(doc.get("consecutive_failures", 0)),
         private=bool(doc.get("private", False)),
         definition=_str(doc.get("definition", "")),
+        policy=_str(doc.get("policy", "")),
     )
 
 

@@ -64,10 +64,13 @@ def entry_from_outcome(
     *,
     now: float,
     definition: str = "",
+    policy: str = "",
     rng: random.Random | None = None,
 ) -> CacheEntry:
-    """The tools entry for a successful outcome (``definition``: its server's fingerprint);
-    ValueError for a failed or cached one."""
+    """The tools entry for a successful outcome; ValueError for a failed or cached one.
+
+    ``definition`` and ``policy``: fingerprints of the server definition and tool policy.
+    """
     if not outcome.ok or outcome.source == "cache":
         raise ValueError(
             f"only fresh successful outcomes are cached ({outcome.server_name}: "
@@ -92,6 +95,7 @@ def entry_from_outcome(
         content_hash=catalog_hash(outcome.catalog),
         private=outcome.cache_hint.private,
         definition=definition,
+        policy=policy,
     )
 
 

@@ -1,4 +1,4 @@
-"""Which server definition a cached catalog was made from.
+"""Which server definition, and which tool policy, a cached catalog was made from.
 
 A tools entry carries the fingerprint of its server's definition, and a
 definition that no longer matches makes the entry a miss: pointing a server at
@@ -10,6 +10,12 @@ headers are credentials that rotate without changing what a server offers.
 Args and URLs may carry tokens, so the digest is HMAC-SHA256 under the cache's
 ``key_secret`` (plain SHA-256 without one, as for key names): it is stored in
 the entry's value, and nothing in it can be read back.
+
+The tool policy's fingerprint tells whether the tools an entry lists as blocked
+were removed under today's policy: those tools' definitions are not kept, so
+under another policy such an entry is a miss (a stricter policy alone would be
+applied to the kept tools on the way out, but a looser one cannot bring the
+blocked ones back).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import asdict
 
-from ..models import ServerSpec, StdioTarget
+from ..models import ServerSpec, StdioTarget, ToolPolicy
 
 VERSION = "d1"  # bumped when the covered fields change: every older entry then misses
 
@@ -43,3 +50,9 @@ def definition_fingerprint(spec: ServerSpec, secret: str | None) -> str:
     else:
         digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return f"{VERSION}:{digest}"
+
+
+def policy_fingerprint(policy: ToolPolicy) -> str:
+    """The fingerprint of a tool policy (patterns and switches; nothing secret in it)."""
+    message = json.dumps(asdict(policy), sort_keys=True, separators=(",", ":")).encode()
+    return f"{VERSION}:{hashlib.sha256(message).hexdigest()}"

@@ -33,7 +33,7 @@ from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpe
 from . import codec, status
 from .base import Backend, ClearScope, EntryId, entry_id
 from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
-from .fingerprint import definition_fingerprint
+from .fingerprint import definition_fingerprint, policy_fingerprint
 from .health import Health
 from .memory import MemoryBackend
 from .stats import CacheStats, Result, Tier
@@ -118,16 +118,19 @@ class Cache:
         return chosen
 
     async def catalog(self, gateway_id: str, spec: ServerSpec) -> CacheEntry | None:
-        """The live tools entry made from this server definition; another definition's is a miss.
+        """The live tools entry made from this server definition; another definition's is a miss,
+        and so is one whose blocked tools were removed under another tool policy.
 
         Stale entries (past ``expires_at``, within grace) are returned: the caller refreshes
         them and serves them only if the refresh fails.
         """
-        wanted = self.fingerprint(spec)
-        chosen, tier = await self._read(
-            CacheType.TOOLS, gateway_id, spec.name, lambda e: e.definition == wanted
-        )
-        if chosen is not None and chosen.definition != wanted:
+        definition, policy = self.fingerprint(spec), policy_fingerprint(spec.tool_policy)
+
+        def made_for(e: CacheEntry) -> bool:
+            return e.definition == definition and (not e.blocked_tools or e.policy == policy)
+
+        chosen, tier = await self._read(CacheType.TOOLS, gateway_id, spec.name, made_for)
+        if chosen is not None and not made_for(chosen):
             chosen = None
         self._count(CacheType.TOOLS, tier, chosen)
         return chosen
@@ -156,7 +159,12 @@ class Cache:
             if outcome.ok and outcome.source == "discovery":
                 entries.append(
                     entry_from_outcome(
-                        outcome, self.settings, now=now, definition=definition, rng=self._rng
+                        outcome,
+                        self.settings,
+                        now=now,
+                        definition=definition,
+                        policy=policy_fingerprint(spec.tool_policy),
+                        rng=self._rng,
                     )
                 )
             elif outcome.error is not None and _attempted(outcome):
