@@ -43,7 +43,7 @@ READS = 400
 
 
 def fifty_tools(gateway_id: str = "bench", server: str = "big", now: float | None = None) -> Any:
-    """A tools entry with 50 rich tools (schemas, annotations, _meta): ~40 KB encoded."""
+    """A tools entry with 50 rich tools (schemas, annotations, _meta): ~27 KB encoded."""
     e = entry(gateway_id, server, now=now)
     return replace(e, catalog=Catalog(tools=tuple(tool(i) for i in range(50))))
 
