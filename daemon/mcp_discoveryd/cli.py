@@ -147,8 +147,29 @@ def cache_command(args: argparse.Namespace) -> int:
         message = f"not cleared: {describe_scope(scope)} (the shared cache: {reason})"
         result = {"status": "error", "message": message}
         print(redact(f"mcp-discoveryd: {message}", config.secrets()), file=sys.stderr)
+    degraded = _degraded(result)
+    if degraded is not None:
+        # A fresh process's memory holds nothing: the figures are not the shared cache's.
+        result["status"] = "error"
+        print(
+            redact(
+                f"mcp-discoveryd: status of this process's memory only: {degraded}",
+                config.secrets(),
+            ),
+            file=sys.stderr,
+        )
     print(redact(json.dumps(result, indent=2), config.secrets()))
     return EXIT_OK if result.get("status") in ("success", "info") else EXIT_FAILED
+
+
+def _degraded(status: dict[str, object]) -> str | None:
+    """Why the shared cache could not be read, when a status reply says so."""
+    cache_status = status.get("cache_status")
+    glob = cache_status.get("global") if isinstance(cache_status, dict) else None
+    if not isinstance(glob, dict) or glob.get("health") != "degraded":
+        return None
+    reason = (glob.get("degraded") or {}).get("reason") or "unreachable"
+    return f"{glob.get('backend')} {reason}"
 
 
 def _cache_usage_problem(config: DaemonConfig, args: argparse.Namespace) -> str | None:

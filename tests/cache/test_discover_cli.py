@@ -159,3 +159,17 @@ def test_clear_with_an_unknown_name_or_type_is_a_usage_error(
     done = _run("cache", "clear", "--config", str(config), *args)
     assert done.returncode == 2
     assert complaint in done.stderr and not done.stdout
+
+
+def test_status_exits_1_when_redis_could_not_be_read(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Figures from a fresh process's empty memory are not the cache's: exit 1, reason given."""
+    config = _notes_config(tmp_path, redis_server.url)
+    redis_server.stop()
+    done = _run("cache", "status", "--config", str(config), "--gateway", "prod")
+    assert done.returncode == 1
+    status = json.loads(done.stdout)
+    assert status["status"] == "error"
+    assert status["cache_status"]["global"]["health"] == "degraded"
+    assert "status of this process's memory only: redis" in done.stderr
