@@ -157,14 +157,28 @@ async def test_write_back_never_replaces_a_newer_entry(redis_factory: RedisFacto
 
 
 async def test_retries_back_off_while_redis_stays_down(redis_server: RedisServer) -> None:
-    """While Redis stays down the retry count grows and the next retry is scheduled ahead."""
+    """While Redis stays down the retry count grows and each wait is a backoff delay."""
     await redis_server.astop()
-    async with open_cache(config(redis_settings(redis_server.url)), backoff=FAST) as cache:
-        await anyio.sleep(1.0)  # delays of 25-200 ms: several retries fit in a second
+    started = time.time()
+    delays: list[float] = []
+    third = anyio.Event()
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 3:
+            third.set()
+        await anyio.sleep(0.01)
+
+    async with open_cache(config(redis_settings(redis_server.url)), sleep=sleep) as cache:
+        with anyio.fail_after(10):
+            await third.wait()  # two retries have failed by now
         health = cache.health
         assert health.attempts >= 2
         assert not health.ok and health.reason
-        assert health.next_retry_at is not None and health.next_retry_at > time.time() - 1
+        assert health.next_retry_at is not None and health.next_retry_at > started
+    for attempt, delay in enumerate(delays[:3]):  # the default backoff: 0.5 s doubling
+        ceiling = 0.5 * 2**attempt
+        assert ceiling / 2 <= delay <= ceiling
 
 
 def test_backoff_grows_to_its_ceiling() -> None:
