@@ -84,3 +84,18 @@ def test_fingerprint_is_keyed_and_shows_nothing_of_the_definition(target: Remote
     assert keyed != definition_fingerprint(spec(target), None)
     token = target.url.partition("token=")[2]
     assert len(token) < 8 or token not in keyed.partition(":")[2]
+
+
+@given(remote, st.sampled_from(["a", "ab1", "0000", "hunter2"]))
+def test_without_a_key_secret_no_url_token_is_hashed(target: RemoteTarget, token: str) -> None:
+    """Unkeyed, a digest over a short token could be guessed: query values and the password
+    are left out, so tokens do not change it, while another host or path does."""
+    with_token = replace(target, url=f"https://user:{token}@example.com/mcp?token={token}")
+    other_token = replace(target, url="https://user:x@example.com/mcp?token=y")
+    other_path = replace(target, url=f"https://user:{token}@example.com/v2?token={token}")
+    digest = definition_fingerprint(spec(with_token), None)
+    assert digest == definition_fingerprint(spec(other_token), None)
+    assert digest != definition_fingerprint(spec(other_path), None)
+    assert definition_fingerprint(spec(with_token), "k") != definition_fingerprint(
+        spec(other_token), "k"
+    )
