@@ -84,3 +84,23 @@ def test_progress_line_counts_done_running_and_failed() -> None:
     ]
     progress.clear()
     assert stream.getvalue().endswith("\r\x1b[2K")
+
+
+def test_a_stale_catalog_is_marked_in_json_and_table() -> None:
+    """A catalog served stale after a failed refresh says so, with the refresh error."""
+    stale = ServerOutcome(
+        gateway_id="g",
+        server_name="a",
+        status="success",
+        source="cache",
+        catalog=Catalog(tools=({"name": "t", "inputSchema": {"type": "object"}},)),
+        error=UpstreamError(ErrorKind.SPAWN_FAILED, "exited with status 4"),
+        stale=True,
+    )
+    report = DiscoveryReport((stale, outcome("g", "b")), 1.0)
+    servers = report_json(report)["available_servers"]
+    assert servers["a"]["stale"] is True and servers["b"]["stale"] is False
+    assert servers["a"]["source"] == "cache" and servers["a"]["error"]["kind"] == "spawn_failed"
+    row = render_table(report).splitlines()[1]
+    assert row.split()[:4] == ["a", "success", "cache", "(stale)"]
+    assert "spawn_failed: exited with status 4" in row

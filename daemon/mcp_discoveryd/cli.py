@@ -1,9 +1,9 @@
 """argv -> command; the only place that prints for humans.
 
-Exit codes: 0 success, 1 some server failed or was blocked (or a cache call
-failed), 2 usage error
-(unknown gateway or server included), 78 configuration error (EX_CONFIG, which
-systemd units are told not to restart on).
+Exit codes: 0 success, 1 some server failed or was blocked, or a cache write or
+clear did not reach the shared cache (a one-shot process has no later moment to
+retry in), 2 usage error (unknown gateway, server or cache type included), 78
+configuration error (EX_CONFIG, which systemd units are told not to restart on).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import anyio
 from . import __version__
 from .config import load_config
 from .config.model import DaemonConfig
-from .errors import ConfigError, DiscoveryError
-from .models import DiscoveryReport, ServerOutcome
+from .errors import ConfigError, DiscoveryError, UnknownTargetError
+from .models import CacheType, DiscoveryReport, ServerOutcome
 from .redaction import redact
 from .report import report_json
 
@@ -111,7 +111,7 @@ def discover(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     progress = _Progress(sys.stderr) if not args.json and sys.stderr.isatty() else None
     try:
-        report = anyio.run(_discover, config, args, progress)
+        report, unsaved = anyio.run(_discover, config, args, progress)
     except DiscoveryError as exc:
         print(f"mcp-discoveryd: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,6 +122,9 @@ def discover(args: argparse.Namespace) -> int:
         print(redact(json.dumps(report_json(report), indent=2), secrets))
     else:
         print(redact(render_table(report), secrets))
+    if unsaved:
+        print(redact(f"mcp-discoveryd: {unsaved}", secrets), file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK if report.status == "success" else EXIT_FAILED
 
 
@@ -130,13 +133,63 @@ def cache_command(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    if args.gateway is not None and config.gateway(args.gateway) is None:
-        known = ", ".join(g.id for g in config.gateways)
-        print(f"mcp-discoveryd: unknown gateway {args.gateway!r} (known: {known})", file=sys.stderr)
+    problem = _cache_usage_problem(config, args)
+    if problem is not None:
+        print(f"mcp-discoveryd: {problem}", file=sys.stderr)
         return EXIT_USAGE
     result = anyio.run(_cache_call, config, args)
+    if result.get("deferred"):
+        # A one-shot process exits before Redis returns: the clear would be lost, not deferred.
+        from .cache.status import clear_scope, describe_scope
+
+        scope = clear_scope(args.gateway, args.server, args.cache_type)
+        reason = result.get("reason") or "unreachable"
+        message = f"not cleared: {describe_scope(scope)} (the shared cache: {reason})"
+        result = {"status": "error", "message": message}
+        print(redact(f"mcp-discoveryd: {message}", config.secrets()), file=sys.stderr)
+    degraded = _degraded(result)
+    if degraded is not None:
+        # A fresh process's memory holds nothing: the figures are not the shared cache's.
+        result["status"] = "error"
+        print(
+            redact(
+                f"mcp-discoveryd: status of this process's memory only: {degraded}",
+                config.secrets(),
+            ),
+            file=sys.stderr,
+        )
     print(redact(json.dumps(result, indent=2), config.secrets()))
     return EXIT_OK if result.get("status") in ("success", "info") else EXIT_FAILED
+
+
+def _degraded(status: dict[str, object]) -> str | None:
+    """Why the shared cache could not be read, when a status reply says so."""
+    cache_status = status.get("cache_status")
+    glob = cache_status.get("global") if isinstance(cache_status, dict) else None
+    if not isinstance(glob, dict) or glob.get("health") != "degraded":
+        return None
+    reason = (glob.get("degraded") or {}).get("reason") or "unreachable"
+    return f"{glob.get('backend')} {reason}"
+
+
+def _cache_usage_problem(config: DaemonConfig, args: argparse.Namespace) -> str | None:
+    """What is wrong with a cache command's gateway, server or type, or None."""
+    if args.gateway is not None and config.gateway(args.gateway) is None:
+        return str(UnknownTargetError("gateway", args.gateway, [g.id for g in config.gateways]))
+    if args.cache_command != "clear":
+        return None
+    from .cache.status import clear_scope
+
+    try:
+        clear_scope(args.gateway, args.server, args.cache_type)
+    except ValueError as exc:
+        return str(exc)
+    if args.server is not None:
+        gateways = [g for g in config.gateways if args.gateway in (None, g.id)]
+        known = {s.name for g in gateways for s in g.servers}
+        if args.server not in known:
+            return str(UnknownTargetError("server", args.server, sorted(known)))
+    return None
 
 
 async def _cache_call(config: DaemonConfig, args: argparse.Namespace) -> dict[str, object]:
@@ -145,33 +198,45 @@ async def _cache_call(config: DaemonConfig, args: argparse.Namespace) -> dict[st
     async with open_cache(config) as cache:
         if args.cache_command == "status":
             gateway = config.gateway(args.gateway) if args.gateway else None
-            return await cache.status(gateway, config)
-        return await cache.clear(
-            gateway_id=args.gateway, server_name=args.server, cache_type=args.cache_type
+            return await cache.status(gateway)
+        result = await cache.clear(
+            args.gateway, args.server, args.cache_type, gateways=config.gateways
         )
+        if result.get("deferred"):
+            result["reason"] = f"{cache.backend} {cache.health.reason or 'unreachable'}"
+        return result
 
 
 async def _discover(
     config: DaemonConfig, args: argparse.Namespace, progress: _Progress | None
-) -> DiscoveryReport:
+) -> tuple[DiscoveryReport, str | None]:
+    """The report, and what the shared cache did not get (None when everything was stored)."""
     from .cache import open_cache
     from .discovery.phases import run_discovery, select
     from .discovery.upstream import UpstreamClient
 
-    total = len(select(config, args.gateway, args.server))
+    selections = select(config, args.gateway, args.server)
     if progress is not None:
-        progress.total = total
+        progress.total = len(selections)
         progress.show()
     async with open_cache(config) as cache, UpstreamClient(config.discovery) as upstream:
-        return await run_discovery(
+        report = await run_discovery(
             config,
             upstream,
-            gateway_id=args.gateway,
-            server_name=args.server,
             cache=cache,
             refresh=args.refresh,
             on_progress=progress.advance if progress is not None else None,
+            selections=selections,
         )
+        unsaved = cache.pending_writes()
+        if not unsaved:
+            return report, None
+        tools = [f"{g}/{s}" for t, g, s in unsaved if t is CacheType.TOOLS]
+        configs = [g for t, g, _ in unsaved if t is CacheType.GATEWAY_CONFIG]
+        what = [f"{len(tools)} catalog(s) ({', '.join(tools)})"] if tools else []
+        what += [f"{len(configs)} gateway config(s) ({', '.join(configs)})"] if configs else []
+        reason = cache.health.reason or "unreachable"
+        return report, f"results not stored in {cache.backend} ({reason}): {' and '.join(what)}"
 
 
 class _Progress:
@@ -212,7 +277,7 @@ def render_table(report: DiscoveryReport) -> str:
             [
                 name,
                 o.status,
-                o.source if o.status != "blocked" else "-",
+                "-" if o.status == "blocked" else f"{o.source} (stale)" if o.stale else o.source,
                 str(len(o.catalog.tools)),
                 str(len(o.catalog.prompts)),
                 str(len(o.catalog.resources) + len(o.catalog.resource_templates)),

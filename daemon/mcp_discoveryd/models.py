@@ -197,6 +197,7 @@ class ServerOutcome:
     server_info: JSONObject | None = None
     capabilities: JSONObject | None = None
     cache_hint: CacheHint = CacheHint()
+    stale: bool = False  # served from a cache entry past expires_at (its refresh failed: error)
 
     @property
     def ok(self) -> bool:
@@ -248,6 +249,8 @@ class CacheEntry:
     last_error: UpstreamError | None = None
     consecutive_failures: int = 0
     private: bool = False  # an upstream asked for a private scope: never in a shared cache
+    definition: str = ""  # fingerprint of the server definition it was made from (tools entries)
+    policy: str = ""  # fingerprint of the tool policy that removed its blocked_tools
 
     def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
         """Fresh until expires_at, then stale (still served) until stale_until."""

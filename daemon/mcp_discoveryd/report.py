@@ -3,7 +3,9 @@
 Each entry of ``available_servers`` carries what Secure MCP Gateway's
 ``discover_all_tools`` returns (``status``, ``tools``, ``source``) plus
 ``prompts``, ``resources``, ``resource_templates``, ``blocked_tools``,
-``blocked_count``, ``blocked_reasons``, ``error`` and ``duration_s``. Keys are
+``blocked_count``, ``blocked_reasons``, ``error``, ``duration_s`` and ``stale``
+(true when an expired cached catalog is served because its refresh failed;
+``error`` then says why). Keys are
 server names when the run covers one gateway, ``"gateway/server"`` otherwise.
 """
 
@@ -37,6 +39,7 @@ def server_json(outcome: ServerOutcome) -> JSONObject:
         "tool_warnings": [w.to_json() for w in outcome.tool_warnings],
         "error": outcome.error.to_json() if outcome.error else None,
         "duration_s": round(outcome.duration_s, 4),
+        "stale": outcome.stale,
     }
     if outcome.protocol_version:
         entry["protocol_version"] = outcome.protocol_version

@@ -2,10 +2,13 @@
 
     .venv/bin/python -m tests.bench.bench_cache
 
-1. read_50_tools: one cached 50-tool catalog read again and again: the memory
-   tier (``Cache.get`` and the bare ``lookup``), the Redis backend (unchanged
-   bytes, the steady state; and decoding every time), and a raw redis-py GET of
-   the same bytes in the same run. Target: Redis read <= 1.5x the raw GET.
+1. read_50_tools: one cached 50-tool catalog (~27 KB) read again and again.
+   Headline: a Redis read that decodes (``RedisBackend.get`` with its memo off:
+   GET plus decode, what a daemon pays the first time it sees an entry another
+   host wrote), against a raw redis-py GET of the same bytes measured in the
+   same run, wall time and this process's CPU per read. Second: the memoised
+   read (bytes unchanged since the last read: GET plus a byte compare; target
+   <= 1.5x the raw GET), then the memory tier (``Cache.get``, bare ``lookup``).
 2. status_10k: status of a Redis cache holding 10,000 entries (100 gateways x
    100 servers) and of one holding 1,000: round trips counted on the wire (a
    counting connection) and wall time. Target: round trips independent of the
@@ -22,7 +25,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -40,20 +43,41 @@ READS = 400
 
 
 def fifty_tools(gateway_id: str = "bench", server: str = "big", now: float | None = None) -> Any:
-    """A tools entry with 50 rich tools (schemas, annotations, _meta): ~40 KB encoded."""
+    """A tools entry with 50 rich tools (schemas, annotations, _meta): ~27 KB encoded."""
     e = entry(gateway_id, server, now=now)
     return replace(e, catalog=Catalog(tools=tuple(tool(i) for i in range(50))))
 
 
-async def best_per_call(call: Callable[[], Awaitable[Any]], rounds: int = ROUNDS) -> float:
-    """Microseconds per call: the best of several rounds (the machine is noisy)."""
-    results = []
+@dataclass(frozen=True)
+class PerCall:
+    """Microseconds per call: wall time and this process's CPU time (user + system)."""
+
+    wall_us: float
+    cpu_us: float
+
+    def json(self, raw: PerCall | None = None) -> dict[str, float]:
+        out = {"wall_us": round(self.wall_us, 1), "cpu_us": round(self.cpu_us, 1)}
+        if raw is not None:
+            out["vs_raw_get"] = round(self.wall_us / raw.wall_us, 2)
+            out["cpu_vs_raw_get"] = round(self.cpu_us / raw.cpu_us, 2)
+        return out
+
+
+async def per_call(call: Callable[[], Awaitable[Any]], rounds: int = ROUNDS) -> PerCall:
+    """The best of several rounds, for wall and CPU each (the machine is noisy)."""
+    walls, cpus = [], []
     for _ in range(rounds):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(READS):
             await call()
-        results.append((time.perf_counter() - started) / READS * 1e6)
-    return min(results)
+        cpus.append((time.process_time() - cpu) / READS * 1e6)
+        walls.append((time.perf_counter() - wall) / READS * 1e6)
+    return PerCall(min(walls), min(cpus))
+
+
+def best(samples: list[PerCall]) -> PerCall:
+    """The best wall and the best CPU over interleaved repeats."""
+    return PerCall(min(p.wall_us for p in samples), min(p.cpu_us for p in samples))
 
 
 async def read_50_tools(server: RedisServer) -> dict[str, Any]:
@@ -64,10 +88,45 @@ async def read_50_tools(server: RedisServer) -> dict[str, Any]:
     cfg = config(settings, (gateway("bench", ("big",)),))
     out: dict[str, Any] = {"entry_bytes": len(data)}
 
+    decoding = replace_memo(redis_backend(cfg, CacheStats()))
+    memoised = redis_backend(cfg, CacheStats())
+    raw = redis.asyncio.Redis.from_url(server.url)
+    try:
+        await memoised.put_many([big], now=now)
+        key = memoised.keys.entry_key(CacheType.TOOLS, "bench", "big")
+        assert await raw.get(key) == data
+        for _ in range(50):  # warm connections and the memo
+            await raw.get(key)
+            await memoised.get(CacheType.TOOLS, "bench", "big", now=now)
+            await decoding.get(CacheType.TOOLS, "bench", "big", now=now)
+        raw_s, decoding_s, memoised_s = [], [], []
+        for _ in range(3):  # interleaved, so drift hits all three alike
+            raw_s.append(await per_call(lambda: raw.get(key)))
+            decoding_s.append(
+                await per_call(lambda: decoding.get(CacheType.TOOLS, "bench", "big", now=now))
+            )
+            memoised_s.append(
+                await per_call(lambda: memoised.get(CacheType.TOOLS, "bench", "big", now=now))
+            )
+        decode_us = min(_time_sync(lambda: codec.decode(data)) for _ in range(ROUNDS))
+    finally:
+        await raw.aclose()
+        await decoding.aclose()
+        await memoised.aclose()
+    raw_get = best(raw_s)
+    out.update(
+        redis_read_decoding=best(decoding_s).json(raw_get),
+        raw_get=raw_get.json(),
+        redis_read_memoised=best(memoised_s).json(raw_get),
+        decode_only_us=round(decode_us, 1),
+        target="redis_read_memoised.vs_raw_get <= 1.5; decoding read reported as measured",
+    )
+
     async with open_cache(config(), stats=CacheStats()) as memory_cache:
         await memory_cache.put_many([big])
         out["memory_cache_get_us"] = round(
-            await best_per_call(lambda: memory_cache.get(CacheType.TOOLS, "bench", "big")), 2
+            (await per_call(lambda: memory_cache.get(CacheType.TOOLS, "bench", "big"))).wall_us,
+            2,
         )
         out["memory_lookup_us"] = round(
             min(
@@ -76,41 +135,6 @@ async def read_50_tools(server: RedisServer) -> dict[str, Any]:
             ),
             2,
         )
-
-    backend = redis_backend(cfg, CacheStats())
-    cold = replace_memo(redis_backend(cfg, CacheStats()))
-    raw = redis.asyncio.Redis.from_url(server.url)
-    try:
-        await backend.put_many([big], now=now)
-        key = backend.keys.entry_key(CacheType.TOOLS, "bench", "big")
-        assert await raw.get(key) == data
-        for _ in range(50):  # warm connections and the memo
-            await raw.get(key)
-            await backend.get(CacheType.TOOLS, "bench", "big", now=now)
-            await cold.get(CacheType.TOOLS, "bench", "big", now=now)
-        raw_us, warm_us, cold_us = [], [], []
-        for _ in range(3):  # interleaved, so drift hits all three alike
-            raw_us.append(await best_per_call(lambda: raw.get(key)))
-            warm_us.append(
-                await best_per_call(lambda: backend.get(CacheType.TOOLS, "bench", "big", now=now))
-            )
-            cold_us.append(
-                await best_per_call(lambda: cold.get(CacheType.TOOLS, "bench", "big", now=now))
-            )
-        decode_us = min(_time_sync(lambda: codec.decode(data)) for _ in range(ROUNDS))
-    finally:
-        await raw.aclose()
-        await backend.aclose()
-        await cold.aclose()
-    out.update(
-        raw_get_us=round(min(raw_us), 1),
-        redis_get_us=round(min(warm_us), 1),
-        redis_get_decoding_us=round(min(cold_us), 1),
-        decode_only_us=round(decode_us, 1),
-        redis_vs_raw=round(min(warm_us) / min(raw_us), 2),
-        redis_decoding_vs_raw=round(min(cold_us) / min(raw_us), 2),
-        target="redis_vs_raw <= 1.5",
-    )
     return out
 
 

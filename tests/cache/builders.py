@@ -100,6 +100,8 @@ def full_entry(now: float | None = None) -> CacheEntry:
             ErrorKind.HTTP_STATUS, "503 from upstream", stderr_tail=("boom",), http_status=503
         ),
         consecutive_failures=2,
+        definition="d1:" + "0" * 64,
+        policy="d1:" + "1" * 64,
     )
 
 

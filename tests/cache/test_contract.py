@@ -13,11 +13,19 @@ from tests.cache.redis_topologies import RedisCluster
 from mcp_discoveryd.cache import ClearScope, MemoryBackend, RedisBackend
 from mcp_discoveryd.cache.base import Backend
 from mcp_discoveryd.config.model import CacheSettings
-from mcp_discoveryd.models import CacheType
+from mcp_discoveryd.models import CacheEntry, CacheType
 
 ALL = frozenset(CacheType)
 TOOLS = frozenset({CacheType.TOOLS})
 CONFIG = frozenset({CacheType.GATEWAY_CONFIG})
+
+
+async def read(
+    backend: Backend, cache_type: CacheType, gateway_id: str, server: str | None, *, now: float
+) -> CacheEntry | None:
+    """The entry a backend serves for an identity, without its size."""
+    found = await backend.fetch(cache_type, gateway_id, server, now=now)
+    return found[0] if found is not None else None
 
 
 @pytest.fixture(
@@ -48,12 +56,12 @@ async def test_put_then_get_returns_an_equal_entry(backend: Backend) -> None:
     now = time.time()
     stored = full_entry(now)
     await backend.put_many([stored], now=now)
-    assert await backend.get(CacheType.TOOLS, "gw-1", "server-a", now=now) == stored
+    assert await read(backend, CacheType.TOOLS, "gw-1", "server-a", now=now) == stored
 
 
 async def test_missing_entry_is_none(backend: Backend) -> None:
     """An identity never stored reads as None."""
-    assert await backend.get(CacheType.TOOLS, "gw-1", "nobody", now=time.time()) is None
+    assert await read(backend, CacheType.TOOLS, "gw-1", "nobody", now=time.time()) is None
 
 
 async def test_tools_and_config_entries_are_separate(backend: Backend) -> None:
@@ -61,8 +69,8 @@ async def test_tools_and_config_entries_are_separate(backend: Backend) -> None:
     now = time.time()
     tools, config = entry(now=now), entry(now=now, cache_type=CacheType.GATEWAY_CONFIG)
     await backend.put_many([tools, config], now=now)
-    assert await backend.get(CacheType.TOOLS, "gw-1", "server-a", now=now) == tools
-    assert await backend.get(CacheType.GATEWAY_CONFIG, "gw-1", None, now=now) == config
+    assert await read(backend, CacheType.TOOLS, "gw-1", "server-a", now=now) == tools
+    assert await read(backend, CacheType.GATEWAY_CONFIG, "gw-1", None, now=now) == config
 
 
 async def test_put_replaces_the_same_identity(backend: Backend) -> None:
@@ -71,7 +79,7 @@ async def test_put_replaces_the_same_identity(backend: Backend) -> None:
     await backend.put_many([entry(now=now, tools=5)], now=now)
     newer = entry(now=now + 1, tools=2)
     await backend.put_many([newer], now=now + 1)
-    assert await backend.get(CacheType.TOOLS, "gw-1", "server-a", now=now + 1) == newer
+    assert await read(backend, CacheType.TOOLS, "gw-1", "server-a", now=now + 1) == newer
 
 
 async def test_stale_entry_is_served_until_stale_until(backend: Backend) -> None:
@@ -79,8 +87,8 @@ async def test_stale_entry_is_served_until_stale_until(backend: Backend) -> None
     now = time.time()
     e = entry(now=now, ttl=60, grace=60)
     await backend.put_many([e], now=now)
-    assert await backend.get(CacheType.TOOLS, "gw-1", "server-a", now=now + 90) == e
-    assert await backend.get(CacheType.TOOLS, "gw-1", "server-a", now=now + 120) is None
+    assert await read(backend, CacheType.TOOLS, "gw-1", "server-a", now=now + 90) == e
+    assert await read(backend, CacheType.TOOLS, "gw-1", "server-a", now=now + 120) is None
 
 
 async def test_inspect_counts_live_entries(backend: Backend) -> None:
@@ -129,10 +137,10 @@ async def test_clear_one_server(backend: Backend) -> None:
     await _fill(backend, now)
     counts = await backend.clear(ClearScope("gw-1", "a", TOOLS))
     assert (counts.tool_caches, counts.config_caches) == (1, 0)
-    assert await backend.get(CacheType.TOOLS, "gw-1", "a", now=now) is None
-    assert await backend.get(CacheType.TOOLS, "gw-1", "b", now=now) is not None
-    assert await backend.get(CacheType.GATEWAY_CONFIG, "gw-1", None, now=now) is not None
-    assert await backend.get(CacheType.TOOLS, "gw-2", "a", now=now) is not None
+    assert await read(backend, CacheType.TOOLS, "gw-1", "a", now=now) is None
+    assert await read(backend, CacheType.TOOLS, "gw-1", "b", now=now) is not None
+    assert await read(backend, CacheType.GATEWAY_CONFIG, "gw-1", None, now=now) is not None
+    assert await read(backend, CacheType.TOOLS, "gw-2", "a", now=now) is not None
 
 
 async def test_clear_all_tools_of_a_gateway(backend: Backend) -> None:
@@ -152,8 +160,8 @@ async def test_clear_gateway_config_only(backend: Backend) -> None:
     await _fill(backend, now)
     counts = await backend.clear(ClearScope("gw-1", None, CONFIG))
     assert (counts.tool_caches, counts.config_caches) == (0, 1)
-    assert await backend.get(CacheType.GATEWAY_CONFIG, "gw-1", None, now=now) is None
-    assert await backend.get(CacheType.TOOLS, "gw-1", "a", now=now) is not None
+    assert await read(backend, CacheType.GATEWAY_CONFIG, "gw-1", None, now=now) is None
+    assert await read(backend, CacheType.TOOLS, "gw-1", "a", now=now) is not None
 
 
 async def test_clear_everything_of_a_gateway(backend: Backend) -> None:

@@ -17,6 +17,22 @@ pytestmark = pytest.mark.redis
 FAST = Backoff(initial=0.05, maximum=0.2)
 
 
+class Gate:
+    """The recovery actor's sleep, held until the test opens it: no retry fires before then."""
+
+    def __init__(self) -> None:
+        self.waiting = anyio.Event()  # set once the actor waits for its first retry
+        self._open = anyio.Event()
+
+    async def sleep(self, delay: float) -> None:
+        self.waiting.set()
+        await self._open.wait()
+        await anyio.sleep(0.01)  # later retries, if any, do not spin
+
+    def open(self) -> None:
+        self._open.set()
+
+
 async def wait_healthy(cache: Cache) -> None:
     """Until the cache reports Redis healthy again (generous bound: backoff plus write-back)."""
     with anyio.fail_after(15):
@@ -99,15 +115,18 @@ async def test_clear_during_outage_is_replayed(redis_factory: RedisFactory) -> N
     """A clear made while Redis was down is applied to Redis when it returns, before write-back."""
     server = redis_factory(persistence=True)
     gw = gateway("gw-1", ("a", "b", "c"))
-    slow = Backoff(initial=2.0, maximum=2.0)  # first retry 1-2 s after the outage is seen
-    async with open_cache(config(redis_settings(server.url), (gw,)), backoff=slow) as cache:
+    gate = Gate()
+    async with open_cache(config(redis_settings(server.url), (gw,)), sleep=gate.sleep) as cache:
         await cache.put_many([entry("gw-1", "a"), entry("gw-1", "b")])
         await server.astop()  # graceful: saves its data, comes back with it
-        cleared = await cache.clear("gw-1", "a")
+        cleared = await cache.clear("gw-1", "a", gateways=(gw,))
         assert cleared["deferred"] is True
         await cache.put_many([entry("gw-1", "c")])
         await server.astart()
+        with anyio.fail_after(10):
+            await gate.waiting.wait()
         assert await stored_servers(server, ["a"]) == {"a"}  # still there until we replay
+        gate.open()
         await wait_healthy(cache)
     assert await stored_servers(server, ["a", "b", "c"]) == {"b", "c"}
 
@@ -116,8 +135,8 @@ async def test_write_back_never_replaces_a_newer_entry(redis_factory: RedisFacto
     """If another daemon stored a newer entry meanwhile, the write-back keeps it."""
     server = redis_factory(persistence=True)
     settings = redis_settings(server.url)
-    slow = Backoff(initial=2.0, maximum=2.0)  # first retry 1-2 s after the outage is seen
-    async with open_cache(config(settings), backoff=slow) as cache:
+    gate = Gate()
+    async with open_cache(config(settings), sleep=gate.sleep) as cache:
         old = entry("gw-1", "a", fetched_at=time.time() - 60, tools=1)
         await cache.put_many([old])
         await server.astop()
@@ -128,6 +147,7 @@ async def test_write_back_never_replaces_a_newer_entry(redis_factory: RedisFacto
         newer = entry("gw-1", "a", tools=5)
         await other.put_many([newer], now=time.time())
         await other.aclose()
+        gate.open()
         await wait_healthy(cache)
     reader = make_redis_backend(settings)
     try:
@@ -137,14 +157,28 @@ async def test_write_back_never_replaces_a_newer_entry(redis_factory: RedisFacto
 
 
 async def test_retries_back_off_while_redis_stays_down(redis_server: RedisServer) -> None:
-    """While Redis stays down the retry count grows and the next retry is scheduled ahead."""
+    """While Redis stays down the retry count grows and each wait is a backoff delay."""
     await redis_server.astop()
-    async with open_cache(config(redis_settings(redis_server.url)), backoff=FAST) as cache:
-        await anyio.sleep(1.0)  # delays of 25-200 ms: several retries fit in a second
+    started = time.time()
+    delays: list[float] = []
+    third = anyio.Event()
+
+    async def sleep(delay: float) -> None:
+        delays.append(delay)
+        if len(delays) == 3:
+            third.set()
+        await anyio.sleep(0.01)
+
+    async with open_cache(config(redis_settings(redis_server.url)), sleep=sleep) as cache:
+        with anyio.fail_after(10):
+            await third.wait()  # two retries have failed by now
         health = cache.health
         assert health.attempts >= 2
         assert not health.ok and health.reason
-        assert health.next_retry_at is not None and health.next_retry_at > time.time() - 1
+        assert health.next_retry_at is not None and health.next_retry_at > started
+    for attempt, delay in enumerate(delays[:3]):  # the default backoff: 0.5 s doubling
+        ceiling = 0.5 * 2**attempt
+        assert ceiling / 2 <= delay <= ceiling
 
 
 def test_backoff_grows_to_its_ceiling() -> None:
@@ -153,3 +187,27 @@ def test_backoff_grows_to_its_ceiling() -> None:
     for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (10, 8.0), (500, 8.0)]:
         delays = [b.delay(attempt) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
+
+
+class Boom(Exception):
+    """The caller's own error."""
+
+
+async def test_the_callers_exception_comes_out_unwrapped(redis_server: RedisServer) -> None:
+    """An error raised inside the block is itself, not an ExceptionGroup of the task group."""
+    with pytest.raises(Boom):
+        async with open_cache(config(redis_settings(redis_server.url)), backoff=FAST):
+            raise Boom
+
+
+async def test_recovery_watches_before_the_cache_is_handed_out(redis_server: RedisServer) -> None:
+    """The actor is started (handshake) before the block runs: an outage seen at once is retried."""
+    await redis_server.astop()
+    gate = Gate()
+    async with open_cache(config(redis_settings(redis_server.url)), sleep=gate.sleep) as cache:
+        assert not healthy(cache)
+        with anyio.fail_after(10):
+            await gate.waiting.wait()  # the actor is already waiting for its first retry
+        await redis_server.astart()
+        gate.open()
+        await wait_healthy(cache)

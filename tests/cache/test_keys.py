@@ -71,7 +71,6 @@ def test_all_keys_of_a_gateway_share_one_hash_tag() -> None:
         keys.entry_key(CacheType.TOOLS, GATEWAY, "b"),
         keys.entry_key(CacheType.GATEWAY_CONFIG, GATEWAY, None),
         keys.index_key(GATEWAY),
-        keys.lease_key(GATEWAY, "a"),
     ):
         assert key[key.index("{") : key.index("}") + 1] == tag
 

@@ -134,15 +134,3 @@ async def test_round_trips_are_timed_for_telemetry(redis_server: RedisServer) ->
     assert ("inspect", "redis", True) in recorder.operations
     ops = stats.snapshot().operations
     assert ops[("put_many", "redis")].count == 1 and ops[("put_many", "redis")].total_s > 0
-
-
-@pytest.mark.redis
-async def test_forget_drops_memory_only(redis_server: RedisServer) -> None:
-    """``forget`` (for the invalidation listener) empties memory; the next read goes to Redis."""
-    stats = CacheStats()
-    async with open_cache(config(redis_settings(redis_server.url)), stats=stats) as cache:
-        await cache.put_many([entry()])
-        assert await cache.forget("gw-1", "server-a") == 1
-        assert cache.memory.entry_count == 0
-        assert await cache.get(CacheType.TOOLS, "gw-1", "server-a") is not None
-    assert stats.snapshot().requests == {(CacheType.TOOLS, "redis", "hit"): 1}

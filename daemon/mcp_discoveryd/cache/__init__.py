@@ -1,8 +1,8 @@
 """The discovery cache: one entry shape in memory and in Redis, status and clear.
 
-Start here: ``open_cache(config)`` gives a ``Cache`` (``get``, ``put_many``,
-``status``, ``clear``); ``entry_from_outcome`` and ``gateway_config_entry``
-build what goes into it.
+Start here: ``open_cache(config)`` gives a ``Cache``: ``catalog`` (a server's
+entry, under its current definition), ``record`` (a run's outcomes, under the
+cache's own TTLs and grace), ``status`` and ``clear``.
 """
 
 from .base import ClearCounts, ClearScope, EntrySummary, Inspection, Totals
@@ -16,9 +16,11 @@ from .entries import (
     gateway_config_entry,
 )
 from .factory import open_cache, redis_backend
+from .fingerprint import definition_fingerprint
 from .health import Backoff, Health
 from .keys import KeySpace
 from .memory import MemoryBackend
+from .recovery import run_recovery
 from .redis_backend import RedisBackend
 from .stats import CacheStats, OperationStats, StatsListener, StatsSnapshot
 from .tiered import Cache
@@ -43,10 +45,12 @@ __all__ = [
     "catalog_hash",
     "compat_enabled",
     "content_hash",
+    "definition_fingerprint",
     "effective_ttl",
     "entry_from_outcome",
     "entry_with_failure",
     "gateway_config_entry",
     "open_cache",
     "redis_backend",
+    "run_recovery",
 ]

@@ -76,6 +76,15 @@ class Inspection:
     totals: Totals
     summaries: Mapping[tuple[CacheType, str | None], EntrySummary]  # live entries only
 
+    def merged_with(self, local: Inspection) -> Inspection:
+        """These totals (the shared store's); per entry the newer of this and ``local``."""
+        summaries = dict(self.summaries)
+        for key, summary in local.summaries.items():
+            other = summaries.get(key)
+            if other is None or summary.fetched_at > other.fetched_at:
+                summaries[key] = summary
+        return Inspection(self.totals, summaries)
+
 
 @dataclass(frozen=True, slots=True)
 class ClearScope:
@@ -104,20 +113,46 @@ class ClearCounts:
     config_caches: int = 0
     gateways: int = 0
 
+    def most(self, other: ClearCounts) -> ClearCounts:
+        """Per figure, the larger of the two (memory and Redis counted the same entries)."""
+        return ClearCounts(
+            max(self.tool_caches, other.tool_caches),
+            max(self.config_caches, other.config_caches),
+            max(self.gateways, other.gateways),
+        )
+
 
 class Backend(Protocol):
-    """A store of cache entries (memory, Redis)."""
+    """The shared store behind the memory tier, as ``Cache`` calls it (Redis; memory in tests).
+
+    Every call may raise ``CacheUnavailableError``; ``Cache`` turns that into degraded mode.
+    """
 
     name: str
 
-    async def get(
-        self, cache_type: CacheType, gateway_id: str, server_name: str | None, *, now: float
-    ) -> CacheEntry | None:
-        """The live entry (not past ``stale_until``), or None; undecodable counts as None."""
+    @property
+    def enkrypt_compat(self) -> bool:
+        """True when entries are also written in Secure MCP Gateway's layout."""
         ...
 
-    async def put_many(self, entries: Sequence[CacheEntry], *, now: float) -> None:
-        """Store entries, replacing earlier ones with the same identity."""
+    async def ping(self) -> None:
+        """Prove the store answers (and accepts the credentials)."""
+        ...
+
+    async def fetch(
+        self, cache_type: CacheType, gateway_id: str, server_name: str | None, *, now: float
+    ) -> tuple[CacheEntry, int] | None:
+        """The live entry (not past ``stale_until``) and its encoded size; undecodable is None."""
+        ...
+
+    async def put_many(
+        self, entries: Sequence[CacheEntry], *, now: float, blobs: Sequence[bytes] | None = None
+    ) -> None:
+        """Store entries (``blobs``: their encoded forms, when already made)."""
+        ...
+
+    async def stored_versions(self, ids: Sequence[EntryId], *, now: float) -> dict[EntryId, float]:
+        """``fetched_at`` of the live stored entry for each id that has one."""
         ...
 
     async def inspect(
@@ -130,4 +165,8 @@ class Backend(Protocol):
         self, scope: ClearScope, *, known: Mapping[str, Sequence[str]] | None = None
     ) -> ClearCounts:
         """Remove every entry in scope (``known``: configured gateway id -> server names)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
         ...

@@ -70,6 +70,8 @@ def encode(entry: CacheEntry) -> bytes:
         "last_error": entry.last_error.to_json() if entry.last_error else None,
         "consecutive_failures": entry.consecutive_failures,
         "private": entry.private,
+        "definition": entry.definition,
+        "policy": entry.policy,
     }
     doc.update((k, v) for k, v in optional.items() if v)
     return _dumps(doc).encode()
@@ -176,6 +178,8 @@ def _entry(doc: dict[str, Any]) -> CacheEntry:
         last_error=_error(doc.get("last_error")),
         consecutive_failures=int(doc.get("consecutive_failures", 0)),
         private=bool(doc.get("private", False)),
+        definition=_str(doc.get("definition", "")),
+        policy=_str(doc.get("policy", "")),
     )
 
 

@@ -63,9 +63,14 @@ def entry_from_outcome(
     settings: CacheSettings,
     *,
     now: float,
+    definition: str = "",
+    policy: str = "",
     rng: random.Random | None = None,
 ) -> CacheEntry:
-    """The tools entry for a successful outcome; ValueError for a failed or cached one."""
+    """The tools entry for a successful outcome; ValueError for a failed or cached one.
+
+    ``definition`` and ``policy``: fingerprints of the server definition and tool policy.
+    """
     if not outcome.ok or outcome.source == "cache":
         raise ValueError(
             f"only fresh successful outcomes are cached ({outcome.server_name}: "
@@ -89,6 +94,8 @@ def entry_from_outcome(
         blocked_tools=outcome.blocked_tools,
         content_hash=catalog_hash(outcome.catalog),
         private=outcome.cache_hint.private,
+        definition=definition,
+        policy=policy,
     )
 
 

@@ -1,11 +1,10 @@
-"""``open_cache``: the cache a config asks for, with its reconnect actor running."""
+"""``open_cache``: the cache a config asks for, with its recovery actor running."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -15,12 +14,11 @@ from .compat_enkrypt import EnkryptCompat, compat_enabled
 from .health import DEFAULT_BACKOFF, Backoff
 from .keys import KeySpace
 from .memory import MemoryBackend
+from .recovery import Sleep, run_recovery
 from .redis import RedisConnection
 from .redis_backend import RedisBackend
 from .stats import CacheStats
 from .tiered import Cache
-
-logger = logging.getLogger(__name__)
 
 
 def redis_backend(config: DaemonConfig, stats: CacheStats, **client_options: Any) -> RedisBackend:
@@ -41,33 +39,41 @@ async def open_cache(
     *,
     stats: CacheStats | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
+    sleep: Sleep = anyio.sleep,
     **client_options: Any,
 ) -> AsyncIterator[Cache]:
     """Memory, or Redis with memory in front, per ``config.cache``.
 
-    Never raises because Redis is down: the cache starts degraded and keeps
-    retrying in the background until the block exits. ``client_options`` go to
-    redis-py (TLS files, a connection class for tests and benchmarks).
-
-    The reconnect actor is a task owned by this block rather than a task group,
-    so exceptions from the caller's block come out as themselves (not wrapped in
-    an ExceptionGroup) and the block may be entered and left in different tasks
-    (pytest fixtures do that).
+    Never raises because Redis is down: the cache starts degraded and the recovery
+    actor (started with ``TaskGroup.start``, so it watches before the cache is used)
+    retries until the block exits. ``client_options`` go to redis-py (TLS files, a
+    connection class for tests and benchmarks). An exception raised in the block comes
+    out as itself, not wrapped in the task group's ExceptionGroup. The block must be
+    left in the task that entered it (the task group's cancel scope requires it).
     """
     settings = config.cache
     stats = stats or CacheStats()
     memory = MemoryBackend(settings.max_entries, settings.max_bytes)
     remote = redis_backend(config, stats, **client_options) if settings.backend == "redis" else None
-    cache = Cache(config, memory=memory, remote=remote, stats=stats, backoff=backoff)
-    recovery = asyncio.get_running_loop().create_task(cache.run_recovery(), name="cache-recovery")
+    cache = Cache(settings, memory=memory, remote=remote, stats=stats)
+    raised: BaseException | None = None  # the caller's own exception, to come out unwrapped
     try:
-        await cache.connect()
-        yield cache
+        async with anyio.create_task_group() as tg:
+            await tg.start(partial(run_recovery, cache, backoff=backoff, sleep=sleep))
+            try:
+                await cache.connect()
+                yield cache
+            except BaseException as exc:
+                raised = exc
+                raise
+            finally:
+                tg.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        if raised is None or group.exceptions != (raised,):
+            raise
     finally:
-        recovery.cancel()
-        with anyio.CancelScope(shield=True):
-            await asyncio.wait([recovery])  # joins it; its cancellation stays its own
-            if not recovery.cancelled() and recovery.exception() is not None:
-                logger.error("cache reconnect task ended", exc_info=recovery.exception())
-            if remote is not None:
+        if remote is not None:
+            with anyio.CancelScope(shield=True):
                 await remote.aclose()
+    if raised is not None:
+        raise raised

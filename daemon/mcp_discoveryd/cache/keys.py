@@ -8,8 +8,6 @@ Layout (``P`` is the configured prefix, ``G`` the gateway's hash, ``S`` the serv
     P:v1:tools        every tools entry, "G:S" -> stale_until (ms)   ZSET
     P:v1:configs      every config entry, "G" -> stale_until (ms)    ZSET
     P:v1:gateways     registry of gateways, "G" -> latest stale_until ZSET
-    P:v1:{G}:lease:S  single-flight lease of (gateway, server)  (reserved: SET NX PX)
-    P:v1:events       pub/sub channel for "entry changed / cleared" (reserved)
 
 Identifiers are hashed with HMAC-SHA256 under the configured secret (plain
 SHA-256 without one) and cut to 128 bits, so no gateway id or API key ever
@@ -28,6 +26,18 @@ from ..models import CacheType
 
 FORMAT = "v1"  # bumped with the codec's major version; old and new keys never mix
 HASH_HEX = 32  # 128 bits of the digest: collision-free in practice, short keys
+CONFIG_MEMBER = "c"  # index field of the gateway config entry
+TOOLS_MEMBER = "t:"  # index fields of tools entries: "t:" + server hash
+
+
+def member_type(member: str) -> CacheType:
+    """The cache type of an index field."""
+    return CacheType.GATEWAY_CONFIG if member == CONFIG_MEMBER else CacheType.TOOLS
+
+
+def is_tools_member(member: str) -> bool:
+    """True for the index field of a tools entry."""
+    return member.startswith(TOOLS_MEMBER)
 
 
 class KeySpace:
@@ -57,10 +67,10 @@ class KeySpace:
     def member(self, cache_type: CacheType, server_name: str | None) -> str:
         """The entry's field in its gateway's index: ``t:S`` or ``c``."""
         if cache_type is CacheType.GATEWAY_CONFIG:
-            return "c"
+            return CONFIG_MEMBER
         if server_name is None:
             raise ValueError("a tools entry needs a server name")
-        return f"t:{self.server_hash(server_name)}"
+        return f"{TOOLS_MEMBER}{self.server_hash(server_name)}"
 
     def entry_key(self, cache_type: CacheType, gateway_id: str, server_name: str | None) -> str:
         """Where one entry's value lives."""
@@ -80,23 +90,11 @@ class KeySpace:
         """The index hash of an already-hashed gateway."""
         return f"{self.root}:{{{gateway_hash}}}:idx"
 
-    def lease_key(self, gateway_id: str, server_name: str) -> str:
-        """The single-flight lease of one (gateway, server), in the slot of its entry."""
-        gh, sh = self.gateway_hash(gateway_id), self.server_hash(server_name)
-        return f"{self.root}:{{{gh}}}:lease:{sh}"
-
-    @property
-    def events_channel(self) -> str:
-        """The pub/sub channel that tells other daemons an entry changed or was cleared."""
-        return f"{self.root}:events"
-
     def global_member(self, cache_type: CacheType, gateway_hash: str, member: str) -> str:
         """The entry's member in the global ``tools``/``configs`` sets."""
-        return (
-            gateway_hash
-            if cache_type is CacheType.GATEWAY_CONFIG
-            else f"{gateway_hash}:{member[2:]}"
-        )
+        if cache_type is CacheType.GATEWAY_CONFIG:
+            return gateway_hash
+        return f"{gateway_hash}:{member.removeprefix(TOOLS_MEMBER)}"
 
     def global_set(self, cache_type: CacheType) -> str:
         """The global sorted set that counts entries of this type."""

@@ -109,16 +109,45 @@ class MemoryBackend:
             times = [s.entry.refresh_at for s in self._slots.values() if now < s.entry.stale_until]
         return min(times, default=None)
 
+    @property
+    def enkrypt_compat(self) -> bool:
+        """See ``Backend.enkrypt_compat``: never, for memory."""
+        return False
+
+    async def ping(self) -> None:
+        """See ``Backend.ping``: memory always answers."""
+
+    async def aclose(self) -> None:
+        """See ``Backend.aclose``: nothing to release."""
+
     async def get(
         self, cache_type: CacheType, gateway_id: str, server_name: str | None, *, now: float
     ) -> CacheEntry | None:
-        """See ``Backend.get``."""
+        """The live entry, or None (``lookup`` as a coroutine)."""
         return self.lookup(cache_type, gateway_id, server_name, now)
 
-    async def put_many(self, entries: Sequence[CacheEntry], *, now: float) -> None:
+    async def fetch(
+        self, cache_type: CacheType, gateway_id: str, server_name: str | None, *, now: float
+    ) -> tuple[CacheEntry, int] | None:
+        """See ``Backend.fetch``."""
+        key = (cache_type, gateway_id, server_name)
+        entry = self.lookup(cache_type, gateway_id, server_name, now)
+        with self._lock:
+            slot = self._slots.get(key)
+        return (entry, slot.size) if entry is not None and slot is not None else None
+
+    async def put_many(
+        self, entries: Sequence[CacheEntry], *, now: float, blobs: Sequence[bytes] | None = None
+    ) -> None:
         """See ``Backend.put_many``."""
-        for entry in entries:
-            self.store(entry, now=now)
+        sizes = [len(b) for b in blobs] if blobs is not None else [None] * len(entries)
+        for entry, size in zip(entries, sizes, strict=True):
+            self.store(entry, size, now=now)
+
+    async def stored_versions(self, ids: Sequence[EntryId], *, now: float) -> dict[EntryId, float]:
+        """See ``Backend.stored_versions``."""
+        found = ((i, self.lookup(*i, now)) for i in ids)
+        return {i: e.fetched_at for i, e in found if e is not None}
 
     async def inspect(
         self, gateway_id: str | None, server_names: Sequence[str], *, now: float

@@ -19,7 +19,7 @@ from ..models import CacheEntry, CacheType
 from . import codec
 from .base import ClearCounts, ClearScope, EntryId, EntrySummary, Inspection, Totals
 from .compat_enkrypt import EnkryptCompat
-from .keys import KeySpace
+from .keys import CONFIG_MEMBER, KeySpace, is_tools_member, member_type
 from .redis import Batch, RedisConnection
 from .stats import CacheStats
 
@@ -52,6 +52,11 @@ class RedisBackend:
         self._memo_limit = memo_bytes
         self._reported: set[str] = set()  # keys whose decode failure was already logged
         self._dead_members: set[tuple[str, str]] = set()  # index fields whose entry is gone
+
+    @property
+    def enkrypt_compat(self) -> bool:
+        """See ``Backend.enkrypt_compat``."""
+        return self.compat is not None
 
     async def ping(self) -> None:
         """CacheUnavailableError unless the server answers and accepts our credentials."""
@@ -151,7 +156,7 @@ class RedisBackend:
         gh = ""
         if gateway_id is not None:
             gh = self.keys.gateway_hash(gateway_id)
-            members = ["c", *(self.keys.member(CacheType.TOOLS, n) for n in server_names)]
+            members = [CONFIG_MEMBER, *(self.keys.member(CacheType.TOOLS, n) for n in server_names)]
             batch("HMGET", self.keys.index_key_for(gh), *members)
             for member in members:
                 batch("EXISTS", self.keys.entry_key_for(gh, member))
@@ -231,18 +236,19 @@ class RedisBackend:
             else:
                 names = {s.server_name for s in index.values() if s and s.server_name}
                 names |= set(known.get(gateway_id, ())) if gateway_id is not None else set()
-                members = {m for m in index if m.startswith("t:")}
+                members = {m for m in index if is_tools_member(m)}
             members |= {self.keys.member(CacheType.TOOLS, n) for n in names}
             if members:
                 ordered = sorted(members)
                 keys = [self.keys.entry_key_for(gh, m) for m in ordered]
                 counted.append((batch("DEL", *keys), gh, CacheType.TOOLS))
                 batch("HDEL", index_key, *ordered)
-                batch("ZREM", self.keys.tools_set, *(f"{gh}:{m[2:]}" for m in ordered))
+                tools_members = (self.keys.global_member(CacheType.TOOLS, gh, m) for m in ordered)
+                batch("ZREM", self.keys.tools_set, *tools_members)
         if CacheType.GATEWAY_CONFIG in scope.types:
-            position = batch("DEL", self.keys.entry_key_for(gh, "c"))
+            position = batch("DEL", self.keys.entry_key_for(gh, CONFIG_MEMBER))
             counted.append((position, gh, CacheType.GATEWAY_CONFIG))
-            batch("HDEL", index_key, "c")
+            batch("HDEL", index_key, CONFIG_MEMBER)
             batch("ZREM", self.keys.configs_set, gh)
         if len(scope.types) == len(CacheType) and scope.server_name is None:
             batch("DEL", index_key)
@@ -262,7 +268,7 @@ class RedisBackend:
         dead, self._dead_members = self._dead_members, set()
         for gh, member in sorted(dead):  # evicted entries: forget them everywhere
             batch("HDEL", self.keys.index_key_for(gh), member)
-            cache_type = CacheType.GATEWAY_CONFIG if member == "c" else CacheType.TOOLS
+            cache_type = member_type(member)
             global_member = self.keys.global_member(cache_type, gh, member)
             batch("ZREM", self.keys.global_set(cache_type), global_member)
 

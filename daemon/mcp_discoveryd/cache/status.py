@@ -16,6 +16,9 @@ from typing import Any
 from ..config.model import CacheSettings, GatewayConfig
 from ..models import CacheType, JSONObject
 from .base import ClearCounts, ClearScope, EntrySummary, Inspection
+from .health import Health
+from .memory import MemoryBackend
+from .stats import StatsSnapshot
 
 HOUR = 3600.0
 
@@ -126,6 +129,48 @@ def cache_status(
     }
 
 
+def backend_fields(
+    backend: str,
+    health: Health,
+    stats: StatsSnapshot,
+    memory: MemoryBackend,
+    *,
+    pending: tuple[int, int],
+    enkrypt_compat: bool,
+    now: float,
+) -> JSONObject:
+    """The daemon's own ``global`` fields: store, health, requests, the memory tier.
+
+    ``pending``: writes and clears not yet applied to the shared store (degraded mode).
+    """
+    return {
+        "backend": backend,
+        "health": health.state,
+        "health_since": iso_utc(health.since),
+        "degraded": None
+        if health.ok
+        else {
+            "reason": health.reason,
+            "retries": health.attempts,
+            "next_retry_at": iso_utc(health.next_retry_at),
+            "pending_writes": pending[0],
+            "pending_clears": pending[1],
+        },
+        "requests": stats.results(),
+        "decode_errors": stats.decode_errors,
+        "bytes": memory.byte_count,
+        "memory_tier": {
+            "entries": memory.entry_count,
+            "bytes": memory.byte_count,
+            "max_entries": memory.max_entries,
+            "max_bytes": memory.max_bytes,
+            "evictions": memory.evictions,
+        },
+        "next_refresh_at": iso_utc(memory.next_refresh_at(now)),
+        "enkrypt_compat": enkrypt_compat,
+    }
+
+
 def _gateway_part(view: Inspection, gateway: GatewayConfig, now: float) -> JSONObject:
     config = view.summaries.get((CacheType.GATEWAY_CONFIG, None))
     servers: JSONObject = {}
@@ -183,3 +228,16 @@ def _details(summary: EntrySummary, now: float) -> JSONObject:
         "blocked_count": summary.blocked_count,
         "bytes": summary.size,
     }
+
+
+def describe_scope(scope: ClearScope) -> str:
+    """A clear's scope in words: which entries of which servers and gateways."""
+    if scope.types == {CacheType.GATEWAY_CONFIG}:
+        what = "the gateway config entry"
+    elif scope.types == {CacheType.TOOLS}:
+        what = "the tools entries"
+    else:
+        what = "the tools and gateway config entries"
+    servers = f" of server {scope.server_name!r}" if scope.server_name is not None else ""
+    where = f"gateway {scope.gateway_id!r}" if scope.gateway_id is not None else "every gateway"
+    return f"{what}{servers} of {where}"

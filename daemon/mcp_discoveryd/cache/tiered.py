@@ -2,14 +2,19 @@
 
 Reads: a fresh entry in memory is answered at once (no round trip, no copy);
 otherwise Redis is asked (another daemon may have refreshed the entry) and what
-it has is kept in memory. Writes go to both, encoded once.
+it has is kept in memory. Writes go to both, encoded once. A tools entry is
+served for a server only under the definition it was made from (``catalog``).
+
+The cache owns its policy: the engine hands it a run's outcomes (``record``)
+and the cache alone decides lifetimes, refresh times and what a failure does
+to the entry it already holds (records it; never replaces good data).
 
 Degraded mode: when Redis cannot be reached, at start or mid-run, every
-operation carries on from memory and status says so. A background task retries
-with exponential backoff; when Redis answers again it first replays the clears
-made meanwhile, then writes back every live shared entry held in memory (unless
-Redis holds a newer one), then whatever was written during the write-back, and
-only then reports healthy. No Redis error ever reaches a caller.
+operation carries on from memory and status says so. The recovery actor
+(``recovery.py``) retries; ``resync`` then replays the clears made meanwhile,
+writes back every live shared entry held in memory (unless Redis holds a newer
+one), then whatever was written during the write-back, and only then is the
+cache healthy again. No Redis error ever reaches a caller.
 """
 
 from __future__ import annotations
@@ -17,54 +22,52 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import anyio
-from anyio.abc import TaskStatus
 
-from ..config.model import DaemonConfig, GatewayConfig
+from ..config.model import CacheSettings, GatewayConfig
 from ..errors import CacheUnavailableError
-from ..models import CacheEntry, CacheType, JSONObject
+from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpec
 from . import codec, status
-from .base import ClearCounts, ClearScope, EntryId, Inspection, entry_id
-from .health import DEFAULT_BACKOFF, Backoff, Health
+from .base import Backend, ClearScope, EntryId, entry_id
+from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
+from .fingerprint import definition_fingerprint, policy_fingerprint
+from .health import Health
 from .memory import MemoryBackend
-from .redis_backend import RedisBackend
 from .stats import CacheStats, Result, Tier
+from .writeback import write_newer
 
 logger = logging.getLogger(__name__)
 
-WRITE_BACK_CHUNK = 500  # entries per pipeline when Redis returns
+Known = Mapping[str, Sequence[str]]  # configured gateway id -> its server names
 
 
 class Cache:
-    """Memory, optionally backed by a shared Redis; never raises because Redis is down."""
+    """Memory, optionally backed by a shared store; never raises because that store is down."""
 
     def __init__(
         self,
-        config: DaemonConfig,
+        settings: CacheSettings,
         *,
         memory: MemoryBackend,
-        remote: RedisBackend | None = None,
+        remote: Backend | None = None,
         stats: CacheStats | None = None,
-        backoff: Backoff = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.memory = memory
         self.remote = remote
         self.stats = stats or CacheStats()
-        self._backoff = backoff
         self._clock = clock
         self._rng = rng or random.Random()
         self._health = Health(since=clock())
         self._down = anyio.Event()
         self._recovered = anyio.Event()
         self._dirty: set[EntryId] = set()  # written to memory only while degraded
-        self._pending_clears: list[ClearScope] = []
+        self._pending_clears: list[tuple[ClearScope, Known]] = []
 
     @property
     def backend(self) -> str:
@@ -81,9 +84,13 @@ class Cache:
         while not self._health.ok:
             await self._recovered.wait()
 
-    def update_config(self, config: DaemonConfig) -> None:
-        """Take a reloaded config (gateways, TTL figures in status); keys do not change."""
-        self.config = config
+    async def wait_down(self) -> None:
+        """Return once the shared store is seen unreachable (at once when it is)."""
+        await self._down.wait()
+
+    def pending_writes(self) -> tuple[EntryId, ...]:
+        """Entries held in memory that the shared store does not have yet (sorted)."""
+        return tuple(sorted(self._dirty, key=lambda i: (i[0].value, i[1], i[2] or "")))
 
     async def connect(self) -> None:
         """Check Redis once at start; an unreachable Redis starts degraded mode, not an error."""
@@ -106,24 +113,65 @@ class Cache:
         self, cache_type: CacheType, gateway_id: str, server_name: str | None
     ) -> CacheEntry | None:
         """The freshest live entry from memory or Redis; None past ``stale_until``."""
-        now = self._clock()
-        local = self.memory.lookup(cache_type, gateway_id, server_name, now)
-        chosen, tier = local, "memory"
-        fresh_locally = local is not None and local.freshness(now) == "fresh"
-        if self.remote is not None and self._health.ok and not fresh_locally:
-            try:
-                found = await self.remote.fetch(cache_type, gateway_id, server_name, now=now)
-            except CacheUnavailableError as exc:
-                self._mark_down(exc)
-            else:
-                if found is not None and (local is None or found[0].fetched_at >= local.fetched_at):
-                    self.memory.store(found[0], found[1], now=now)
-                    chosen, tier = found[0], "redis"
-                elif local is None:
-                    tier = "redis"  # asked, and Redis had nothing either
-        result: Result = "miss" if chosen is None else _result(chosen.freshness(now))
-        self.stats.record_request(cache_type, _tier(tier), result)
+        chosen, tier = await self._read(cache_type, gateway_id, server_name, _any)
+        self._count(cache_type, tier, chosen)
         return chosen
+
+    async def catalog(self, gateway_id: str, spec: ServerSpec) -> CacheEntry | None:
+        """The live tools entry made from this server definition; another definition's is a miss,
+        and so is one whose blocked tools were removed under another tool policy.
+
+        Stale entries (past ``expires_at``, within grace) are returned: the caller refreshes
+        them and serves them only if the refresh fails.
+        """
+        definition, policy = self.fingerprint(spec), policy_fingerprint(spec.tool_policy)
+
+        def made_for(e: CacheEntry) -> bool:
+            return e.definition == definition and (not e.blocked_tools or e.policy == policy)
+
+        chosen, tier = await self._read(CacheType.TOOLS, gateway_id, spec.name, made_for)
+        if chosen is not None and not made_for(chosen):
+            chosen = None
+        self._count(CacheType.TOOLS, tier, chosen)
+        return chosen
+
+    def fingerprint(self, spec: ServerSpec) -> str:
+        """The definition fingerprint this cache stores and checks for a server."""
+        return definition_fingerprint(spec, self.settings.key_secret)
+
+    async def record(
+        self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]
+    ) -> None:
+        """Keep what a run learnt, under this cache's TTLs, grace and jitter.
+
+        Every gateway gets its secret-free config entry; a fresh catalog replaces its
+        entry; a failed refresh is recorded on the entry already held (``last_error``,
+        ``consecutive_failures``) and never replaces its data.
+        """
+        now = self._clock()
+        specs = {(g.id, s.name): s for g in gateways for s in g.servers}
+        entries = [gateway_config_entry(g, self.settings, now=now) for g in gateways]
+        for outcome in outcomes:
+            spec = specs.get((outcome.gateway_id, outcome.server_name))
+            if spec is None:
+                continue
+            definition = self.fingerprint(spec)
+            if outcome.ok and outcome.source == "discovery":
+                entries.append(
+                    entry_from_outcome(
+                        outcome,
+                        self.settings,
+                        now=now,
+                        definition=definition,
+                        policy=policy_fingerprint(spec.tool_policy),
+                        rng=self._rng,
+                    )
+                )
+            elif outcome.error is not None and _attempted(outcome):
+                held = await self._held(outcome.gateway_id, outcome.server_name, now)
+                if held is not None and held.definition == definition:
+                    entries.append(entry_with_failure(held, outcome.error))
+        await self.put_many(entries)
 
     async def put_many(self, entries: Sequence[CacheEntry]) -> None:
         """Store entries in memory and (shared ones) in Redis, in one pipeline."""
@@ -147,11 +195,8 @@ class Cache:
             self._mark_down(exc)
             self._dirty.update(entry_id(entries[i]) for i in shared)
 
-    async def status(
-        self, gateway: GatewayConfig | None = None, config: DaemonConfig | None = None
-    ) -> JSONObject:
+    async def status(self, gateway: GatewayConfig | None = None) -> JSONObject:
         """Enkrypt's ``cache_status`` for one gateway (or none), plus the daemon's own fields."""
-        config = config or self.config
         now = self._clock()
         names = [s.name for s in gateway.servers] if gateway is not None else []
         gateway_id = gateway.id if gateway is not None else None
@@ -162,93 +207,74 @@ class Cache:
             except CacheUnavailableError as exc:
                 self._mark_down(exc)
             else:
-                view = _merge(shared, view)
-        return status.cache_status(
-            view, gateway, config.cache, now=now, backend=self._backend_fields(now)
+                view = shared.merged_with(view)
+        fields = status.backend_fields(
+            self.backend,
+            self._health,
+            self.stats.snapshot(),
+            self.memory,
+            pending=(len(self._dirty), len(self._pending_clears)),
+            enkrypt_compat=self.remote is not None and self.remote.enkrypt_compat,
+            now=now,
         )
+        return status.cache_status(view, gateway, self.settings, now=now, backend=fields)
 
     async def clear(
         self,
         gateway_id: str | None = None,
         server_name: str | None = None,
         cache_type: str | CacheType | None = None,
+        *,
+        gateways: Sequence[GatewayConfig] = (),
     ) -> JSONObject:
-        """Clear by gateway, server and type (Enkrypt's aliases); ``{"status", "message"}``."""
+        """Clear by gateway, server and type (Enkrypt's aliases); ``{"status", "message"}``.
+
+        ``gateways``: the configured ones, whose servers are cleared from Redis even when
+        its index lost them. While Redis is unreachable the clear is kept and replayed
+        when it returns: the reply then says ``"deferred": true``.
+        """
         try:
             scope = status.clear_scope(gateway_id, server_name, cache_type)
         except ValueError as exc:
             return {"status": "error", "message": str(exc)}
+        known = _known(scope, gateways)
         counts = await self.memory.clear(scope)
         self._dirty = {i for i in self._dirty if not scope.covers(*i)}
         deferred = False
         if self.remote is not None:
             if self._health.ok:
                 try:
-                    shared = await self.remote.clear(scope, known=self._known(scope))
+                    shared = await self.remote.clear(scope, known=known)
                 except CacheUnavailableError as exc:
                     self._mark_down(exc)
                     deferred = True
                 else:
-                    counts = _most(counts, shared)
+                    counts = counts.most(shared)
             else:
                 deferred = True
             if deferred:
-                self._pending_clears.append(scope)
+                self._pending_clears.append((scope, known))
         result = status.clear_result(scope, counts)
         if deferred:
             result["deferred"] = True  # applied to Redis when it is reachable again
         return result
 
-    async def forget(
-        self,
-        gateway_id: str | None = None,
-        server_name: str | None = None,
-        cache_type: str | CacheType | None = None,
-    ) -> int:
-        """Drop entries from memory only (another daemon changed or cleared them in Redis)."""
-        counts = await self.memory.clear(status.clear_scope(gateway_id, server_name, cache_type))
-        return counts.tool_caches + counts.config_caches
+    def note_retry(self, attempt: int, delay: float) -> None:
+        """The recovery actor waits ``delay`` seconds before retry ``attempt`` (for status)."""
+        self._health = replace(self._health, attempts=attempt, next_retry_at=self._clock() + delay)
 
-    async def run_recovery(
-        self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        """The reconnect actor: sleeps until Redis goes down, then retries until it is back."""
-        task_status.started()
+    def note_still_down(self, reason: str) -> None:
+        """A retry failed: keep why (shown in status)."""
+        self._health = replace(self._health, reason=reason)
+
+    async def resync(self) -> int:
+        """Replay clears, write back memory, then what arrived meanwhile; healthy after.
+
+        Returns the count written; raises ``CacheUnavailableError`` while Redis is still
+        unreachable (the recovery actor retries).
+        """
         if self.remote is None:
-            return
-        while True:
-            await self._down.wait()
-            attempt = 0
-            while not self._health.ok:
-                delay = self._backoff.delay(attempt, self._rng)
-                self._health = replace(
-                    self._health, attempts=attempt, next_retry_at=self._clock() + delay
-                )
-                await anyio.sleep(delay)
-                try:
-                    written = await self._recover()
-                except CacheUnavailableError as exc:
-                    attempt += 1
-                    self._health = replace(self._health, reason=exc.reason)
-                    logger.debug("cache: %s still unavailable: %s", self.backend, exc.reason)
-                    continue
-                except Exception:  # a bug here must not end reconnection for good
-                    attempt += 1
-                    logger.exception("cache: write-back to %s failed", self.backend)
-                    continue
-                logger.warning(
-                    "cache: %s reachable again after %d retries; wrote back %d entries",
-                    self.backend,
-                    attempt,
-                    written,
-                )
-                self._down = anyio.Event()
-                self._health = Health(since=self._clock(), written_back=written)
-                self._recovered.set()
-
-    async def _recover(self) -> int:
-        """Replay clears, write back memory, then what arrived meanwhile; the count written."""
-        assert self.remote is not None
+            return 0
         await self.remote.ping()
         self._dirty.clear()  # the full pass below covers everything in memory now
         await self._replay_clears()
@@ -261,29 +287,75 @@ class Cache:
             now = self._clock()
             found = (self.memory.lookup(*i, now) for i in ids)
             written += await self._write_back([e for e in found if e is not None])
+        logger.warning(
+            "cache: %s reachable again after %d retries; wrote back %d entries",
+            self.backend,
+            self._health.attempts,
+            written,
+        )
+        self._down = anyio.Event()
+        self._health = Health(since=self._clock(), written_back=written)
+        self._recovered.set()
         return written
+
+    async def _read(
+        self,
+        cache_type: CacheType,
+        gateway_id: str,
+        server_name: str | None,
+        accept: Callable[[CacheEntry], bool],
+    ) -> tuple[CacheEntry | None, Tier]:
+        """The newest live entry and the tier that answered; Redis is asked unless memory holds
+        a fresh entry that ``accept`` takes."""
+        now = self._clock()
+        local = self.memory.lookup(cache_type, gateway_id, server_name, now)
+        chosen, tier = local, "memory"
+        settled = local is not None and local.freshness(now) == "fresh" and accept(local)
+        if self.remote is not None and self._health.ok and not settled:
+            try:
+                found = await self.remote.fetch(cache_type, gateway_id, server_name, now=now)
+            except CacheUnavailableError as exc:
+                self._mark_down(exc)
+            else:
+                newer = found is not None and (
+                    local is None
+                    or found[0].fetched_at >= local.fetched_at
+                    or (accept(found[0]) and not accept(local))
+                )
+                if found is not None and newer:
+                    self.memory.store(found[0], found[1], now=now)
+                    chosen, tier = found[0], "redis"
+                elif local is None:
+                    tier = "redis"  # asked, and Redis had nothing either
+        return chosen, _tier(tier)
+
+    def _count(self, cache_type: CacheType, tier: Tier, chosen: CacheEntry | None) -> None:
+        result: Result = "miss" if chosen is None else _result(chosen.freshness(self._clock()))
+        self.stats.record_request(cache_type, tier, result)
+
+    async def _held(self, gateway_id: str, server_name: str, now: float) -> CacheEntry | None:
+        """The tools entry held now (memory, else Redis), without counting a request."""
+        local = self.memory.lookup(CacheType.TOOLS, gateway_id, server_name, now)
+        if local is not None or self.remote is None or not self._health.ok:
+            return local
+        try:
+            found = await self.remote.fetch(CacheType.TOOLS, gateway_id, server_name, now=now)
+        except CacheUnavailableError as exc:
+            self._mark_down(exc)
+            return None
+        return found[0] if found is not None else None
 
     async def _replay_clears(self) -> None:
         """Apply, in order, the clears made while Redis was unreachable."""
         assert self.remote is not None
         while self._pending_clears:
-            scope = self._pending_clears[0]
-            await self.remote.clear(scope, known=self._known(scope))
+            scope, known = self._pending_clears[0]
+            await self.remote.clear(scope, known=known)
             self._pending_clears.pop(0)
 
     async def _write_back(self, entries: Sequence[CacheEntry]) -> int:
-        """Write entries that Redis lacks or holds an older version of."""
         assert self.remote is not None
-        written = 0
-        for start in range(0, len(entries), WRITE_BACK_CHUNK):
-            chunk = entries[start : start + WRITE_BACK_CHUNK]
-            now = self._clock()
-            stored = await self.remote.stored_versions([entry_id(e) for e in chunk], now=now)
-            newer = [e for e in chunk if stored.get(entry_id(e), -1.0) < e.fetched_at]
-            if newer:
-                await self.remote.put_many(newer, now=now)
-                written += len(newer)
-        return written
+        return await write_newer(self.remote, entries, clock=self._clock)
 
     def _mark_down(self, exc: CacheUnavailableError) -> None:
         if self._health.ok:
@@ -296,61 +368,23 @@ class Cache:
             self._recovered = anyio.Event()
             self._down.set()
 
-    def _known(self, scope: ClearScope) -> dict[str, list[str]]:
-        """Configured gateways in scope and their server names (for Redis's clear)."""
-        return {
-            g.id: [s.name for s in g.servers]
-            for g in self.config.gateways
-            if scope.gateway_id is None or g.id == scope.gateway_id
-        }
 
-    def _backend_fields(self, now: float) -> dict[str, Any]:
-        h = self._health
-        snap = self.stats.snapshot()
-        return {
-            "backend": self.backend,
-            "health": h.state,
-            "health_since": status.iso_utc(h.since),
-            "degraded": None
-            if h.ok
-            else {
-                "reason": h.reason,
-                "retries": h.attempts,
-                "next_retry_at": status.iso_utc(h.next_retry_at),
-                "pending_writes": len(self._dirty),
-                "pending_clears": len(self._pending_clears),
-            },
-            "requests": snap.results(),
-            "decode_errors": snap.decode_errors,
-            "bytes": self.memory.byte_count,
-            "memory_tier": {
-                "entries": self.memory.entry_count,
-                "bytes": self.memory.byte_count,
-                "max_entries": self.memory.max_entries,
-                "max_bytes": self.memory.max_bytes,
-                "evictions": self.memory.evictions,
-            },
-            "next_refresh_at": status.iso_utc(self.memory.next_refresh_at(now)),
-            "enkrypt_compat": self.remote is not None and self.remote.compat is not None,
-        }
+def _any(entry: CacheEntry) -> bool:
+    return True
 
 
-def _merge(shared: Inspection, local: Inspection) -> Inspection:
-    """Redis's totals; per entry the newer of Redis's and memory's (private ones only in memory)."""
-    summaries = dict(shared.summaries)
-    for key, summary in local.summaries.items():
-        other = summaries.get(key)
-        if other is None or summary.fetched_at > other.fetched_at:
-            summaries[key] = summary
-    return Inspection(shared.totals, summaries)
+def _attempted(outcome: ServerOutcome) -> bool:
+    """True when the outcome is a failed attempt to reach the upstream (not a block)."""
+    return outcome.status != "blocked" and (outcome.source == "discovery" or outcome.stale)
 
 
-def _most(a: ClearCounts, b: ClearCounts) -> ClearCounts:
-    return ClearCounts(
-        max(a.tool_caches, b.tool_caches),
-        max(a.config_caches, b.config_caches),
-        max(a.gateways, b.gateways),
-    )
+def _known(scope: ClearScope, gateways: Sequence[GatewayConfig]) -> dict[str, list[str]]:
+    """Configured gateways in scope and their server names (for Redis's clear)."""
+    return {
+        g.id: [s.name for s in g.servers]
+        for g in gateways
+        if scope.gateway_id is None or g.id == scope.gateway_id
+    }
 
 
 def _result(freshness: str) -> Result:

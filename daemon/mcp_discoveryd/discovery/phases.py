@@ -2,11 +2,16 @@
 
 1. Validate every selected server in parallel with the server guardrails.
 2. Separate: blocked servers stop here; servers whose config lists their tools
-   are served from config with no connection; cached entries are served from
-   the cache (unless a refresh is asked for); the rest need discovery.
-3. Execute both groups in parallel: tool guardrails on config tools, and
-   discovery plus tool guardrails for the others. A server listed identically
-   in several gateways is fetched once and its result shared.
+   are served from config with no connection; the rest need discovery.
+3. Execute both groups in parallel: tool guardrails on config tools, and for the
+   others a fresh cached catalog (made from the same server definition; unless a
+   refresh is asked for) or discovery, then the tool guardrails, which also run
+   on every catalog served from the cache, so a policy change applies at once.
+   An expired entry (within its grace) is refreshed; if the refresh fails, the
+   old catalog is served marked stale. A server listed identically in several
+   gateways is fetched once and its result shared.
+
+The outcomes go to the cache (``record``), which alone decides what it keeps.
 
 Every upstream failure is data (an outcome with an error): one server's hang,
 crash or garbage never cancels or delays another.
@@ -26,7 +31,6 @@ from ..config.model import DaemonConfig, GatewayConfig
 from ..errors import UnknownTargetError
 from ..models import (
     CacheEntry,
-    CacheType,
     Catalog,
     DiscoveryReport,
     ErrorKind,
@@ -52,11 +56,15 @@ class Fetcher(Protocol):
 class CatalogCache(Protocol):
     """The part of the cache that discovery reads and writes."""
 
-    async def get(
-        self, cache_type: CacheType, gateway_id: str, server_name: str | None
-    ) -> CacheEntry | None: ...
+    async def catalog(self, gateway_id: str, spec: ServerSpec) -> CacheEntry | None:
+        """The live entry made from this definition (fresh or stale), or None."""
+        ...
 
-    async def put_many(self, entries: Sequence[CacheEntry]) -> None: ...
+    async def record(
+        self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]
+    ) -> None:
+        """Keep what a run learnt, under the cache's own policy."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +103,15 @@ async def run_discovery(
     cache: CatalogCache | None = None,
     refresh: bool = False,
     on_progress: ProgressCallback | None = None,
+    selections: Sequence[Selection] | None = None,
 ) -> DiscoveryReport:
-    """Run the three phases over the selected servers and return every outcome."""
+    """Run the three phases over the selected servers and return every outcome.
+
+    ``selections``: the caller's own ``select`` result, so that it runs once per run.
+    """
     started = time.monotonic()
-    selections = select(config, gateway_id, server_name)
+    if selections is None:
+        selections = select(config, gateway_id, server_name)
     run = _Run(fetcher, cache, refresh, on_progress)
 
     # Phase 1: validate.
@@ -125,11 +138,11 @@ async def run_discovery(
         for sel in to_discover:
             tg.start_soon(run.discover, sel)
 
-    if cache is not None:
-        gateways = list({id(s.gateway): s.gateway for s in selections}.values())
-        await run.write_back(config, gateways, cache)
     order = {(s.gateway.id, s.spec.name): i for i, s in enumerate(selections)}
     outcomes = sorted(run.outcomes, key=lambda o: order[(o.gateway_id, o.server_name)])
+    if cache is not None:
+        gateways = list({id(s.gateway): s.gateway for s in selections}.values())
+        await cache.record(outcomes, gateways)
     return DiscoveryReport(tuple(outcomes), time.monotonic() - started)
 
 
@@ -177,13 +190,18 @@ class _Run:
 
     async def discover(self, sel: Selection) -> None:
         started = time.monotonic()
+        cached: CacheEntry | None = None
         if self.cache is not None and not self.refresh:
-            entry = await self.cache.get(CacheType.TOOLS, sel.gateway.id, sel.spec.name)
-            if entry is not None:
-                self.finish(_from_cache(sel, entry, time.monotonic() - started))
+            cached = await self.cache.catalog(sel.gateway.id, sel.spec)
+            if cached is not None and cached.freshness(time.time()) == "fresh":
+                self.finish(_from_cache(sel, cached, time.monotonic() - started))
                 return
         result = await self._fetch_once(sel.spec)
-        self.finish(_from_upstream(sel, result, time.monotonic() - started))
+        outcome = _from_upstream(sel, result, time.monotonic() - started)
+        if cached is not None and outcome.status == "error":
+            # The refresh of an expired entry failed: serve the old catalog within its grace.
+            outcome = _from_cache(sel, cached, outcome.duration_s, refresh_error=outcome.error)
+        self.finish(outcome)
 
     async def _fetch_once(self, spec: ServerSpec) -> UpstreamResult:
         """Fetch a spec, joining a fetch of an identical spec already in flight."""
@@ -204,24 +222,6 @@ class _Run:
         await shared.done.wait()
         assert shared.result is not None
         return shared.result
-
-    async def write_back(
-        self, config: DaemonConfig, gateways: Sequence[GatewayConfig], cache: CatalogCache
-    ) -> None:
-        """Store what this run learnt; failures never replace cached good data.
-
-        Each gateway the run covered gets its (secret-free) config entry too.
-        """
-        from ..cache import entry_from_outcome, gateway_config_entry
-
-        now = time.time()
-        entries = [gateway_config_entry(gw, config.cache, now=now) for gw in gateways]
-        entries += [
-            entry_from_outcome(o, config.cache, now=now)
-            for o in self.outcomes
-            if o.ok and o.source == "discovery"
-        ]
-        await cache.put_many(entries)
 
 
 class _SharedFetch:
@@ -273,16 +273,27 @@ def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> S
     )
 
 
-def _from_cache(sel: Selection, entry: CacheEntry, duration: float) -> ServerOutcome:
+def _from_cache(
+    sel: Selection,
+    entry: CacheEntry,
+    duration: float,
+    *,
+    refresh_error: UpstreamError | None = None,
+) -> ServerOutcome:
+    """A cached catalog, checked again by today's tool policy (``refresh_error``: served stale)."""
+    verdict = guardrails.check_tools(entry.catalog.tools, sel.spec.tool_policy)
     return ServerOutcome(
         gateway_id=sel.gateway.id,
         server_name=sel.spec.name,
         status="success",
         source="cache",
-        catalog=entry.catalog,
-        blocked_tools=entry.blocked_tools,
+        catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
+        blocked_tools=entry.blocked_tools + verdict.blocked,
+        tool_warnings=verdict.warnings,
+        error=refresh_error,
         duration_s=duration,
         protocol_version=entry.protocol_version,
         server_info=entry.server_info,
         capabilities=entry.capabilities,
+        stale=refresh_error is not None,
     )
