@@ -16,6 +16,8 @@ from .problems import KeyPath, Problems
 
 _TOKEN = re.compile(r"\$\$\{|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_TOKEN_ESCAPE = re.compile(r"\$\$\{")
 
 
 class EnvRefError(ValueError):
@@ -92,3 +94,14 @@ def expand_tree(
             for index, value in enumerate(node)
         ]
     return node
+
+
+def referenced_names(node: Any) -> frozenset[str]:
+    """The variable names that ``${NAME}`` references in a parsed document name."""
+    if isinstance(node, str):
+        return frozenset(_REFERENCE.findall(_TOKEN_ESCAPE.sub("", node)))
+    if isinstance(node, dict):
+        node = list(node.values())
+    if isinstance(node, list):
+        return frozenset().union(*(referenced_names(value) for value in node))
+    return frozenset()
