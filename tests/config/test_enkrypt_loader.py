@@ -247,7 +247,9 @@ def test_own_section_overrides_and_expands_environment(tmp_path: Path) -> None:
     spec = config.gateways[0].servers[0]
     assert spec.timeout == 45.0 and spec.tool_policy.poisoning == "off"
     assert isinstance(spec.target, StdioTarget)
-    assert spec.target.env == {"LITERAL": Secret("${NOT_EXPANDED}")}  # the Enkrypt part is read as it is
+    assert spec.target.env == {
+        "LITERAL": Secret("${NOT_EXPANDED}")
+    }  # the Enkrypt part is read as it is
 
 
 @pytest.mark.parametrize(

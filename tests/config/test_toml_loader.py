@@ -128,7 +128,10 @@ def test_stdio_server_cwd_is_resolved_against_the_config_directory(
     assert files is not None and isinstance(files.target, StdioTarget)
     assert files.target.cwd == str(config_dir / "servers" / "files")
     assert files.target.args == ("-y", "@modelcontextprotocol/server-filesystem", "./data")
-    assert files.target.env == {"LOG_LEVEL": Secret("info"), "HOME": Secret("/home/mcpd")}  # default used
+    assert files.target.env == {
+        "LOG_LEVEL": Secret("info"),
+        "HOME": Secret("/home/mcpd"),
+    }  # default used
 
 
 def test_absolute_cwd_is_kept(tmp_path: Path) -> None:
