@@ -10,6 +10,7 @@ stderr) is the only text that gets ``scrub``bed, where it enters an error.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -27,14 +28,26 @@ _CREDENTIAL_SUFFIXES = ("_password", "_secret", "_apikey", "_api_key", "_token",
 
 
 _CREDENTIAL_VARIABLE = re.compile(
-    r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|APIKEY|API_KEY|PRIVATE_KEY|(?:^|_)(?:KEY|PASS|AUTH)$",
+    r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|APIKEY|API_KEY|PRIVATE_KEY|AUTHORIZATION|COOKIE"
+    r"|SIGNATURE|(?:^|_)(?:KEY|PASS|AUTH|PAT|SIG)$",
     re.IGNORECASE,
 )
 
 
 def looks_like_credential(name: str) -> bool:
-    """True for variable names that conventionally hold secrets."""
-    return _CREDENTIAL_VARIABLE.search(name) is not None
+    """True for variable or header names that conventionally hold secrets (``X-Api-Key``)."""
+    return _CREDENTIAL_VARIABLE.search(name.replace("-", "_")) is not None
+
+
+def looks_like_token(value: str) -> bool:
+    """True for values shaped like a key or password: 8+ characters, no blanks, a digit or both cases.
+
+    ``info``, ``success``, ``application/json`` and ``hello world`` are not.
+    """
+    if len(value) < WHOLE_TOKEN_BELOW or any(c.isspace() for c in value):
+        return False
+    mixed_case = any(c.islower() for c in value) and any(c.isupper() for c in value)
+    return mixed_case or any(c.isdigit() for c in value)
 
 
 def is_credential_name(name: str) -> bool:
@@ -46,13 +59,15 @@ def is_credential_name(name: str) -> bool:
 class _Sealed:
     """Frozen, equal and hashed by value; not a dataclass, so ``asdict`` cannot reach the value."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "credential")
     _value: str
+    credential: bool  # upstream text is scrubbed of it; every Secret is masked all the same
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, credential: bool = True) -> None:
         if not isinstance(value, str):
             raise TypeError(f"{type(self).__name__} holds a str, not {type(value).__name__}")
         object.__setattr__(self, "_value", value)
+        object.__setattr__(self, "credential", credential)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -63,8 +78,8 @@ class _Sealed:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._value))
 
-    def __reduce__(self) -> tuple[type[_Sealed], tuple[str]]:
-        return (type(self), (self._value,))
+    def __reduce__(self) -> tuple[type[_Sealed], tuple[str, bool]]:
+        return (type(self), (self._value, self.credential))
 
 
 class Secret(_Sealed):
@@ -111,6 +126,9 @@ class SecretUrl(_Sealed):
         except ValueError:
             return (Secret(self._value),)  # unparsable: the whole text is the secret
         found = [password] if password else []
+        if password:  # HTTP clients send user info as Basic auth: an upstream may echo that
+            pair = f"{unquote(parts.username or '')}:{unquote(password)}".encode()
+            found.append("Basic " + base64.b64encode(pair).decode())
         found += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if _secret_query(k)]
         return tuple(Secret(v) for v in dict.fromkeys(found) if v)
 
@@ -146,13 +164,17 @@ def _secret_query(name: str) -> bool:
 
 
 def scrub(text: str, secrets: Iterable[Secret]) -> str:
-    """``text`` (from an upstream) with every form of every secret masked, longest first.
+    """``text`` (from an upstream) with every form of every credential masked, longest first.
 
     Percent-decoded forms count too, since servers echo URLs decoded. Values shorter
     than MIN_SCRUB_CHARS are left alone; short ones are masked only as whole tokens.
+    Secrets that are not credentials (``DEBUG = "true"``) are masked in the daemon's
+    own values but not searched for in what an upstream says.
     """
     forms: set[str] = set()
     for secret in secrets:
+        if not secret.credential:
+            continue
         for form in secret.forms():
             forms.update((form, unquote(form)))
     for form in sorted(forms, key=len, reverse=True):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..models import DEFAULT_INHERIT_ENV, RemoteTarget, StdioTarget, Transport
-from ..secret import Secret, SecretUrl, looks_like_credential
+from ..secret import Secret, SecretUrl, looks_like_credential, looks_like_token
 from .problems import KeyPath, Problems
 
 BOTH_TARGETS = "give either command (stdio) or url (remote), not both"
@@ -23,6 +24,7 @@ def stdio_target(
     base_dir: Path,
     inherit_env: Sequence[str] = DEFAULT_INHERIT_ENV,
     withheld_env: frozenset[str] = frozenset(),
+    expanded: AbstractSet[str] = frozenset(),
 ) -> StdioTarget:
     """A stdio target; a relative ``cwd`` is taken from the config file's directory.
 
@@ -33,7 +35,7 @@ def stdio_target(
     return StdioTarget(
         command=command,
         args=tuple(args),
-        env={name: Secret(value) for name, value in env.items()},
+        env={name: secret(name, value, expanded) for name, value in env.items()},
         cwd=resolved,
         inherit_env=tuple(dict.fromkeys(inherit_env)),
         withheld_env=withheld_env,
@@ -44,10 +46,25 @@ def remote_target(
     url: str,
     transport: Transport = Transport.STREAMABLE_HTTP,
     headers: Mapping[str, str] | None = None,
+    expanded: AbstractSet[str] = frozenset(),
 ) -> RemoteTarget:
     """A remote target: the URL's credentials and every header value held as secrets."""
-    secret_headers = {name: Secret(value) for name, value in (headers or {}).items()}
+    secret_headers = {
+        name: secret(name, value, expanded) for name, value in (headers or {}).items()
+    }
     return RemoteTarget(SecretUrl(url), transport, secret_headers)
+
+
+def secret(name: str, value: str, expanded: AbstractSet[str] = frozenset()) -> Secret:
+    """An env or header value as a Secret; a credential when its name, its shape or a
+    ``${VAR}`` expansion into it says so (upstream text is scrubbed of credentials).
+    """
+    credential = (
+        looks_like_credential(name)
+        or looks_like_token(value)
+        or any(part and part in value for part in expanded)
+    )
+    return Secret(value, credential=credential)
 
 
 def check_inherit_env(

@@ -97,6 +97,7 @@ class _Context:
     settings: Settings
     base_dir: Path  # relative cwd is resolved against the config file's directory
     withheld_env: frozenset[str]  # variables the daemon's own sections use: never inherited
+    expanded: frozenset[str]  # values ${VAR} references brought in: credentials wherever they land
 
 
 def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
@@ -122,7 +123,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     check_inherit_env(
         settings.discovery.inherit_env, withheld, ("discovery", "inherit_env"), problems
     )
-    context = _Context(settings, Path(path).absolute().parent, withheld)
+    context = _Context(settings, Path(path).absolute().parent, withheld, frozenset(substituted))
     gateways = _gateways(doc.get("gateways"), context, problems)
     problems.raise_if_any(path, secrets)
     return DaemonConfig(
@@ -216,13 +217,15 @@ def _target(
             context.base_dir,
             inherit_env=(*context.settings.discovery.inherit_env, *table.inherit_env),
             withheld_env=context.withheld_env,
+            expanded=context.expanded,
         )
     if table.url is not None:
         _misplaced(table, _STDIO_KEYS, "stdio servers (command), not to url", path, problems)
         reason = check_remote_url(table.url)
         if reason:
             problems.add((*path, "url"), reason)
-        return remote_target(table.url, Transport(table.transport), table.headers)
+        transport = Transport(table.transport)
+        return remote_target(table.url, transport, table.headers, context.expanded)
     problems.add(path, NO_TARGET)
     return None
 
