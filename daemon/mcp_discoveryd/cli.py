@@ -114,8 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    # httpx2 logs each request's full URL at INFO, query tokens included.
-    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # httpx2 logs each request's full URL at INFO, query tokens included; the SDK's SSE
+    # client logs the URL it connects to at DEBUG with its user info (user:password@).
+    quiet = max(logging.WARNING, logging.getLogger().level)
+    for name in ("httpx2", "mcp.client.sse"):
+        logging.getLogger(name).setLevel(quiet)
     if args.command == "check-config":
         if args.path and args.config and args.path != args.config:
             parser.error("check-config: give the config file once (path or --config)")

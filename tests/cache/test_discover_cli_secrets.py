@@ -90,6 +90,10 @@ headers = {{ Authorization = "Bearer ${{BEARER}}", X-Debug = "true" }}
 url = "http://svc:${{URL_PW}}@{host}/mcp"
 headers = {{ X-Api-Key = "{values["API_KEY_HEADER"]}" }}
 
+[gateways.g.servers.sse]  # the SDK's SSE client logs the URL it connects to
+url = "http://svc:${{URL_PW}}@{host}/sse"
+transport = "sse"
+
 [gateways.g.servers.query]
 url = "{base}/mcp?access_token=${{ACCESS_TOKEN}}"
 headers = {{ Authorization = "Token {values["TOKEN_HEADER"]}", X-Mode = "success" }}
