@@ -2,7 +2,9 @@
 
 This is how secrets stay out of config files: ``headers = { Authorization = "Bearer
 ${GITHUB_TOKEN}" }``. ``$${`` writes a literal ``${``; any other ``$`` is literal.
-Every substituted value is treated as a secret by the caller.
+A substituted value makes the env or header value it lands in a credential (scrubbed
+from upstream text; see ``targets.secret``); ``referenced_names`` tells which variables
+the daemon's own sections use, so that no child inherits them.
 """
 
 from __future__ import annotations
