@@ -21,12 +21,8 @@ WHOLE_TOKEN_BELOW = 8  # a shorter value is masked only as a whole token ("info"
 
 # Authorization schemes whose credential may appear bare ("abc123" as well as "Bearer abc123").
 _AUTH_SCHEMES = frozenset({"bearer", "basic", "token", "bot", "apikey", "digest"})
-_CREDENTIAL_NAMES = frozenset(
-    {"key", "sig", "signature", "auth", "code", "password", "secret", "token", "apikey", "api_key"}
-)
-_CREDENTIAL_SUFFIXES = ("_password", "_secret", "_apikey", "_api_key", "_token", "_key", "-key")
-
-
+# Query parameters that carry credentials besides those named like one (an OAuth code, a signature).
+_CREDENTIAL_QUERY = frozenset({"key", "sig", "code", "auth"})
 _CREDENTIAL_VARIABLE = re.compile(
     r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|APIKEY|API_KEY|PRIVATE_KEY|AUTHORIZATION|COOKIE"
     r"|SIGNATURE|(?:^|_)(?:KEY|PASS|AUTH|PAT|SIG)$",
@@ -50,14 +46,11 @@ def looks_like_token(value: str) -> bool:
     return mixed_case or any(c.isdigit() for c in value)
 
 
-def is_credential_name(name: str) -> bool:
-    """True for names that hold credentials (``api_key``, ``access_token``, ``password``)."""
-    lowered = name.lower()
-    return lowered in _CREDENTIAL_NAMES or lowered.endswith(_CREDENTIAL_SUFFIXES)
-
-
 class _Sealed:
-    """Frozen, equal and hashed by value; not a dataclass, so ``asdict`` cannot reach the value."""
+    """Frozen, equal and hashed by value (the credential flag aside).
+
+    Not a dataclass, so ``dataclasses.asdict`` of a target cannot reach the value.
+    """
 
     __slots__ = ("_value", "credential")
     _value: str
@@ -160,7 +153,7 @@ class SecretUrl(_Sealed):
 
 
 def _secret_query(name: str) -> bool:
-    return is_credential_name(name) or name.lower().endswith(("token", "secret", "password"))
+    return name.lower() in _CREDENTIAL_QUERY or looks_like_credential(name)
 
 
 def scrub(text: str, secrets: Iterable[Secret]) -> str:
