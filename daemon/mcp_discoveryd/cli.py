@@ -1,9 +1,13 @@
 """argv -> command; the only place that prints for humans.
 
-Exit codes: 0 success, 1 some server failed or was blocked, or a cache write or
-clear did not reach the shared cache (a one-shot process has no later moment to
-retry in), 2 usage error (unknown gateway, server or cache type included), 78
-configuration error (EX_CONFIG, which systemd units are told not to restart on).
+Exit codes are listed in EXIT_CODES (shown by ``--help``): 0 success, 1 some server
+failed or was blocked, or a cache write or clear did not reach the shared cache (a
+one-shot process has no later moment to retry in), 2 usage error (unknown gateway,
+server or cache type included), 78 configuration error (EX_CONFIG, which systemd
+units are told not to restart on).
+
+Nothing printed here is rewritten: secrets are masked where they enter the config
+(``secret.py``), so the output is exactly what the report says.
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from . import __version__
 from .config import load_config
 from .config.model import DaemonConfig
 from .errors import ConfigError, DiscoveryError, UnknownTargetError
-from .models import CacheType, DiscoveryReport, ServerOutcome
-from .redaction import redact
+from .models import CacheType, DiscoveryReport, JSONObject, ServerOutcome
 from .report import report_json
 
 EXIT_OK = 0
@@ -30,37 +33,72 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
 
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK:<3} success: every server answered (or the cache call succeeded)
+  {EXIT_FAILED:<3} at least one server failed or was blocked, or results could not be stored/cleared
+  {EXIT_USAGE:<3} usage error: bad arguments, or an unknown gateway, server or cache type
+  {EXIT_CONFIG:<3} configuration error (EX_CONFIG): the config file is missing or invalid
+"""
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+DESCRIPTION_CHARS = 100  # one line of a tool's description in the --server listing
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line grammar."""
+    """The command-line grammar; ``--log-level`` is accepted before or after the subcommand."""
     parser = argparse.ArgumentParser(
-        prog="mcp-discoveryd", description="Discover and cache what MCP servers offer."
+        prog="mcp-discoveryd",
+        description="Discover and cache what MCP servers offer.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level", default="WARNING", choices=LOG_LEVELS, help="log to stderr from this level"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    # Given after the subcommand, it overrides the one before it (SUPPRESS: no default there).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=LOG_LEVELS,
+        help="as before the command (overrides it)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check-config", help="validate a config file")
-    check.add_argument("path")
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+    ) -> argparse.ArgumentParser:
+        return group.add_parser(
+            name,
+            help=help,
+            description=help[:1].upper() + help[1:] + ".",
+            parents=[common],
+            epilog=EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
-    discover = commands.add_parser("discover", help="run one discovery and print the results")
+    check = command(commands, "check-config", "validate a config file")
+    check.add_argument("path", nargs="?", help="TOML or enkrypt_mcp_config.json (or use --config)")
+    check.add_argument("--config", help="the config file, as for the other commands")
+
+    discover = command(commands, "discover", "run one discovery and print the results")
     discover.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
     discover.add_argument("--gateway", help="only this gateway (config id)")
-    discover.add_argument("--server", help="only this server")
+    discover.add_argument(
+        "--server", help="only this server; the table is followed by its tools, prompts, resources"
+    )
     discover.add_argument("--json", action="store_true", help="print the JSON report")
     discover.add_argument(
         "--refresh", action="store_true", help="ignore cached entries and ask the upstreams"
     )
 
-    cache = commands.add_parser("cache", help="read or clear the configured cache")
-    cache_commands = cache.add_subparsers(dest="cache_command", required=True)
-    status = cache_commands.add_parser("status", help="print the cache status as JSON")
-    status.add_argument("--config", required=True)
+    cache = command(commands, "cache", "read or clear the configured cache")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    status = command(cache_commands, "status", "print the cache status as JSON")
+    status.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
     status.add_argument("--gateway", help="include this gateway's entries (config id)")
-    clear = cache_commands.add_parser("clear", help="clear entries and print the result")
-    clear.add_argument("--config", required=True)
+    clear = command(cache_commands, "clear", "clear entries and print the result")
+    clear.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
     clear.add_argument("--gateway", help="only this gateway (default: every gateway)")
     clear.add_argument("--server", help="only this server")
     clear.add_argument(
@@ -74,12 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    # httpx2 logs each request's full URL at INFO, query tokens included.
-    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # httpx2 logs each request's full URL at INFO, query tokens included; the SDK's SSE
+    # client logs the URL it connects to at DEBUG with its user info (user:password@).
+    quiet = max(logging.WARNING, logging.getLogger().level)
+    for name in ("httpx2", "mcp.client.sse"):
+        logging.getLogger(name).setLevel(quiet)
     if args.command == "check-config":
-        return check_config(args.path)
+        if args.path and args.config and args.path != args.config:
+            parser.error("check-config: give the config file once (path or --config)")
+        if not (args.path or args.config):
+            parser.error("check-config: give the config file (path or --config)")
+        return check_config(args.path or args.config)
     if args.command == "cache":
         return cache_command(args)
     return discover(args)
@@ -117,13 +163,14 @@ def discover(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if progress is not None:
         progress.clear()
-    secrets = config.secrets()
     if args.json:
-        print(redact(json.dumps(report_json(report), indent=2), secrets))
+        print(json.dumps(report_json(report), indent=2))
     else:
-        print(redact(render_table(report), secrets))
+        print(render_table(report))
+        if args.server is not None:
+            print(render_offerings(report))
     if unsaved:
-        print(redact(f"mcp-discoveryd: {unsaved}", secrets), file=sys.stderr)
+        print(f"mcp-discoveryd: {unsaved}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK if report.status == "success" else EXIT_FAILED
 
@@ -146,19 +193,13 @@ def cache_command(args: argparse.Namespace) -> int:
         reason = result.get("reason") or "unreachable"
         message = f"not cleared: {describe_scope(scope)} (the shared cache: {reason})"
         result = {"status": "error", "message": message}
-        print(redact(f"mcp-discoveryd: {message}", config.secrets()), file=sys.stderr)
+        print(f"mcp-discoveryd: {message}", file=sys.stderr)
     degraded = _degraded(result)
     if degraded is not None:
         # A fresh process's memory holds nothing: the figures are not the shared cache's.
         result["status"] = "error"
-        print(
-            redact(
-                f"mcp-discoveryd: status of this process's memory only: {degraded}",
-                config.secrets(),
-            ),
-            file=sys.stderr,
-        )
-    print(redact(json.dumps(result, indent=2), config.secrets()))
+        print(f"mcp-discoveryd: status of this process's memory only: {degraded}", file=sys.stderr)
+    print(json.dumps(result, indent=2))
     return EXIT_OK if result.get("status") in ("success", "info") else EXIT_FAILED
 
 
@@ -298,6 +339,41 @@ def render_table(report: DiscoveryReport) -> str:
         f"in {report.duration_s:.2f}s"
     )
     return "\n".join(line.rstrip() for line in lines)
+
+
+def render_offerings(report: DiscoveryReport) -> str:
+    """What each server of the report offers: names with one line of description each."""
+    multi = len(report.outcomes) > 1
+    lines: list[str] = []
+    for o in report.outcomes:
+        prefix = f"{o.gateway_id}/{o.server_name} " if multi else ""
+        sections = (
+            ("tools", o.catalog.tools, "name"),
+            ("prompts", o.catalog.prompts, "name"),
+            ("resources", o.catalog.resources, "uri"),
+            ("resource templates", o.catalog.resource_templates, "uriTemplate"),
+        )
+        for title, items, key in sections:
+            lines.append("")
+            lines.append(f"{prefix}{title} ({len(items)}):")
+            rows = [(_one_line(item.get(key)), _one_line(_described(item))) for item in items]
+            width = max((len(name) for name, _ in rows), default=0)
+            lines.extend(f"  {name.ljust(width)}  {text}".rstrip() for name, text in rows)
+    return "\n".join(lines)
+
+
+def _described(item: JSONObject) -> object:
+    """A description, or for a resource without one its name."""
+    return item.get("description") or (item.get("name") if "uri" in item else None)
+
+
+def _one_line(value: object) -> str:
+    """The first line of an upstream-supplied string, printable and cut to one line."""
+    if not isinstance(value, str):
+        return ""
+    first = next((line.strip() for line in value.splitlines() if line.strip()), "")
+    shown = "".join(c if c.isprintable() else "?" for c in first)
+    return shown if len(shown) <= DESCRIPTION_CHARS else shown[: DESCRIPTION_CHARS - 3] + "..."
 
 
 def _note(o: ServerOutcome) -> str:

@@ -14,7 +14,24 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from .secret import Secret, SecretUrl
+
 JSONObject = dict[str, Any]
+
+# What a child inherits from the daemon's environment (names or globs), besides its own env.
+DEFAULT_INHERIT_ENV = (
+    *("PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR"),
+    *("LANG", "LANGUAGE", "LC_*", "TZ"),
+    *(
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "CURL_CA_BUNDLE",
+    ),
+    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
+    *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+)
 
 
 class Transport(StrEnum):
@@ -31,21 +48,31 @@ class StdioTarget:
 
     command: str
     args: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # secret values
+    env: Mapping[str, Secret] = field(default_factory=dict)  # every value a secret
     cwd: str | None = None
+    inherit_env: tuple[str, ...] = DEFAULT_INHERIT_ENV  # names or globs from the daemon's env
+    withheld_env: frozenset[str] = frozenset()  # the daemon's own secrets: never inherited
 
     @property
     def transport(self) -> Transport:
         return Transport.STDIO
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """What upstream text about this server is scrubbed of."""
+        return tuple(self.env.values())
 
 
 @dataclass(frozen=True, slots=True)
 class RemoteTarget:
     """A server reached over the network (streamable HTTP or SSE)."""
 
-    url: str = field(repr=False)  # may carry a token in its query or userinfo
+    url: SecretUrl  # may carry a token in its query or userinfo
     transport: Transport = Transport.STREAMABLE_HTTP
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # secret values
+    headers: Mapping[str, Secret] = field(default_factory=dict)  # every value a secret
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """What upstream text about this server is scrubbed of."""
+        return (*self.headers.values(), *self.url.secrets())
 
 
 Target = StdioTarget | RemoteTarget
@@ -94,7 +121,9 @@ class ServerSpec:
         """What makes two specs the same upstream (listed identically in several gateways)."""
         t = self.target
         if isinstance(t, StdioTarget):
-            return ("stdio", t.command, t.args, tuple(sorted(t.env.items())), t.cwd, self.timeout)
+            env = tuple(sorted(t.env.items()))
+            inherited = (t.inherit_env, t.withheld_env)
+            return ("stdio", t.command, t.args, env, t.cwd, inherited, self.timeout)
         return (t.transport.value, t.url, tuple(sorted(t.headers.items())), self.timeout)
 
 

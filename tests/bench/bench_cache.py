@@ -37,6 +37,7 @@ from tests.cache.redis_servers import RedisServer
 from mcp_discoveryd.cache import CacheStats, MemoryBackend, codec, open_cache, redis_backend
 from mcp_discoveryd.config.model import CacheSettings, DaemonConfig
 from mcp_discoveryd.models import CacheType, Catalog
+from mcp_discoveryd.secret import SecretUrl
 
 ROUNDS = 7
 READS = 400
@@ -84,7 +85,7 @@ async def read_50_tools(server: RedisServer) -> dict[str, Any]:
     now = time.time()
     big = fifty_tools(now=now)
     data = codec.encode(big)
-    settings = CacheSettings(backend="redis", url=server.url)
+    settings = CacheSettings(backend="redis", url=SecretUrl(server.url))
     cfg = config(settings, (gateway("bench", ("big",)),))
     out: dict[str, Any] = {"entry_bytes": len(data)}
 
@@ -155,7 +156,7 @@ async def status_of(server: RedisServer, gateways: int, servers: int) -> dict[st
     """Fill Redis with gateways x servers entries, then time status and count round trips."""
     server.flushall()
     gws = tuple(gateway(f"gw-{g}", tuple(f"s{s}" for s in range(servers))) for g in range(gateways))
-    cfg: DaemonConfig = config(CacheSettings(backend="redis", url=server.url), gws)
+    cfg: DaemonConfig = config(CacheSettings(backend="redis", url=SecretUrl(server.url)), gws)
     now = time.time()
     filler = redis_backend(cfg, CacheStats())
     batch = [entry(g.id, s.name, now=now, tools=1) for g in gws for s in g.servers]

@@ -35,9 +35,10 @@ import anyio
 from mcp import Client, StdioServerParameters
 
 from mcp_discoveryd.config.model import DaemonConfig, DiscoverySettings, GatewayConfig
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.phases import run_discovery
 from mcp_discoveryd.discovery.upstream import UpstreamClient
-from mcp_discoveryd.models import RemoteTarget, ServerSpec, StdioTarget, Transport
+from mcp_discoveryd.models import ServerSpec, StdioTarget, Transport
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SERVER = ROOT / "daemon" / "examples" / "servers" / "demo_server.py"
@@ -125,7 +126,7 @@ def _fanout(mode: str) -> dict[str, Any]:
         url = f"http://127.0.0.1:{port}/mcp"
 
         def spec(i: int) -> ServerSpec:
-            target = RemoteTarget(f"{url}?upstream={i}", Transport.STREAMABLE_HTTP)
+            target = remote_target(f"{url}?upstream={i}", Transport.STREAMABLE_HTTP)
             return ServerSpec(name=f"remote{i}", target=target, timeout=30)
 
         anyio.run(_discover, _config([spec(999)]))  # warm the server's imports and routes

@@ -18,6 +18,7 @@ from mcp_discoveryd.models import (
     StdioTarget,
     UpstreamError,
 )
+from mcp_discoveryd.secret import Secret, SecretUrl
 
 HOUR = 3600.0
 
@@ -126,8 +127,11 @@ def config(
 
 
 def redis_settings(url: str, **overrides: Any) -> CacheSettings:
-    """Redis settings for a test server."""
-    return CacheSettings(backend="redis", url=url, **overrides)
+    """Redis settings for a test server; a password or key secret given as text is held as a Secret."""
+    for name in ("password", "key_secret"):
+        if isinstance(overrides.get(name), str):
+            overrides[name] = Secret(overrides[name])
+    return CacheSettings(backend="redis", url=SecretUrl(url), **overrides)
 
 
 def make_redis_backend(settings: CacheSettings, **client_options: Any) -> RedisBackend:

@@ -36,6 +36,7 @@ from mcp_discoveryd.models import (
     StdioTarget,
     ToolPolicy,
 )
+from mcp_discoveryd.secret import Secret
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "daemon" / "examples" / "servers" / "demo_server.py")
@@ -204,8 +205,10 @@ async def test_env_and_header_values_are_not_part_of_the_definition(
     config, _ = _config(tmp_path, settings)
     (spec,) = config.gateways[0].servers
     assert isinstance(spec.target, StdioTarget)
-    with_token = with_spec(config, target=replace(spec.target, env={"TOKEN": "old-secret-1"}))
-    rotated = with_spec(config, target=replace(spec.target, env={"TOKEN": "new-secret-2"}))
+    with_token = with_spec(
+        config, target=replace(spec.target, env={"TOKEN": Secret("old-secret-1")})
+    )
+    rotated = with_spec(config, target=replace(spec.target, env={"TOKEN": Secret("new-secret-2")}))
     async with host(with_token) as first_host:
         await run(first_host, with_token)
     async with host(rotated) as second_host:

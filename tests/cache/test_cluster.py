@@ -8,7 +8,7 @@ import time
 
 import pytest
 from redis.cluster import RedisCluster as ClusterClient
-from tests.cache.builders import config, entry, gateway, make_redis_backend
+from tests.cache.builders import config, entry, gateway, make_redis_backend, redis_settings
 from tests.cache.redis_topologies import RedisCluster
 
 from mcp_discoveryd.cache import open_cache
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.redis
 
 
 def cluster_settings(cluster: RedisCluster, **overrides: object) -> CacheSettings:
-    return CacheSettings(backend="redis", url=cluster.url, cluster=True, **overrides)  # type: ignore[arg-type]  # test overrides by name
+    return redis_settings(cluster.url, cluster=True, **overrides)
 
 
 def all_keys(cluster: RedisCluster) -> list[str]:

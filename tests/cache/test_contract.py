@@ -14,6 +14,7 @@ from mcp_discoveryd.cache import ClearScope, MemoryBackend, RedisBackend
 from mcp_discoveryd.cache.base import Backend
 from mcp_discoveryd.config.model import CacheSettings
 from mcp_discoveryd.models import CacheEntry, CacheType
+from mcp_discoveryd.secret import SecretUrl
 
 ALL = frozenset(CacheType)
 TOOLS = frozenset({CacheType.TOOLS})
@@ -45,7 +46,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         settings = redis_settings(server.url, key_secret="contract")
     else:
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
-        settings = CacheSettings(backend="redis", url=cluster.url, cluster=True)
+        settings = CacheSettings(backend="redis", url=SecretUrl(cluster.url), cluster=True)
     remote = make_redis_backend(settings)
     yield remote
     await remote.aclose()

@@ -61,7 +61,8 @@ async def test_external_cache_settings_select_redis_and_the_compat_writer(
                     )
                     assert raw is not None and "tools" in json.loads(raw)
     for name in names:  # no API key, cache id or gateway id in any key name
-        for secret in [*cfg.extra_secrets, *(c for g in cfg.gateways for c in g.cache_ids)]:
+        api_keys = json.loads(EXAMPLE.read_text())["apikeys"]
+        for secret in [*api_keys, *(c for g in cfg.gateways for c in g.cache_ids)]:
             assert secret not in name
         for gw in cfg.gateways:
             assert gw.id not in name

@@ -17,17 +17,18 @@ from mcp_discoveryd.cache import (
     gateway_config_entry,
 )
 from mcp_discoveryd.config.model import CacheSettings, GatewayConfig
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.models import (
     CacheHint,
     CacheType,
     Catalog,
     ErrorKind,
-    RemoteTarget,
     ServerOutcome,
     ServerSpec,
     StdioTarget,
     UpstreamError,
 )
+from mcp_discoveryd.secret import Secret
 
 NOW = 1_800_000_000.0
 
@@ -164,12 +165,12 @@ def test_gateway_config_entry_holds_no_secret() -> None:
                 target=StdioTarget(
                     command="/usr/bin/npx",
                     args=("--token", "ARG-SECRET"),
-                    env={"KEY": "ENV-SECRET"},
+                    env={"KEY": Secret("ENV-SECRET")},
                 ),
             ),
             ServerSpec(
                 name="remote",
-                target=RemoteTarget(
+                target=remote_target(
                     url="https://user:URL-PASSWORD@api.example.com:8443/mcp?key=QUERY-SECRET",
                     headers={"Authorization": "Bearer HEADER-SECRET"},
                 ),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -107,7 +106,7 @@ async def test_no_identifier_or_api_key_in_any_key_name(redis_server: RedisServe
     cache_id = "user-4711_project-0815_config-42"
     gw = gateway(GATEWAY_ID, ("github", "jira"))
     settings = redis_settings(redis_server.url, key_secret="k", enkrypt_compat=True)
-    cfg = replace(config(settings, (gw,)), extra_secrets=frozenset({API_KEY}))
+    cfg = config(settings, (gw,))
     async with open_cache(cfg) as cache:
         config_entry = entry(GATEWAY_ID, None, cache_type=CacheType.GATEWAY_CONFIG)
         await cache.put_many([entry(GATEWAY_ID, "github"), entry(GATEWAY_ID, "jira"), config_entry])

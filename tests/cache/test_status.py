@@ -16,6 +16,7 @@ from mcp_discoveryd.cache import Cache, open_cache
 from mcp_discoveryd.cache.status import clear_scope
 from mcp_discoveryd.config.model import CacheSettings, GatewayConfig
 from mcp_discoveryd.models import CacheType, ServerSpec, StdioTarget
+from mcp_discoveryd.secret import SecretUrl
 
 SERVER_FIELDS = {
     "tool_count",
@@ -53,7 +54,7 @@ def settings(request: pytest.FixtureRequest) -> CacheSettings:
     base = CacheSettings(tool_ttl=2 * HOUR, config_ttl=12 * HOUR)
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
-        return replace(base, backend="redis", url=server.url)
+        return replace(base, backend="redis", url=SecretUrl(server.url))
     return base
 
 

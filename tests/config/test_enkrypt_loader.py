@@ -11,7 +11,9 @@ from tests.config.support import EXAMPLES, load_text, problems
 
 from mcp_discoveryd.cache.compat_enkrypt import compat_enabled
 from mcp_discoveryd.config import DaemonConfig, load_config
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.models import RemoteTarget, StdioTarget, Transport
+from mcp_discoveryd.secret import Secret, SecretUrl
 
 SAMPLE = EXAMPLES / "enkrypt_mcp_config.json"
 ENGINEERING = "7f3c1a2e-9b4d-4e61-8c0f-2d5a6b7c8e90"
@@ -87,11 +89,11 @@ def test_sample_servers_targets_tools_and_policies() -> None:
     assert notes.target == StdioTarget(
         command="python3",
         args=("daemon/examples/servers/demo_server.py", "notes"),
-        env={"NOTES_API_TOKEN": "notes_FAKE_5e2b9c1d7a3f4e6b"},
+        env={"NOTES_API_TOKEN": Secret("notes_FAKE_5e2b9c1d7a3f4e6b")},
     )
     assert notes.tools is None  # {} means discover
     assert notes.tool_policy.denied_tools == ("delete_*", "admin_*")  # string and object forms
-    assert github.target == RemoteTarget(
+    assert github.target == remote_target(
         url="https://api.githubcopilot.com/mcp/",
         transport=Transport.STREAMABLE_HTTP,
         headers={"Authorization": "Bearer ghp_FAKE_4d1c9e7b2a6f8e3d5c0b1a9f7e6d"},
@@ -106,7 +108,7 @@ def test_sample_servers_targets_tools_and_policies() -> None:
     assert calculator.tools[1]["inputSchema"]["required"] == ["a", "b"]
     docs = sup.servers[1]
     assert isinstance(docs.target, RemoteTarget) and docs.target.transport is Transport.SSE
-    assert docs.target.headers == {"X-Api-Key": "docs_FAKE_8a7b6c5d4e3f2a1b"}
+    assert docs.target.headers == {"X-Api-Key": Secret("docs_FAKE_8a7b6c5d4e3f2a1b")}
     assert all(s.timeout == 20.0 for g in (eng, sup) for s in g.servers)  # discovery_timeout
 
 
@@ -132,22 +134,24 @@ def test_external_cache_settings_select_redis_and_the_compat_writer(tmp_path: Pa
         ),
     )
     assert config.cache.backend == "redis"
-    assert config.cache.url == "redis://cache.internal:6380/3"
-    assert config.cache.password == "redis-pass-0001"
+    assert config.cache.url == SecretUrl("redis://cache.internal:6380/3")
+    assert config.cache.password == Secret("redis-pass-0001")
     assert config.cache.enkrypt_compat is None and compat_enabled(config)
 
 
 def test_external_cache_defaults_and_ipv6_host(tmp_path: Path) -> None:
     """Host, port and db default to localhost:6379/0; an IPv6 host is bracketed; no password."""
     config = load_json(tmp_path, minimal(enkrypt_mcp_use_external_cache=True))
-    assert config.cache.url == "redis://localhost:6379/0" and config.cache.password is None
+    assert config.cache.url == SecretUrl("redis://localhost:6379/0")
+    assert config.cache.password is None
     config = load_json(
         tmp_path,
         minimal(
             enkrypt_mcp_use_external_cache=True, enkrypt_cache_host="::1", enkrypt_cache_password=""
         ),
     )
-    assert config.cache.url == "redis://[::1]:6379/0" and config.cache.password is None
+    assert config.cache.url == SecretUrl("redis://[::1]:6379/0")
+    assert config.cache.password is None
 
 
 def test_compat_writer_can_be_switched_either_way(tmp_path: Path) -> None:
@@ -237,13 +241,15 @@ def test_own_section_overrides_and_expands_environment(tmp_path: Path) -> None:
     doc["mcp_configs"]["cfg"]["mcp_config"][0]["config"]["env"] = {"LITERAL": "${NOT_EXPANDED}"}
     config = load_json(tmp_path, doc, env={"MCPD_KEY_SECRET": "k" * 20})
     assert config.discovery.default_timeout == 45.0 and config.discovery.max_concurrent_spawns == 2
-    assert config.cache.key_secret == "k" * 20 and config.cache.key_prefix == "gw"
+    assert config.cache.key_secret == Secret("k" * 20) and config.cache.key_prefix == "gw"
     assert config.cache.tool_ttl == 5400 and config.cache.config_ttl == 24 * 3600
     assert config.cache.backend == "redis"  # untouched keys keep what the Enkrypt keys said
     spec = config.gateways[0].servers[0]
     assert spec.timeout == 45.0 and spec.tool_policy.poisoning == "off"
     assert isinstance(spec.target, StdioTarget)
-    assert spec.target.env == {"LITERAL": "${NOT_EXPANDED}"}  # the Enkrypt part is read as it is
+    assert spec.target.env == {
+        "LITERAL": Secret("${NOT_EXPANDED}")
+    }  # the Enkrypt part is read as it is
 
 
 @pytest.mark.parametrize(
@@ -286,8 +292,8 @@ def test_both_remote_config_shapes(
     doc["mcp_configs"]["cfg"]["mcp_config"][0]["config"] = config
     target = load_json(tmp_path, doc).gateways[0].servers[0].target
     assert isinstance(target, RemoteTarget)
-    assert (target.url, target.transport) == (config["url"], transport)
-    assert target.headers == config.get("headers", {})
+    assert (target.url.reveal(), target.transport) == (config["url"], transport)
+    assert {k: v.reveal() for k, v in target.headers.items()} == config.get("headers", {})
 
 
 def test_unused_enkrypt_keys_are_ignored(tmp_path: Path) -> None:

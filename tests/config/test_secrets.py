@@ -8,6 +8,8 @@ from pathlib import Path
 from tests.config.support import EXAMPLES, config_error, load_text
 
 from mcp_discoveryd.config import load_config
+from mcp_discoveryd.models import RemoteTarget, StdioTarget
+from mcp_discoveryd.secret import Secret
 
 ENV = {
     "GITHUB_TOKEN": "ghp_env_secret_0001",
@@ -73,12 +75,19 @@ def test_loaded_config_repr_has_no_secrets(tmp_path: Path) -> None:
         assert secret not in shown
 
 
-def test_loaded_config_knows_its_secrets_for_redaction(tmp_path: Path) -> None:
-    """DaemonConfig.secrets() covers env, headers (and the bare bearer token) and URL passwords."""
-    secrets = load_text(tmp_path, VALID, env=ENV).secrets()
-    for secret in (*LITERALS, ENV["GITHUB_TOKEN"], ENV["KEY_SECRET"], ENV["DB_PASSWORD"]):
-        assert secret in secrets
-    assert f"Bearer {ENV['GITHUB_TOKEN']}" in secrets
+def test_loaded_config_holds_each_secret_as_a_secret_where_it_entered(tmp_path: Path) -> None:
+    """Env and header values, the URL password and the key secret arrive as Secret values."""
+    config = load_text(tmp_path, VALID, env=ENV)
+    remote, local = config.gateways[0].servers
+    assert isinstance(remote.target, RemoteTarget) and isinstance(local.target, StdioTarget)
+    assert remote.target.headers["Authorization"] == Secret(f"Bearer {ENV['GITHUB_TOKEN']}")
+    assert local.target.env == {
+        "DB_PASSWORD": Secret(ENV["DB_PASSWORD"]),
+        "API_KEY": Secret(LITERALS[0]),
+    }
+    assert config.cache.key_secret == Secret(ENV["KEY_SECRET"])
+    assert config.cache.url is not None and Secret(LITERALS[2]) in config.cache.url.secrets()
+    assert str(config.cache.url) == "redis://mcpd:***@cache:6379/0"
 
 
 def test_enkrypt_api_keys_and_passwords_stay_hidden(tmp_path: Path) -> None:
@@ -98,7 +107,7 @@ def test_enkrypt_api_keys_and_passwords_stay_hidden(tmp_path: Path) -> None:
     path = tmp_path / "enkrypt_mcp_config.json"
     path.write_text(json.dumps(doc))
     config = load_config(path, env={})
-    assert all(secret in config.secrets() for secret in hidden)
+    assert config.cache.password == Secret("enk_cache_pw_0009")
     shown = repr(config) + str(config)
     assert not [s for s in hidden if s in shown]
 
@@ -119,6 +128,7 @@ headers = { Authorization = "Basic YmFzaWNfc2VjcmV0", Accept = "application/json
 command = "server"
 env = { GREETING = "hello world" }
 """
-    secrets = load_text(tmp_path, text).secrets()
-    assert {"query_secret_0010", "YmFzaWNfc2VjcmV0", "hello world"} <= secrets
-    assert "world" not in secrets and "json" not in secrets
+    targets = [spec.target for spec in load_text(tmp_path, text).gateways[0].servers]
+    forms = {form for target in targets for secret in target.secrets() for form in secret.forms()}
+    assert {"query_secret_0010", "YmFzaWNfc2VjcmV0", "hello world"} <= forms
+    assert "world" not in forms and "json" not in forms

@@ -9,7 +9,9 @@ from tests.config.support import EXAMPLES, load_text
 
 from mcp_discoveryd.cache.compat_enkrypt import compat_enabled
 from mcp_discoveryd.config import load_config
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.models import RemoteTarget, StdioTarget, Transport
+from mcp_discoveryd.secret import Secret, SecretUrl
 
 FULL = """
 [discovery]
@@ -88,8 +90,9 @@ def test_full_config_lands_in_the_typed_model(tmp_path: Path) -> None:
     assert (d.max_reply_bytes, d.mode) == (4 * 1024 * 1024, "auto")
     c = config.cache
     assert c.backend == "redis"  # a url without a backend means redis
-    assert c.url == "rediss://cache.internal:6380/2" and c.password == "redis-pw-0001"
-    assert (c.key_prefix, c.key_secret) == ("mcpd-prod", "0123456789abcdef0123")
+    assert c.url == SecretUrl("rediss://cache.internal:6380/2")
+    assert c.password == Secret("redis-pw-0001")
+    assert (c.key_prefix, c.key_secret) == ("mcpd-prod", Secret("0123456789abcdef0123"))
     assert (c.tool_ttl, c.config_ttl, c.stale_grace, c.min_ttl) == (7200, 86400, 1800, 90)
     assert (c.max_entries, c.max_bytes, c.enkrypt_compat) == (500, 64 * 1024 * 1024, True)
     assert compat_enabled(config)
@@ -104,7 +107,7 @@ def test_remote_servers_get_url_transport_headers_and_own_timeout(tmp_path: Path
     gateway = load_text(tmp_path, FULL, env=ENV).gateways[0]
     github, docs = gateway.server("github"), gateway.server("docs")
     assert github is not None and docs is not None
-    assert github.target == RemoteTarget(
+    assert github.target == remote_target(
         url="https://api.githubcopilot.com/mcp/",
         transport=Transport.STREAMABLE_HTTP,
         headers={"Authorization": "Bearer ghp_test_token_0001"},
@@ -125,7 +128,10 @@ def test_stdio_server_cwd_is_resolved_against_the_config_directory(
     assert files is not None and isinstance(files.target, StdioTarget)
     assert files.target.cwd == str(config_dir / "servers" / "files")
     assert files.target.args == ("-y", "@modelcontextprotocol/server-filesystem", "./data")
-    assert files.target.env == {"LOG_LEVEL": "info", "HOME": "/home/mcpd"}  # default used
+    assert files.target.env == {
+        "LOG_LEVEL": Secret("info"),
+        "HOME": Secret("/home/mcpd"),
+    }  # default used
 
 
 def test_absolute_cwd_is_kept(tmp_path: Path) -> None:

@@ -26,10 +26,11 @@ from tests.servers.http_harness import serve_app
 from tests.servers.sdk_servers import HIGH_TOOLS, build_high
 
 from mcp_discoveryd import __version__
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery import http11
 from mcp_discoveryd.discovery.http import Endpoint, HttpPool, HttpWatch, uses_proxies
 from mcp_discoveryd.discovery.http11 import Http11Transport
-from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec
+from mcp_discoveryd.models import ErrorKind, ServerSpec
 
 Handler = Callable[[anyio.abc.SocketStream], Awaitable[None]]
 OK_REPLY = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
@@ -244,7 +245,7 @@ async def test_an_endpoint_sends_the_servers_headers_and_names_the_daemon() -> N
     pool = HttpPool(1024)
     try:
         async with serve_app(echo_app()) as base:
-            target = RemoteTarget(f"{base}/echo", headers={"x-team": "blue"})
+            target = remote_target(f"{base}/echo", headers={"x-team": "blue"})
             endpoint = Endpoint(pool, target, HttpWatch(), 5)
             async with endpoint, endpoint.stream("POST", {"x-extra": "1"}, b"{}") as response:
                 echoed = json.loads(await response.aread())
@@ -261,7 +262,7 @@ async def test_https_upstream_is_listed_over_tls(
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_path))
     async with serve_app(build_high().streamable_http_app(), tls=tls_files) as base:
         assert base.startswith("https://")
-        spec = ServerSpec(name="tls", target=RemoteTarget(f"{base}/mcp"), timeout=10)
+        spec = ServerSpec(name="tls", target=remote_target(f"{base}/mcp"), timeout=10)
         result, _ = await fetch(spec)
     assert tool_names(result) == list(HIGH_TOOLS)
 
@@ -272,7 +273,7 @@ async def test_https_upstream_with_an_untrusted_certificate_is_refused(
     """Without the CA, the handshake fails: an error naming the certificate, no catalog."""
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     async with serve_app(build_high().streamable_http_app(), tls=tls_files) as base:
-        spec = ServerSpec(name="tls", target=RemoteTarget(f"{base}/mcp"), timeout=10)
+        spec = ServerSpec(name="tls", target=remote_target(f"{base}/mcp"), timeout=10)
         result, _ = await fetch(spec)
     assert result.catalog is None and result.error is not None
     assert result.error.kind is ErrorKind.CONNECTION_REFUSED, result.error
@@ -295,7 +296,7 @@ async def test_a_proxy_named_in_the_environment_carries_the_requests(
     async with scripted_server(refusing_proxy) as (proxy_url, _):
         monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/mcp"))
         assert uses_proxies()
-        spec = ServerSpec(name="far", target=RemoteTarget("http://127.0.0.1:9/mcp"), timeout=10)
+        spec = ServerSpec(name="far", target=remote_target("http://127.0.0.1:9/mcp"), timeout=10)
         result, _ = await fetch(spec)
     assert result.error is not None and result.error.kind is ErrorKind.HTTP_STATUS, result.error
     assert "502" in result.error.message

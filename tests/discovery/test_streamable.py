@@ -17,12 +17,13 @@ from tests.discovery.upstream_support import SLACK, fetch, tool_names
 from tests.servers.http_harness import serve_app
 from tests.servers.sdk_servers import HIGH_TOOLS, build_high, build_paged
 
-from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec
+from mcp_discoveryd.config.targets import remote_target
+from mcp_discoveryd.models import ErrorKind, ServerSpec
 
 
 def remote(url: str, timeout: float = 10) -> ServerSpec:
     """A streamable HTTP spec."""
-    return ServerSpec(name="remote", target=RemoteTarget(url), timeout=timeout)
+    return ServerSpec(name="remote", target=remote_target(url), timeout=timeout)
 
 
 class _Recorder:

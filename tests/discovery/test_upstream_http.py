@@ -16,8 +16,9 @@ from tests.discovery.upstream_support import SLACK, fetch, settings, tool_names
 from tests.servers.http_harness import serve_app, status_app
 from tests.servers.sdk_servers import HIGH_TOOLS, build_high, build_paged
 
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.upstream import UpstreamClient
-from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec, Transport
+from mcp_discoveryd.models import ErrorKind, ServerSpec, Transport
 
 TOKEN = "tok-9f8e7d6c5b4a"
 MODES = pytest.mark.parametrize("mode", ["legacy", "auto"])
@@ -26,7 +27,7 @@ ERAS = {"legacy": "2025-11-25", "auto": "2026-07-28"}
 
 def remote(url: str, transport: Transport = Transport.STREAMABLE_HTTP, **kw: object) -> ServerSpec:
     """A spec for a remote server."""
-    return ServerSpec(name="remote", target=RemoteTarget(url, transport, **kw), timeout=10)  # type: ignore[arg-type]
+    return ServerSpec(name="remote", target=remote_target(url, transport, **kw), timeout=10)  # type: ignore[arg-type]
 
 
 class _Recorder:
@@ -176,7 +177,7 @@ def _hanging_app() -> Starlette:
 async def test_http_server_that_never_answers_times_out() -> None:
     """A remote server that accepts but never answers is a timeout at the deadline."""
     async with serve_app(_hanging_app()) as base:
-        spec = ServerSpec(name="slow", target=RemoteTarget(f"{base}/mcp"), timeout=1)
+        spec = ServerSpec(name="slow", target=remote_target(f"{base}/mcp"), timeout=1)
         started = time.monotonic()
         result, _ = await fetch(spec)
         elapsed = time.monotonic() - started

@@ -12,8 +12,9 @@ from tests.discovery.upstream_support import RAW, raw, settings
 from tests.servers.http_harness import serve_app
 from tests.servers.sdk_servers import build_paged
 
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.upstream import UpstreamClient
-from mcp_discoveryd.models import RemoteTarget, ServerSpec, UpstreamResult
+from mcp_discoveryd.models import ServerSpec, UpstreamResult
 
 
 def _max_overlap(timeline: Path) -> int:
@@ -79,7 +80,7 @@ async def test_remote_servers_are_not_bound_by_the_spawn_limiter() -> None:
     server = build_paged(tools=5, page=5, list_delay=0.5)
     app = _Concurrency(server.streamable_http_app())
     async with serve_app(app) as base, UpstreamClient(settings(max_concurrent_spawns=1)) as client:
-        specs = [ServerSpec(f"r{i}", RemoteTarget(f"{base}/mcp"), timeout=10) for i in range(4)]
+        specs = [ServerSpec(f"r{i}", remote_target(f"{base}/mcp"), timeout=10) for i in range(4)]
         results = await _fetch_all(client, specs)
     assert all(r.ok for r in results), [r.error for r in results]
     assert app.peak == 4

@@ -11,6 +11,7 @@ from typing import Any
 from mcp_discoveryd.config.model import DiscoverySettings
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import ServerSpec, StdioTarget, UpstreamResult
+from mcp_discoveryd.secret import Secret
 
 SERVERS = Path(__file__).resolve().parents[1] / "servers"
 RAW = str(SERVERS / "raw_server.py")
@@ -29,7 +30,9 @@ def raw(
     *flags: str, timeout: float = 10.0, env: Mapping[str, str] | None = None, name: str = "raw"
 ) -> ServerSpec:
     """A spec for the standard-library test server with the given flags."""
-    target = StdioTarget(sys.executable, (RAW, *flags), env=dict(env or {}))
+    target = StdioTarget(
+        sys.executable, (RAW, *flags), env={k: Secret(v) for k, v in (env or {}).items()}
+    )
     return ServerSpec(name=name, target=target, timeout=timeout)
 
 

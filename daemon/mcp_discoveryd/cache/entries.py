@@ -138,7 +138,7 @@ def _server_summary(spec: ServerSpec) -> JSONObject:
         "tool_count": len(spec.tools or ()),
     }
     if isinstance(target, RemoteTarget):
-        out["url"] = _url_without_secrets(target.url)
+        out["url"] = _url_without_secrets(target.url.reveal())
     else:
         out["command"] = posixpath.basename(target.command)  # args may carry secrets
     return out

@@ -26,7 +26,9 @@ def redis_backend(config: DaemonConfig, stats: CacheStats, **client_options: Any
     settings = config.cache
     return RedisBackend(
         RedisConnection.from_settings(settings, stats=stats, **client_options),
-        keys=KeySpace(settings.key_prefix, settings.key_secret),
+        keys=KeySpace(
+            settings.key_prefix, settings.key_secret.reveal() if settings.key_secret else None
+        ),
         stats=stats,
         index_ttl=max(settings.tool_ttl, settings.config_ttl) + settings.stale_grace,
         compat=EnkryptCompat.from_config(config) if compat_enabled(config) else None,

@@ -46,7 +46,8 @@ def definition_fingerprint(spec: ServerSpec, secret: str | None) -> str:
         ]
     else:
         headers = sorted({name.lower() for name in target.headers})  # names are case-insensitive
-        url = target.url if secret is not None else _without_credentials(target.url)
+        url = target.url.reveal()  # hashed, never stored: keyed, or without its credentials
+        url = url if secret is not None else _without_credentials(url)
         doc = [target.transport.value, url, headers]
     message = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
     if secret is None:

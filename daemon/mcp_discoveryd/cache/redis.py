@@ -24,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config.model import CacheSettings
 from ..errors import CacheUnavailableError
-from ..redaction import redact
+from ..secret import Secret, scrub
 from .stats import CacheStats
 
 CONNECT_TIMEOUT = 2.0  # seconds; a Redis that does not answer is treated as down
@@ -62,13 +62,13 @@ class RedisConnection:
         *,
         kind: str,
         stats: CacheStats,
-        secrets: Sequence[str] = (),
+        secrets: Sequence[Secret] = (),
         closers: Sequence[Any] = (),
     ) -> None:
         self.kind = kind  # "redis", "redis-cluster" or "redis-sentinel"
         self._client = client
         self._stats = stats
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = tuple(secrets)
         self._closers = tuple(closers)
 
     @classmethod
@@ -77,11 +77,7 @@ class RedisConnection:
     ) -> RedisConnection:
         """A connection for the configured URL, Cluster or Sentinel set (nothing dialled yet)."""
         client, kind, closers = _make_client(settings, client_options)
-        secrets = [s for s in (settings.password, settings.url) if s]
-        url_password = urlsplit(settings.url).password if settings.url else None
-        if url_password:
-            secrets += [url_password, unquote(url_password)]
-        return cls(client, kind=kind, stats=stats, secrets=secrets, closers=closers)
+        return cls(client, kind=kind, stats=stats, secrets=_secrets(settings), closers=closers)
 
     def batch(self) -> Batch:
         """An empty pipeline to fill and ``run``."""
@@ -130,7 +126,7 @@ class RedisConnection:
             reason = "timed out"
         else:
             reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        return redact(reason, self._secrets)
+        return scrub(reason, self._secrets)
 
 
 def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[Any, str, list[Any]]:
@@ -143,10 +139,10 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
         **options,
     }
     if settings.password is not None:
-        common["password"] = settings.password
+        common["password"] = settings.password.reveal()
     try:
         if settings.sentinels:
-            common.update(_url_credentials(settings.url))
+            common.update(_url_credentials(settings.url.reveal() if settings.url else None))
             sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                 [_host_port(address) for address in settings.sentinels],
                 sentinel_kwargs={
@@ -157,16 +153,20 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
             )
             client = sentinel.master_for(settings.sentinel_service)
             return client, "redis-sentinel", list(sentinel.sentinels)
-        url = settings.url or "redis://localhost:6379/0"
+        url = settings.url.reveal() if settings.url else "redis://localhost:6379/0"
         if settings.cluster:
             return RedisCluster.from_url(url, **common), "redis-cluster", []
         return Redis.from_url(url, **common), "redis", []
     except (ValueError, RedisClusterException) as exc:
         # The config loader checks URLs; this catches what only redis-py knows is wrong.
-        reason = redact(
-            f"bad connection settings: {exc}", [settings.url or "", settings.password or ""]
-        )
+        reason = scrub(f"bad connection settings: {exc}", _secrets(settings))
         raise CacheUnavailableError("redis", reason) from None
+
+
+def _secrets(settings: CacheSettings) -> tuple[Secret, ...]:
+    """What redis-py's error text is scrubbed of: the password and the URL's credentials."""
+    found = () if settings.password is None else (settings.password,)
+    return found + (settings.url.secrets() if settings.url else ())
 
 
 def _url_credentials(url: str | None) -> dict[str, Any]:

@@ -137,7 +137,8 @@ class Cache:
 
     def fingerprint(self, spec: ServerSpec) -> str:
         """The definition fingerprint this cache stores and checks for a server."""
-        return definition_fingerprint(spec, self.settings.key_secret)
+        key = self.settings.key_secret
+        return definition_fingerprint(spec, key.reveal() if key is not None else None)
 
     async def record(
         self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]

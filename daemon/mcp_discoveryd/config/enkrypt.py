@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import RemoteTarget, ServerSpec, StdioTarget, ToolPolicy, Transport
+from ..secret import Secret, SecretUrl
 from .enkrypt_schema import (
     ApiKeyEntry,
     CommonConfig,
@@ -29,12 +30,19 @@ from .enkrypt_schema import (
     RemoteConfig,
     StdioConfig,
 )
-from .envref import expand_tree
+from .envref import expand_tree, referenced_names
 from .model import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
 from .sections import Settings, check_glob, read_sections
-from .targets import BOTH_TARGETS, NO_TARGET, check_remote_url, stdio_target
+from .targets import (
+    BOTH_TARGETS,
+    NO_TARGET,
+    check_inherit_env,
+    check_remote_url,
+    remote_target,
+    stdio_target,
+)
 from .tooldefs import normalize_tools
 
 OWN_SECTION = "mcp_discoveryd"
@@ -92,6 +100,10 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         for config_id, entry in configs.items()
         if (gateway := _gateway(config_id, entry, cache_ids, settings, base_dir, problems))
     )
+    withheld = referenced_names(own)
+    inherit = settings.discovery.inherit_env
+    check_inherit_env(inherit, withheld, (OWN_SECTION, "discovery", "inherit_env"), problems)
+    gateways = tuple(_inheriting(gateway, inherit, withheld) for gateway in gateways)
     secrets.update(collect_secrets(own))
     problems.raise_if_any(path, secrets)
     return DaemonConfig(
@@ -100,8 +112,25 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
-        extra_secrets=frozenset(secrets),
     )
+
+
+def _inheriting(
+    gateway: GatewayConfig, inherit_env: tuple[str, ...], withheld_env: frozenset[str]
+) -> GatewayConfig:
+    """The gateway with its stdio servers inheriting what [discovery] inherit_env names."""
+    servers = tuple(
+        dataclasses.replace(
+            spec,
+            target=dataclasses.replace(
+                spec.target, inherit_env=inherit_env, withheld_env=withheld_env
+            ),
+        )
+        if isinstance(spec.target, StdioTarget)
+        else spec
+        for spec in gateway.servers
+    )
+    return dataclasses.replace(gateway, servers=servers)
 
 
 def _discovery_base(common: CommonConfig) -> DiscoverySettings:
@@ -129,8 +158,8 @@ def _cache_base(common: CommonConfig) -> CacheSettings:
     return dataclasses.replace(
         settings,
         backend="redis",
-        url=f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}",
-        password=common.enkrypt_cache_password or None,
+        url=SecretUrl(f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}"),
+        password=Secret(password) if (password := common.enkrypt_cache_password) else None,
     )
 
 
@@ -287,7 +316,7 @@ def _target(
     transport = _transport(remote, path, problems)
     if transport is None:
         return None
-    return RemoteTarget(url=remote.url, transport=transport, headers=dict(remote.headers or {}))
+    return remote_target(remote.url, transport, remote.headers or {})
 
 
 def _transport(remote: RemoteConfig, path: KeyPath, problems: Problems) -> Transport | None:

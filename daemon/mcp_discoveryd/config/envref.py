@@ -2,7 +2,9 @@
 
 This is how secrets stay out of config files: ``headers = { Authorization = "Bearer
 ${GITHUB_TOKEN}" }``. ``$${`` writes a literal ``${``; any other ``$`` is literal.
-Every substituted value is treated as a secret by the caller.
+A substituted value makes the env or header value it lands in a credential (scrubbed
+from upstream text; see ``targets.secret``); ``referenced_names`` tells which variables
+the daemon's own sections use, so that no child inherits them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from .problems import KeyPath, Problems
 
 _TOKEN = re.compile(r"\$\$\{|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_TOKEN_ESCAPE = re.compile(r"\$\$\{")
 
 
 class EnvRefError(ValueError):
@@ -92,3 +96,14 @@ def expand_tree(
             for index, value in enumerate(node)
         ]
     return node
+
+
+def referenced_names(node: Any) -> frozenset[str]:
+    """The variable names that ``${NAME}`` references in a parsed document name."""
+    if isinstance(node, str):
+        return frozenset(_REFERENCE.findall(_TOKEN_ESCAPE.sub("", node)))
+    if isinstance(node, dict):
+        node = list(node.values())
+    if isinstance(node, list):
+        return frozenset().union(*(referenced_names(value) for value in node))
+    return frozenset()

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..models import ServerSpec
+from ..models import DEFAULT_INHERIT_ENV, ServerSpec
+from ..secret import Secret, SecretUrl
 
 HOUR = 3600.0
 
@@ -29,6 +30,7 @@ class DiscoverySettings:
     page_cap: int = 100  # pages per list before the listing is cut off as an error
     max_reply_bytes: int = 8 * 1024 * 1024  # a catalog past this is an oversized reply
     mode: Literal["legacy", "auto"] = "legacy"  # handshake era; auto tries 2026-07-28 first
+    inherit_env: tuple[str, ...] = DEFAULT_INHERIT_ENV  # what stdio children get of our env
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +38,13 @@ class CacheSettings:
     """Where results are kept and for how long."""
 
     backend: Literal["memory", "redis"] = "memory"
-    url: str | None = field(default=None, repr=False)  # may carry a password
-    password: str | None = field(default=None, repr=False)
+    url: SecretUrl | None = None  # may carry a password
+    password: Secret | None = None
     cluster: bool = False
     sentinels: tuple[str, ...] = ()  # "host:port" of each sentinel
     sentinel_service: str = "mymaster"
     key_prefix: str = "mcpd"
-    key_secret: str | None = field(default=None, repr=False)  # HMAC key for identifiers
+    key_secret: Secret | None = None  # HMAC key for identifiers
     tool_ttl: float = 4 * HOUR
     config_ttl: float = 24 * HOUR
     stale_grace: float = 1 * HOUR  # served stale this long past expiry while refresh fails
@@ -78,21 +80,6 @@ class DaemonConfig:
     gateways: tuple[GatewayConfig, ...]
     discovery: DiscoverySettings = DiscoverySettings()
     cache: CacheSettings = CacheSettings()
-    extra_secrets: frozenset[str] = field(default=frozenset(), repr=False)  # API keys and such
 
     def gateway(self, gateway_id: str) -> GatewayConfig | None:
         return next((g for g in self.gateways if g.id == gateway_id), None)
-
-    def secrets(self) -> frozenset[str]:
-        """Every secret value in the config, so output paths can redact them."""
-        found: set[str] = set()
-        for gw in self.gateways:
-            for spec in gw.servers:
-                t = spec.target
-                found.update(getattr(t, "env", {}).values())
-                found.update(getattr(t, "headers", {}).values())
-        for value in (self.cache.password, self.cache.key_secret):
-            if value:
-                found.add(value)
-        found.update(self.extra_secrets)
-        return frozenset(v for v in found if len(v) >= 4)

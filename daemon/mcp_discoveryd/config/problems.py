@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, ConfigProblem
-from ..redaction import redact
+from ..secret import Secret, scrub
 
 KeyPath = tuple[str | int, ...]
 
@@ -70,12 +70,17 @@ class Problems:
             raise self.error(path, secrets)
 
     def error(self, path: str, secrets: Iterable[str] = ()) -> ConfigError:
-        """ConfigError with every problem, any secret value masked as a last guard."""
-        hidden = [s for s in set(secrets) if len(s) >= 4]
+        """ConfigError with every problem, secret values masked.
+
+        A config that failed validation has no typed secrets yet, and a key path can
+        hold one (an Enkrypt ``apikeys`` entry): ``secrets`` are the values the loader
+        found in the raw document (``config/secrets.py``).
+        """
+        hidden = [Secret(s) for s in set(secrets)]
         return ConfigError(
             path,
             [
-                ConfigProblem(redact(p.location, hidden), redact(p.message, hidden))
+                ConfigProblem(scrub(p.location, hidden), scrub(p.message, hidden))
                 for p in self.items
             ],
         )

@@ -1,7 +1,9 @@
-"""Finding the secret values in a parsed config document, so that no output shows them.
+"""Finding the secret-looking values in a raw config document, for its problem reports.
 
-Used on the raw document (before validation) so that even a config with errors has
-its secrets masked in the problems reported about it.
+A config that loads holds its secrets as ``Secret`` values (``secret.py``). One that
+fails validation has none yet, and a problem's key path can itself be a secret (an
+Enkrypt ``apikeys`` entry), so the loaders collect these values from the raw document
+and the problems are scrubbed of them.
 """
 
 from __future__ import annotations

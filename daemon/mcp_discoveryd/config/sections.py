@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
+from pydantic_core import PydanticCustomError
 
 from ..models import ServerPolicy, ToolPolicy
+from ..secret import Secret, SecretUrl
 from .durations import parse_duration
 from .model import CacheSettings, DiscoverySettings, default_spawn_limit
 from .problems import KeyPath, Problems, validate
@@ -42,6 +44,21 @@ PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)
 Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 Sentinel = Annotated[str, AfterValidator(check_sentinel)]
 
+
+def _text(value: object, min_length: int = 0) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if len(value) < min_length:
+        raise PydanticCustomError(
+            "string_too_short", f"String should have at least {min_length} characters"
+        )
+    return value
+
+
+SecretText = Annotated[Secret, PlainValidator(lambda v: Secret(_text(v)))]
+KeySecret = Annotated[Secret, PlainValidator(lambda v: Secret(_text(v, 16)))]
+SecretUrlText = Annotated[SecretUrl, PlainValidator(lambda v: SecretUrl(_text(v)))]
+
 _DS, _CS, _SP, _TP = DiscoverySettings(), CacheSettings(), ServerPolicy(), ToolPolicy()
 _CONNECTION = ("url", "password", "cluster", "sentinels")  # how the redis backend connects
 
@@ -60,19 +77,20 @@ class DiscoverySection(Section):
     page_cap: int = Field(default=_DS.page_cap, ge=1)
     max_reply_bytes: Size = _DS.max_reply_bytes
     mode: Literal["legacy", "auto"] = _DS.mode
+    inherit_env: list[str] = list(_DS.inherit_env)
 
 
 class CacheSection(Section):
     """[cache]"""
 
     backend: Literal["memory", "redis"] = _CS.backend
-    url: str | None = None
-    password: str | None = None
+    url: SecretUrlText | None = None
+    password: SecretText | None = None
     cluster: bool = _CS.cluster
     sentinels: list[Sentinel] = []
     sentinel_service: str = Field(default=_CS.sentinel_service, min_length=1)
     key_prefix: str = Field(default=_CS.key_prefix, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-    key_secret: str | None = Field(default=None, min_length=16)
+    key_secret: KeySecret | None = None
     tool_ttl: PositiveDuration = _CS.tool_ttl
     config_ttl: PositiveDuration = _CS.config_ttl
     stale_grace: Duration = _CS.stale_grace
@@ -161,11 +179,11 @@ def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> N
         problems.add((*path, "url"), "the redis backend needs url (or sentinels)")
     if settings.cluster and settings.sentinels:
         problems.add((*path, "cluster"), "choose Redis Cluster or Sentinel, not both")
-    url_problems = check_redis_url(settings.url) if settings.url else []
+    url_problems = check_redis_url(settings.url.reveal()) if settings.url else []
     for message in url_problems:
         problems.add((*path, "url"), message)
     if settings.url and not url_problems:
-        parts = urlsplit(settings.url)
+        parts = urlsplit(settings.url.reveal())
         if settings.cluster and parts.scheme == "unix":
             problems.add((*path, "cluster"), "Redis Cluster cannot be reached over unix://")
         if settings.password and parts.password is not None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..models import StdioTarget
+from ..models import DEFAULT_INHERIT_ENV, RemoteTarget, StdioTarget, Transport
+from ..secret import Secret, SecretUrl, looks_like_credential, looks_like_token
+from .problems import KeyPath, Problems
 
 BOTH_TARGETS = "give either command (stdio) or url (remote), not both"
 NO_TARGET = "missing command or url: a server needs command (stdio) or url (remote)"
@@ -19,6 +22,9 @@ def stdio_target(
     env: Mapping[str, str],
     cwd: str | None,
     base_dir: Path,
+    inherit_env: Sequence[str] = DEFAULT_INHERIT_ENV,
+    withheld_env: frozenset[str] = frozenset(),
+    expanded: AbstractSet[str] = frozenset(),
 ) -> StdioTarget:
     """A stdio target; a relative ``cwd`` is taken from the config file's directory.
 
@@ -26,7 +32,61 @@ def stdio_target(
     paths inside ``args`` are left alone: they are relative to ``cwd`` at spawn time.
     """
     resolved = None if cwd is None else os.path.normpath(base_dir / cwd)
-    return StdioTarget(command=command, args=tuple(args), env=dict(env), cwd=resolved)
+    return StdioTarget(
+        command=command,
+        args=tuple(args),
+        env={name: secret(name, value, expanded) for name, value in env.items()},
+        cwd=resolved,
+        inherit_env=tuple(dict.fromkeys(inherit_env)),
+        withheld_env=withheld_env,
+    )
+
+
+def remote_target(
+    url: str,
+    transport: Transport = Transport.STREAMABLE_HTTP,
+    headers: Mapping[str, str] | None = None,
+    expanded: AbstractSet[str] = frozenset(),
+) -> RemoteTarget:
+    """A remote target: the URL's credentials and every header value held as secrets."""
+    secret_headers = {
+        name: secret(name, value, expanded) for name, value in (headers or {}).items()
+    }
+    return RemoteTarget(SecretUrl(url), transport, secret_headers)
+
+
+def secret(name: str, value: str, expanded: AbstractSet[str] = frozenset()) -> Secret:
+    """An env or header value as a Secret; a credential when its name, its shape or a
+    ``${VAR}`` expansion into it says so (upstream text is scrubbed of credentials).
+    """
+    credential = (
+        looks_like_credential(name)
+        or looks_like_token(value)
+        or any(part and part in value for part in expanded)
+    )
+    return Secret(value, credential=credential)
+
+
+def check_inherit_env(
+    patterns: Sequence[str], withheld: frozenset[str], path: KeyPath, problems: Problems
+) -> None:
+    """A name listed for children to inherit must not be a secret: those go through env.
+
+    Globs are not reported (``LC_*`` is fine); the spawn skips the secrets they match.
+    """
+    for index, name in enumerate(patterns):
+        if any(c in name for c in "*?["):
+            continue
+        if name in withheld:
+            problems.add(
+                (*path, index), f"{name} holds the daemon's own secret; children never inherit it"
+            )
+        elif looks_like_credential(name):
+            problems.add(
+                (*path, index),
+                f"{name} looks like a credential: give it to the server through its env "
+                f'(env = {{ {name} = "${{{name}}}" }}), not by inheritance',
+            )
 
 
 def check_remote_url(url: str) -> str | None:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from ..models import RemoteTarget, ServerSpec, StdioTarget, Transport
-from .envref import expand_tree
+from .envref import expand_tree, referenced_names
 from .model import DaemonConfig, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
@@ -36,13 +36,21 @@ from .sections import (
     server_policy,
     tool_policy,
 )
-from .targets import BOTH_TARGETS, NO_TARGET, check_remote_url, stdio_target
+from .targets import (
+    BOTH_TARGETS,
+    NO_TARGET,
+    check_inherit_env,
+    check_remote_url,
+    remote_target,
+    stdio_target,
+)
 from .tooldefs import normalize_tools
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _NAME_RULE = "use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
 _SYNTAX = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.DOTALL)
-_STDIO_KEYS = ("args", "env", "cwd")
+_STDIO_KEYS = ("args", "env", "cwd", "inherit_env")
+_OWN_SECTIONS = ("discovery", "cache", "guardrails")
 _REMOTE_KEYS = ("transport", "headers")
 
 
@@ -74,6 +82,7 @@ class ServerTable(Section):
     url: str | None = None
     transport: Literal["streamable-http", "sse"] = "streamable-http"
     headers: dict[str, str] = Field(default_factory=dict)
+    inherit_env: list[str] = Field(default_factory=list)  # added to [discovery] inherit_env
     timeout: PositiveDuration | None = None
     tools: Any = None  # checked by tooldefs: a table of name -> description/definition, or a list
     allowed_tools: list[Glob] | None = None
@@ -87,6 +96,8 @@ class _Context:
 
     settings: Settings
     base_dir: Path  # relative cwd is resolved against the config file's directory
+    withheld_env: frozenset[str]  # variables the daemon's own sections use: never inherited
+    expanded: frozenset[str]  # values ${VAR} references brought in: credentials wherever they land
 
 
 def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
@@ -104,11 +115,15 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         raise problems.error(path) from None
     substituted: set[str] = set()
     doc = expand_tree(raw, env, (), problems, substituted, skip={"tools"})
-    secrets = collect_secrets(doc) | substituted
+    secrets = collect_secrets(doc) | substituted  # masked in problem messages only
 
     validate(Root, doc, (), problems)
     settings = read_sections(doc, (), problems)
-    context = _Context(settings, Path(path).absolute().parent)
+    withheld = referenced_names([raw.get(section) for section in _OWN_SECTIONS])
+    check_inherit_env(
+        settings.discovery.inherit_env, withheld, ("discovery", "inherit_env"), problems
+    )
+    context = _Context(settings, Path(path).absolute().parent, withheld, frozenset(substituted))
     gateways = _gateways(doc.get("gateways"), context, problems)
     problems.raise_if_any(path, secrets)
     return DaemonConfig(
@@ -117,7 +132,6 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
-        extra_secrets=frozenset(secrets),
     )
 
 
@@ -162,7 +176,7 @@ def _server(
     tools = normalize_tools(raw_tools, (*path, "tools"), problems)
     if table is None:
         return None
-    target = _target(table, path, context.base_dir, problems)
+    target = _target(table, path, context, problems)
     if target is None:
         return None
     override = table.guardrails
@@ -184,7 +198,7 @@ def _server(
 
 
 def _target(
-    table: ServerTable, path: KeyPath, base_dir: Path, problems: Problems
+    table: ServerTable, path: KeyPath, context: _Context, problems: Problems
 ) -> StdioTarget | RemoteTarget | None:
     """The server's target; keys of the other transport are problems, not ignored."""
     if table.command is not None and table.url is not None:
@@ -194,13 +208,24 @@ def _target(
         _misplaced(table, _REMOTE_KEYS, "remote servers (url), not to command", path, problems)
         if not table.command.strip():
             problems.add((*path, "command"), "command is empty")
-        return stdio_target(table.command, table.args, table.env, table.cwd, base_dir)
+        check_inherit_env(table.inherit_env, context.withheld_env, (*path, "inherit_env"), problems)
+        return stdio_target(
+            table.command,
+            table.args,
+            table.env,
+            table.cwd,
+            context.base_dir,
+            inherit_env=(*context.settings.discovery.inherit_env, *table.inherit_env),
+            withheld_env=context.withheld_env,
+            expanded=context.expanded,
+        )
     if table.url is not None:
         _misplaced(table, _STDIO_KEYS, "stdio servers (command), not to url", path, problems)
         reason = check_remote_url(table.url)
         if reason:
             problems.add((*path, "url"), reason)
-        return RemoteTarget(table.url, Transport(table.transport), dict(table.headers))
+        transport = Transport(table.transport)
+        return remote_target(table.url, transport, table.headers, context.expanded)
     problems.add(path, NO_TARGET)
     return None
 

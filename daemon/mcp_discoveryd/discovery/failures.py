@@ -20,12 +20,10 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 from pydantic import ValidationError
 
 from ..models import ErrorKind, RemoteTarget, StdioTarget, Target, UpstreamError
-from ..redaction import redact
+from ..secret import Secret, scrub
 from .http import HttpWatch
 from .listing import CatalogFault, PhaseClock
 from .stdio import StdioWatch
-
-MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words
 
 _STATUS_ADVICE = {
     401: "check the credentials (headers) configured for this server",
@@ -42,34 +40,29 @@ class Subject:
     label: str  # "'node'" or "http://host:port/path": never argv, query or userinfo
     timeout: float
     max_bytes: int
-    secrets: frozenset[str]
+    secrets: tuple[Secret, ...]  # what upstream text is scrubbed of
     cwd: str | None = None
 
     @classmethod
     def of(cls, target: Target, timeout: float, max_bytes: int) -> Subject:
         if isinstance(target, StdioTarget):
-            secrets = frozenset(target.env.values())
-            return cls(repr(target.command), timeout, max_bytes, _long(secrets), target.cwd)
-        return cls(safe_url(target), timeout, max_bytes, _long(frozenset(target.headers.values())))
+            return cls(repr(target.command), timeout, max_bytes, target.secrets(), target.cwd)
+        return cls(safe_url(target), timeout, max_bytes, target.secrets())
 
     def error(
         self, kind: ErrorKind, message: str, stdio: StdioWatch | None, status: int | None = None
     ) -> UpstreamError:
-        """The error, with secrets masked and stderr's tail attached."""
-        tail = tuple(redact(line, self.secrets) for line in stdio.stderr) if stdio else ()
-        return UpstreamError(kind, redact(message, self.secrets), tail, status)
+        """The error, with stderr's tail attached: both scrubbed of this server's secrets."""
+        tail = tuple(scrub(line, self.secrets) for line in stdio.stderr) if stdio else ()
+        return UpstreamError(kind, scrub(message, self.secrets), tail, status)
 
 
 def safe_url(target: RemoteTarget) -> str:
     """scheme://host:port/path: no credentials, no query (tokens often live there)."""
-    parts = urlsplit(target.url)
+    parts = urlsplit(target.url.reveal())
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _long(values: frozenset[str]) -> frozenset[str]:
-    return frozenset(v for v in values if len(v) >= MIN_SECRET_CHARS)
 
 
 def leaves(exc: BaseException) -> Iterator[BaseException]:

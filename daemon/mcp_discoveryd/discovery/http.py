@@ -90,7 +90,7 @@ class HttpPool:
         """A cheap client for one connection: the server's headers, timeouts and watch."""
         return httpx2.AsyncClient(
             transport=self.view(watch),
-            headers=dict(target.headers),
+            headers=revealed_headers(target),
             # Reads, writes and pool waits are bounded by the server's deadline (the caller's
             # cancel scope); a timeout per socket operation would only repeat it, at a cost.
             timeout=httpx2.Timeout(None, connect=connect_timeout(timeout)),
@@ -123,7 +123,10 @@ class HttpPool:
 
             # sse_client opens and closes the client itself.
             sse = sse_client(
-                target.url, timeout=limit_s, sse_read_timeout=limit_s, httpx_client_factory=factory
+                target.url.reveal(),
+                timeout=limit_s,
+                sse_read_timeout=limit_s,
+                httpx_client_factory=factory,
             )
             async with sse as streams:
                 yield streams
@@ -147,13 +150,13 @@ class Endpoint:
     def __init__(
         self, pool: HttpPool, target: RemoteTarget, watch: HttpWatch, limit_s: float
     ) -> None:
-        self.url = httpx2.URL(target.url)
+        self.url = httpx2.URL(target.url.reveal())
         self._pool = pool
         self._target = target
         self._watch = watch
         self._limit_s = limit_s
         self._transport = pool.view(watch)
-        self._headers = {**DEFAULT_HEADERS, **target.headers}
+        self._headers = {**DEFAULT_HEADERS, **revealed_headers(target)}
         connect = connect_timeout(limit_s)
         self._extensions = {
             "timeout": {"connect": connect, "read": None, "write": None, "pool": None}
@@ -250,3 +253,8 @@ class _CappedStream(httpx2.AsyncByteStream):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def revealed_headers(target: RemoteTarget) -> dict[str, str]:
+    """The server's configured headers with their values, for the request only."""
+    return {name: value.reveal() for name, value in target.headers.items()}

@@ -40,6 +40,7 @@ from ..models import (
     UpstreamError,
     UpstreamResult,
 )
+from ..secret import scrub
 from . import guardrails
 
 logger = logging.getLogger(__name__)
@@ -215,7 +216,9 @@ class _Run:
                 logger.exception("discovery of %s failed unexpectedly", spec.name)
                 shared.result = UpstreamResult(
                     catalog=None,
-                    error=UpstreamError(ErrorKind.INTERNAL, f"internal error: {exc!r}"),
+                    error=UpstreamError(
+                        ErrorKind.INTERNAL, scrub(f"internal error: {exc!r}", spec.target.secrets())
+                    ),
                 )
             finally:
                 shared.done.set()

@@ -34,10 +34,10 @@ import anyio
 import mcp_types
 from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.client.stdio import get_default_environment
 from mcp.shared.message import SessionMessage
 
 from ..models import StdioTarget
+from .childenv import child_environment
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ async def stdio_transport(
     """
     process = await anyio.open_process(
         [target.command, *target.args],
-        env=get_default_environment() | dict(target.env),
+        env=child_environment(target, os.environ),
         cwd=target.cwd,
         start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
     )

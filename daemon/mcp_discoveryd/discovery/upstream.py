@@ -149,7 +149,7 @@ class UpstreamClient:
     ) -> UpstreamResult:
         """List an SDK server object in this process (tests, embedding): same rules as fetch."""
         label = repr(type(server).__name__)
-        subject = Subject(label, limit_s, self._settings.max_reply_bytes, frozenset())
+        subject = Subject(label, limit_s, self._settings.max_reply_bytes, ())
         return await self._session(server, subject, time.monotonic())
 
     async def _remote(

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.guardrails import check_server
 from mcp_discoveryd.discovery.guardrails.credentials import arg_secrets, token_shape
 from mcp_discoveryd.discovery.guardrails.shell import (
@@ -13,7 +14,8 @@ from mcp_discoveryd.discovery.guardrails.shell import (
     suspicious_command,
     suspicious_env,
 )
-from mcp_discoveryd.models import RemoteTarget, ServerPolicy, ServerSpec, StdioTarget, Transport
+from mcp_discoveryd.models import ServerPolicy, ServerSpec, StdioTarget, Transport
+from mcp_discoveryd.secret import Secret
 
 PIPE_TO_SHELL = "arguments pipe a download into a shell (curl ... | sh)"
 SUBSTITUTION = "arguments run a download through command substitution ($(curl ...))"
@@ -33,12 +35,12 @@ def chaining(shell: str, flag: str = "-c") -> str:
 def stdio(
     command: str, *args: str, env: dict[str, str] | None = None, **policy: Any
 ) -> tuple[str, ...]:
-    target = StdioTarget(command, args, env or {})
+    target = StdioTarget(command, args, {k: Secret(v) for k, v in (env or {}).items()})
     return check_server(ServerSpec("s", target, server_policy=ServerPolicy(**policy)))
 
 
 def remote(url: str, headers: dict[str, str] | None = None, **policy: Any) -> tuple[str, ...]:
-    target = RemoteTarget(url, Transport.STREAMABLE_HTTP, headers or {})
+    target = remote_target(url, Transport.STREAMABLE_HTTP, headers or {})
     return check_server(ServerSpec("s", target, server_policy=ServerPolicy(**policy)))
 
 
@@ -204,9 +206,9 @@ def test_allowed_commands_match_the_basename_exactly() -> None:
         (ServerSpec("s", StdioTarget("   ")), "command is empty"),
         (ServerSpec("s", StdioTarget("no\0de")), "command contains a NUL character"),
         (ServerSpec("s", StdioTarget("node", ("a", "b\0"))), "argument 2 contains a NUL character"),
-        (ServerSpec("s", StdioTarget("node", (), {"A=B": "x"})), "environment variable name 'A=B' is invalid"),
-        (ServerSpec("s", StdioTarget("node", (), {"": "x"})), "environment variable name '' is invalid"),
-        (ServerSpec("s", StdioTarget("node", (), {"K": "a\0b"})), "environment variable 'K' value contains a NUL character"),
+        (ServerSpec("s", StdioTarget("node", (), {"A=B": Secret("x")})), "environment variable name 'A=B' is invalid"),
+        (ServerSpec("s", StdioTarget("node", (), {"": Secret("x")})), "environment variable name '' is invalid"),
+        (ServerSpec("s", StdioTarget("node", (), {"K": Secret("a\0b")})), "environment variable 'K' value contains a NUL character"),
         (ServerSpec(" ", StdioTarget("node")), "server name is empty"),
     ],
 )  # fmt: skip

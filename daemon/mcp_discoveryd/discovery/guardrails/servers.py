@@ -53,14 +53,15 @@ def _check_stdio(target: StdioTarget, policy: ServerPolicy) -> list[str]:
         for i, arg in enumerate(target.args, 1)
         if "\0" in arg
     )
-    for name, value in target.env.items():
+    env = {name: value.reveal() for name, value in target.env.items()}  # inspected, never shown
+    for name, value in env.items():
         if not name or "=" in name or "\0" in name:
             found.append(f"environment variable name {_shown(name)} is invalid")
         elif "\0" in value:
             found.append(f"environment variable '{name}' value contains a NUL character")
     if policy.block_suspicious_args:
         found.extend(suspicious_command(target.command, target.args))
-        found.extend(suspicious_env(target.env))
+        found.extend(suspicious_env(env))
     if policy.block_secrets_in_args:
         found.extend(
             f"argument {i + 1} looks like a secret ({what}); pass it through env instead"
@@ -84,7 +85,7 @@ def _command_policy(basename: str, policy: ServerPolicy) -> list[str]:
 
 def _check_remote(target: RemoteTarget, policy: ServerPolicy) -> list[str]:
     found = _check_headers(target)
-    url = _parse_url(target.url, found)
+    url = _parse_url(target.url.reveal(), found)
     if url is None:
         return found
     host = url.hostname or ""
@@ -124,7 +125,7 @@ def _check_headers(target: RemoteTarget) -> list[str]:
     for name, value in target.headers.items():
         if not _HEADER_NAME.fullmatch(name):
             found.append(f"header name {_shown(name)} is invalid")
-        elif any(c in value for c in "\r\n\0"):
+        elif any(c in value.reveal() for c in "\r\n\0"):
             found.append(f"header '{name}' value contains a line break or NUL character")
     return found
 
