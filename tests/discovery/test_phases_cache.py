@@ -30,7 +30,7 @@ def _config(tmp_path: Path) -> tuple[DaemonConfig, Path]:
         path="<test>",
         format="toml",
         gateways=(GatewayConfig(id="g", servers=(spec,)),),
-        discovery=DiscoverySettings(2),
+        discovery=DiscoverySettings(max_concurrent_spawns=2),
     )
     return config, flag
 

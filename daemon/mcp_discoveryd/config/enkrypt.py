@@ -107,8 +107,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
 def _discovery_base(common: CommonConfig) -> DiscoverySettings:
     timeouts = common.timeout_settings
     timeout = timeouts.discovery_timeout or timeouts.default_timeout
-    base = DiscoverySettings()
-    return dataclasses.replace(base, default_timeout=timeout) if timeout else base
+    return DiscoverySettings(default_timeout=timeout) if timeout else DiscoverySettings()
 
 
 def _cache_base(common: CommonConfig) -> CacheSettings:
@@ -118,19 +117,19 @@ def _cache_base(common: CommonConfig) -> CacheSettings:
     config_ttl = _ttl(
         common.enkrypt_gateway_cache_expiration_minutes, common.enkrypt_gateway_cache_expiration
     )
-    base = CacheSettings()
-    settings = dataclasses.replace(
-        base, tool_ttl=tool_ttl, config_ttl=config_ttl, min_ttl=min(base.min_ttl, tool_ttl)
+    settings = CacheSettings(
+        tool_ttl=tool_ttl, config_ttl=config_ttl, min_ttl=min(CacheSettings().min_ttl, tool_ttl)
     )
     if not common.enkrypt_mcp_use_external_cache:
         return settings
     host = common.enkrypt_cache_host
     host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return dataclasses.replace(
-        settings,
-        backend="redis",
-        url=f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}",
-        password=common.enkrypt_cache_password or None,
+    return settings.model_copy(
+        update={
+            "backend": "redis",
+            "url": f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}",
+            "password": common.enkrypt_cache_password or None,
+        }
     )
 
 

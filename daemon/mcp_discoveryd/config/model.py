@@ -1,6 +1,9 @@
 """The loaded, validated configuration: frozen values that the rest of the daemon reads.
 
-Loaders (``toml.py``, ``enkrypt.py``) turn files into these; nothing else reads
+``DiscoverySettings`` and ``CacheSettings`` are declared once: the same model parses
+the file's [discovery] / [cache] table (by its keys; ``validation_alias`` where a key
+differs from the attribute) and is what the daemon reads. Code builds them by attribute
+name. Loaders (``toml.py``, ``enkrypt.py``) turn files into these; nothing else reads
 files or the environment.
 """
 
@@ -10,9 +13,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ConfigProblem
 from ..models import ServerSpec
+from .fields import Duration, PositiveDuration, Sentinels, Size
 
 HOUR = 3600.0
+KEY_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 def default_spawn_limit() -> int:
@@ -20,35 +28,50 @@ def default_spawn_limit() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoverySettings:
-    """How discovery talks to upstreams."""
+class SettingsModel(BaseModel):
+    """A section of the daemon's own format: frozen, strict, unknown keys rejected.
 
-    max_concurrent_spawns: int = field(default_factory=default_spawn_limit)
-    default_timeout: float = 30.0  # seconds; per server, covering connect, listing and close
-    page_cap: int = 100  # pages per list before the listing is cut off as an error
-    max_reply_bytes: int = 8 * 1024 * 1024  # a catalog past this is an oversized reply
+    A file is validated with ``by_name=False`` (see ``sections.parse_section``), so a file
+    spells each key as documented; code constructs by attribute name.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+
+class DiscoverySettings(SettingsModel):
+    """How discovery talks to upstreams: [discovery]."""
+
+    max_concurrent_spawns: int = Field(default_factory=default_spawn_limit, ge=1)
+    # seconds; per server, covering connect, listing and close
+    default_timeout: PositiveDuration = Field(default=30.0, validation_alias="timeout")
+    page_cap: int = Field(default=100, ge=1)  # pages per list before the listing is cut off
+    max_reply_bytes: Size = 8 * 1024 * 1024  # a catalog past this is an oversized reply
     mode: Literal["legacy", "auto"] = "legacy"  # handshake era; auto tries 2026-07-28 first
 
 
-@dataclass(frozen=True, slots=True)
-class CacheSettings:
-    """Where results are kept and for how long."""
+class CacheSettings(SettingsModel):
+    """Where results are kept and for how long: [cache]."""
 
     backend: Literal["memory", "redis"] = "memory"
-    url: str | None = field(default=None, repr=False)  # may carry a password
-    password: str | None = field(default=None, repr=False)
+    url: str | None = Field(default=None, repr=False)  # may carry a password
+    password: str | None = Field(default=None, repr=False)
     cluster: bool = False
-    sentinels: tuple[str, ...] = ()  # "host:port" of each sentinel
-    sentinel_service: str = "mymaster"
-    key_prefix: str = "mcpd"
-    key_secret: str | None = field(default=None, repr=False)  # HMAC key for identifiers
-    tool_ttl: float = 4 * HOUR
-    config_ttl: float = 24 * HOUR
-    stale_grace: float = 1 * HOUR  # served stale this long past expiry while refresh fails
-    min_ttl: float = 60.0  # floor for an upstream's ttlMs hint
-    max_entries: int = 10_000  # memory backend bound
-    max_bytes: int = 256 * 1024 * 1024  # memory backend bound
+    sentinels: Sentinels = ()  # "host:port" of each sentinel
+    sentinel_service: str = Field(default="mymaster", min_length=1)
+    # Sentinels' own ACL credentials: a sentinel has its own requirepass, often unset, and
+    # one without it refuses AUTH, so the master's credentials are not sent by default.
+    sentinel_username: str | None = None
+    sentinel_password: str | None = Field(default=None, repr=False)
+    key_prefix: str = Field(default="mcpd", pattern=KEY_PREFIX)
+    key_secret: str | None = Field(default=None, repr=False, min_length=16)  # HMAC key
+    tool_ttl: PositiveDuration = 4 * HOUR
+    config_ttl: PositiveDuration = 24 * HOUR
+    stale_grace: Duration = 1 * HOUR  # served stale this long past expiry while refresh fails
+    min_ttl: Duration = 60.0  # floor for an upstream's ttlMs hint
+    max_entries: int = Field(default=10_000, ge=1)  # memory backend bound
+    max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
     enkrypt_compat: bool | None = None  # None: on for an Enkrypt config with external cache
 
 
@@ -76,9 +99,12 @@ class DaemonConfig:
     path: str
     format: Literal["toml", "enkrypt"]
     gateways: tuple[GatewayConfig, ...]
-    discovery: DiscoverySettings = DiscoverySettings()
-    cache: CacheSettings = CacheSettings()
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     extra_secrets: frozenset[str] = field(default=frozenset(), repr=False)  # API keys and such
+    # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config
+    # lists them, --strict makes them errors, discover prints them first.
+    warnings: tuple[ConfigProblem, ...] = ()
 
     def gateway(self, gateway_id: str) -> GatewayConfig | None:
         return next((g for g in self.gateways if g.id == gateway_id), None)
@@ -91,7 +117,7 @@ class DaemonConfig:
                 t = spec.target
                 found.update(getattr(t, "env", {}).values())
                 found.update(getattr(t, "headers", {}).values())
-        for value in (self.cache.password, self.cache.key_secret):
+        for value in (self.cache.password, self.cache.key_secret, self.cache.sentinel_password):
             if value:
                 found.add(value)
         found.update(self.extra_secrets)

@@ -90,7 +90,7 @@ def validate(model: type[BaseModel], raw: object, prefix: KeyPath, problems: Pro
     fails (the value is not a table, or a required key is missing).
     """
     try:
-        return model.model_validate(raw)
+        return model.model_validate(raw, by_alias=True, by_name=False)
     except ValidationError as exc:
         problems.add_validation(exc, prefix, model)
         bad = {item["loc"][0] for item in exc.errors() if item["loc"]}
@@ -99,7 +99,8 @@ def validate(model: type[BaseModel], raw: object, prefix: KeyPath, problems: Pro
     if not isinstance(raw, dict) or not bad:
         return None
     try:
-        return model.model_validate({k: v for k, v in raw.items() if k not in bad})
+        kept = {k: v for k, v in raw.items() if k not in bad}
+        return model.model_validate(kept, by_alias=True, by_name=False)
     except ValidationError:
         return None
 
@@ -125,15 +126,23 @@ def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
     while parts:
         fields: Mapping[str, Any] = getattr(current, "model_fields", {})
         part = parts.pop(0)
-        if not isinstance(part, str) or part not in fields:
+        by_key = {_file_key(name, info): info for name, info in fields.items()}
+        if not isinstance(part, str) or part not in by_key:
             return []
-        annotation = fields[part].annotation
+        annotation = by_key[part].annotation
         if typing.get_origin(annotation) in (dict, list) and parts:
             parts.pop(0)  # the dict key or list index between this field and the inner model
         current = _model_in(annotation)
         if current is None:
             return []
-    return list(getattr(current, "model_fields", {}))
+    fields = getattr(current, "model_fields", {})
+    return [_file_key(name, info) for name, info in fields.items()]
+
+
+def _file_key(name: str, info: Any) -> str:
+    """How a file spells a field: its validation alias when it has one."""
+    alias = getattr(info, "validation_alias", None)
+    return alias if isinstance(alias, str) else name
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -11,38 +11,33 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from ..models import ServerPolicy, ToolPolicy
-from .durations import parse_duration
-from .model import CacheSettings, DiscoverySettings, default_spawn_limit
+from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
+from .model import CacheSettings, DiscoverySettings, SettingsModel
 from .problems import KeyPath, Problems, validate
-from .redis_url import check_redis_url, check_sentinel
-from .sizes import parse_size
+from .redis_url import check_redis_url
+
+__all__ = [
+    "Duration",
+    "Glob",
+    "PositiveDuration",
+    "Section",
+    "Sentinel",
+    "Settings",
+    "Size",
+    "check_glob",
+    "read_sections",
+]
 
 T = TypeVar("T")
+M = TypeVar("M", bound=SettingsModel)
 
-
-def check_glob(pattern: str) -> str:
-    """A name glob (``*``, ``?``, ``[abc]``); ValueError for one that cannot be meant."""
-    if not pattern.strip():
-        raise ValueError("empty pattern")
-    opened = pattern.find("[")
-    if opened >= 0 and pattern.find("]", opened + 2) < 0:
-        raise ValueError(f"bad glob {pattern!r}: '[' without a closing ']'")
-    return pattern
-
-
-Glob = Annotated[str, AfterValidator(check_glob)]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
-Sentinel = Annotated[str, AfterValidator(check_sentinel)]
-
-_DS, _CS, _SP, _TP = DiscoverySettings(), CacheSettings(), ServerPolicy(), ToolPolicy()
+_SP, _TP = ServerPolicy(), ToolPolicy()
 _CONNECTION = ("url", "password", "cluster", "sentinels")  # how the redis backend connects
 
 
@@ -50,36 +45,6 @@ class Section(BaseModel):
     """A table of the daemon's own format: typed strictly, unknown keys rejected."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class DiscoverySection(Section):
-    """[discovery]"""
-
-    max_concurrent_spawns: int = Field(default_factory=default_spawn_limit, ge=1)
-    timeout: PositiveDuration = _DS.default_timeout
-    page_cap: int = Field(default=_DS.page_cap, ge=1)
-    max_reply_bytes: Size = _DS.max_reply_bytes
-    mode: Literal["legacy", "auto"] = _DS.mode
-
-
-class CacheSection(Section):
-    """[cache]"""
-
-    backend: Literal["memory", "redis"] = _CS.backend
-    url: str | None = None
-    password: str | None = None
-    cluster: bool = _CS.cluster
-    sentinels: list[Sentinel] = []
-    sentinel_service: str = Field(default=_CS.sentinel_service, min_length=1)
-    key_prefix: str = Field(default=_CS.key_prefix, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-    key_secret: str | None = Field(default=None, min_length=16)
-    tool_ttl: PositiveDuration = _CS.tool_ttl
-    config_ttl: PositiveDuration = _CS.config_ttl
-    stale_grace: Duration = _CS.stale_grace
-    min_ttl: Duration = _CS.min_ttl
-    max_entries: int = Field(default=_CS.max_entries, ge=1)
-    max_bytes: Size = _CS.max_bytes
-    enkrypt_compat: bool | None = None
 
 
 class ServerGuardrails(Section):
@@ -121,34 +86,34 @@ class GuardrailOverrides(Section):
     tools: ToolGuardrailOverrides = ToolGuardrailOverrides()
 
 
-def overlay(base: T, section: BaseModel, rename: Mapping[str, str] | None = None) -> T:
-    """``base`` (a frozen dataclass) with the keys written in ``section`` applied."""
-    rename = rename or {}
+def overlay(base: T, section: BaseModel) -> T:
+    """``base`` (a frozen policy dataclass) with the keys written in ``section`` applied."""
     changes: dict[str, Any] = {}
     for key in section.model_fields_set:
         value = getattr(section, key)
-        changes[rename.get(key, key)] = tuple(value) if isinstance(value, list) else value
+        changes[key] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(base, **changes)  # type: ignore[type-var]  # T is a dataclass
 
 
-def discovery_settings(section: DiscoverySection, base: DiscoverySettings) -> DiscoverySettings:
-    """[discovery] applied on ``base``."""
-    return overlay(base, section, {"timeout": "default_timeout"})
+def written_on(base: M, section: M) -> M:
+    """``base`` with the keys written in ``section`` (a model of the same class) applied."""
+    return base.model_copy(update={k: getattr(section, k) for k in section.model_fields_set})
 
 
-def cache_settings(section: CacheSection, base: CacheSettings) -> CacheSettings:
+def cache_settings(section: CacheSettings, base: CacheSettings) -> CacheSettings:
     """[cache] applied on ``base``.
 
     Naming a url or sentinels without a backend means redis; choosing memory drops the
     Redis connection the base had (an Enkrypt external cache) unless written here too.
     """
-    settings = overlay(base, section)
+    settings = written_on(base, section)
     written = section.model_fields_set
     if "backend" not in written and written & {"url", "sentinels"}:
-        settings = dataclasses.replace(settings, backend="redis")
+        settings = settings.model_copy(update={"backend": "redis"})
     if "backend" in written and settings.backend == "memory":
-        unset = {k: getattr(_CS, k) for k in _CONNECTION if k not in written}
-        settings = dataclasses.replace(settings, **unset)
+        defaults = CacheSettings()
+        unset = {k: getattr(defaults, k) for k in _CONNECTION if k not in written}
+        settings = settings.model_copy(update=unset)
     return settings
 
 
@@ -159,6 +124,8 @@ def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> N
         problems.add((*path, "backend"), "url, sentinels or cluster are set but backend is memory")
     if redis and not settings.url and not settings.sentinels:
         problems.add((*path, "url"), "the redis backend needs url (or sentinels)")
+    if (settings.sentinel_password or settings.sentinel_username) and not settings.sentinels:
+        problems.add((*path, "sentinels"), "sentinel credentials are set but no sentinels")
     if settings.cluster and settings.sentinels:
         problems.add((*path, "cluster"), "choose Redis Cluster or Sentinel, not both")
     url_problems = check_redis_url(settings.url) if settings.url else []
@@ -217,14 +184,16 @@ def read_sections(
 ) -> Settings:
     """[discovery], [cache] and [guardrails] of ``doc`` applied on the bases, each checked."""
     discovery = discovery_base or DiscoverySettings()
-    section = validate(DiscoverySection, doc.get("discovery", {}), (*prefix, "discovery"), problems)
-    if section is not None:
-        discovery = discovery_settings(section, discovery)
+    path: KeyPath = (*prefix, "discovery")
+    written = validate(DiscoverySettings, doc.get("discovery", {}), path, problems)
+    if written is not None:
+        discovery = written_on(discovery, written)
     cache = cache_base or CacheSettings()
-    section = validate(CacheSection, doc.get("cache", {}), (*prefix, "cache"), problems)
+    path = (*prefix, "cache")
+    section = validate(CacheSettings, doc.get("cache", {}), path, problems)
     if section is not None:
         cache = cache_settings(section, cache)
-        check_cache(cache, (*prefix, "cache"), problems)
+        check_cache(cache, path, problems)
     guardrails = (
         validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)
         or GuardrailsSection()
