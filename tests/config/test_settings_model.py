@@ -37,7 +37,7 @@ def test_settings_are_frozen_values_without_secrets_in_repr() -> None:
     """Frozen, hashable, equal by value; password, url and key_secret never in repr."""
     settings = CacheSettings(url="redis://:pw-in-url@h", password="p4ssword", key_secret="k" * 16)
     with pytest.raises(ValidationError):
-        settings.tool_ttl = 1.0  # type: ignore[misc]  # frozen, as the test shows
+        settings.tool_ttl = 1.0
     assert settings == CacheSettings(
         url="redis://:pw-in-url@h", password="p4ssword", key_secret="k" * 16
     )
