@@ -102,7 +102,7 @@ def test_on_by_default_only_for_enkrypt_with_external_cache(
 ) -> None:
     """Default on for an Enkrypt config using Redis, off otherwise; the switch wins both ways."""
     settings = CacheSettings(backend=backend, url="redis://x" if backend == "redis" else None)  # type: ignore[arg-type]  # Literal from a param
-    settings = settings.model_copy(update={"enkrypt_compat": switch})
+    settings = replace(settings, enkrypt_compat=switch)
     assert compat_enabled(config(settings, fmt=fmt)) is expected
 
 

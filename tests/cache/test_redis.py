@@ -106,7 +106,7 @@ async def test_no_identifier_or_api_key_in_any_key_name(redis_server: RedisServe
     """After writing (ours and the Enkrypt layout), SCAN finds no gateway id, cache id or API key."""
     cache_id = "user-4711_project-0815_config-42"
     gw = gateway(GATEWAY_ID, ("github", "jira"))
-    settings = redis_settings(redis_server.url, key_secret="k", enkrypt_compat=True)
+    settings = redis_settings(redis_server.url, key_secret="k" * 16, enkrypt_compat=True)
     cfg = replace(config(settings, (gw,)), extra_secrets=frozenset({API_KEY}))
     async with open_cache(cfg) as cache:
         config_entry = entry(GATEWAY_ID, None, cache_type=CacheType.GATEWAY_CONFIG)

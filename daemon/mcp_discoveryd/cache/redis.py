@@ -78,9 +78,7 @@ class RedisConnection:
     ) -> RedisConnection:
         """A connection for the configured URL, Cluster or Sentinel set (nothing dialled yet)."""
         client, kind, closers = _make_client(settings, client_options)
-        secrets = [
-            s for s in (settings.password, settings.url, settings.sentinel_password) if s
-        ]
+        secrets = [s for s in (settings.password, settings.url, settings.sentinel_password) if s]
         url_password = urlsplit(settings.url).password if settings.url else None
         if url_password:
             secrets += [url_password, unquote(url_password)]

@@ -30,11 +30,19 @@ from .enkrypt_schema import (
     StdioConfig,
 )
 from .envref import expand_tree
+from .limits import check_shape, parse_bounded
 from .model import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
 from .sections import Settings, check_glob, read_sections
-from .targets import BOTH_TARGETS, NO_TARGET, check_remote_url, stdio_target
+from .targets import (
+    BOTH_TARGETS,
+    NO_TARGET,
+    check_remote_url,
+    header_problems,
+    stdio_problems,
+    stdio_target,
+)
 from .tooldefs import normalize_tools
 
 OWN_SECTION = "mcp_discoveryd"
@@ -50,10 +58,12 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     """Parse and validate an Enkrypt config; ConfigError lists every problem found."""
     problems = Problems()
     try:
-        raw = json.loads(text, object_pairs_hook=_KeyedDict.from_pairs)
+        raw = parse_bounded(_parse_json, text, "JSON", problems)
     except json.JSONDecodeError as exc:
         problems.add_at(f"line {exc.lineno}, column {exc.colno}", f"JSON syntax error: {exc.msg}")
         raise problems.error(path) from None
+    if raw is None or not check_shape(raw, problems, by_position=("apikeys",)):
+        raise problems.error(path)  # every place named is a key path, never a value
     secrets = collect_secrets(raw)
     if not isinstance(raw, dict):
         problems.add((), "an Enkrypt config is a JSON object")
@@ -124,12 +134,11 @@ def _cache_base(common: CommonConfig) -> CacheSettings:
         return settings
     host = common.enkrypt_cache_host
     host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return settings.model_copy(
-        update={
-            "backend": "redis",
-            "url": f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}",
-            "password": common.enkrypt_cache_password or None,
-        }
+    return dataclasses.replace(
+        settings,
+        backend="redis",
+        url=f"redis://{host}:{common.enkrypt_cache_port}/{common.enkrypt_cache_db}",
+        password=common.enkrypt_cache_password or None,
     )
 
 
@@ -273,6 +282,9 @@ def _target(
         stdio = validate(StdioConfig, config, path, problems)
         if stdio is None:
             return None
+        env = stdio.env or {}
+        for where, message in stdio_problems(stdio.command, stdio.args, env, stdio.cwd):
+            problems.add((*path, *where), message)
         return stdio_target(stdio.command, stdio.args, stdio.env or {}, stdio.cwd, base_dir)
     if "url" not in config:
         problems.add(path, NO_TARGET)
@@ -283,6 +295,8 @@ def _target(
     reason = check_remote_url(remote.url)
     if reason:
         problems.add((*path, "url"), reason)
+    for name, message in header_problems(remote.headers or {}):
+        problems.add((*path, "headers", name), message)
     transport = _transport(remote, path, problems)
     if transport is None:
         return None
@@ -305,6 +319,10 @@ def _transport(remote: RemoteConfig, path: KeyPath, problems: Problems) -> Trans
         problems.add((*path, "transport"), "transport and type disagree")
         return None
     return chosen.pop() if chosen else Transport.STREAMABLE_HTTP
+
+
+def _parse_json(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_KeyedDict.from_pairs)
 
 
 class _KeyedDict(dict[str, Any]):

@@ -21,14 +21,8 @@ def check_glob(pattern: str) -> str:
     return pattern
 
 
-def as_tuple(value: object) -> object:
-    """A list (as TOML and JSON write arrays) as the tuple a frozen model keeps."""
-    return tuple(value) if isinstance(value, list) else value
-
-
 Glob = Annotated[str, AfterValidator(check_glob)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 Sentinel = Annotated[str, AfterValidator(check_sentinel)]
-Sentinels = Annotated[tuple[Sentinel, ...], BeforeValidator(as_tuple)]

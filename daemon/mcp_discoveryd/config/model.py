@@ -1,9 +1,9 @@
 """The loaded, validated configuration: frozen values that the rest of the daemon reads.
 
-``DiscoverySettings`` and ``CacheSettings`` are declared once: the same model parses
-the file's [discovery] / [cache] table (by its keys; ``validation_alias`` where a key
-differs from the attribute) and is what the daemon reads. Code builds them by attribute
-name. Loaders (``toml.py``, ``enkrypt.py``) turn files into these; nothing else reads
+``DiscoverySettings`` and ``CacheSettings`` are declared once: the same frozen pydantic
+dataclass parses the file's [discovery] / [cache] table (by its keys; ``validation_alias``
+where a key differs from the attribute) and is what the daemon reads. Code builds them by
+attribute name, and ``dataclasses.replace`` validates the change. Loaders (``toml.py``, ``enkrypt.py``) turn files into these; nothing else reads
 files or the environment.
 """
 
@@ -13,11 +13,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from ..errors import ConfigProblem
 from ..models import ServerSpec
-from .fields import Duration, PositiveDuration, Sentinels, Size
+from .fields import Duration, PositiveDuration, Sentinel, Size
 
 HOUR = 3600.0
 KEY_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -28,51 +29,48 @@ def default_spawn_limit() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-class SettingsModel(BaseModel):
-    """A section of the daemon's own format: frozen, strict, unknown keys rejected.
-
-    A file is validated with ``by_name=False`` (see ``sections.parse_section``), so a file
-    spells each key as documented; code constructs by attribute name.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, validate_by_name=True, validate_by_alias=True
-    )
+# A section of the daemon's own format: frozen, unknown keys rejected, every field strict
+# (StrictInt, StrictBool; durations and sizes parse their own input). A pydantic dataclass,
+# not a BaseModel: ``dataclasses.replace`` works on it, and validates. A file is read with
+# ``by_name=False`` (``problems.validate``), so it spells each key as documented.
+SECTION = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
 
 
-class DiscoverySettings(SettingsModel):
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class DiscoverySettings:
     """How discovery talks to upstreams: [discovery]."""
 
-    max_concurrent_spawns: int = Field(default_factory=default_spawn_limit, ge=1)
+    max_concurrent_spawns: StrictInt = Field(default_factory=default_spawn_limit, ge=1)
     # seconds; per server, covering connect, listing and close
     default_timeout: PositiveDuration = Field(default=30.0, validation_alias="timeout")
-    page_cap: int = Field(default=100, ge=1)  # pages per list before the listing is cut off
+    page_cap: StrictInt = Field(default=100, ge=1)  # pages per list before it is cut off
     max_reply_bytes: Size = 8 * 1024 * 1024  # a catalog past this is an oversized reply
     mode: Literal["legacy", "auto"] = "legacy"  # handshake era; auto tries 2026-07-28 first
 
 
-class CacheSettings(SettingsModel):
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class CacheSettings:
     """Where results are kept and for how long: [cache]."""
 
     backend: Literal["memory", "redis"] = "memory"
-    url: str | None = Field(default=None, repr=False)  # may carry a password
-    password: str | None = Field(default=None, repr=False)
-    cluster: bool = False
-    sentinels: Sentinels = ()  # "host:port" of each sentinel
-    sentinel_service: str = Field(default="mymaster", min_length=1)
+    url: StrictStr | None = Field(default=None, repr=False)  # may carry a password
+    password: StrictStr | None = Field(default=None, repr=False)
+    cluster: StrictBool = False
+    sentinels: tuple[Sentinel, ...] = ()  # "host:port" of each sentinel
+    sentinel_service: StrictStr = Field(default="mymaster", min_length=1)
     # Sentinels' own ACL credentials: a sentinel has its own requirepass, often unset, and
     # one without it refuses AUTH, so the master's credentials are not sent by default.
-    sentinel_username: str | None = None
-    sentinel_password: str | None = Field(default=None, repr=False)
-    key_prefix: str = Field(default="mcpd", pattern=KEY_PREFIX)
-    key_secret: str | None = Field(default=None, repr=False, min_length=16)  # HMAC key
+    sentinel_username: StrictStr | None = None
+    sentinel_password: StrictStr | None = Field(default=None, repr=False)
+    key_prefix: StrictStr = Field(default="mcpd", pattern=KEY_PREFIX)
+    key_secret: StrictStr | None = Field(default=None, repr=False, min_length=16)  # HMAC key
     tool_ttl: PositiveDuration = 4 * HOUR
     config_ttl: PositiveDuration = 24 * HOUR
     stale_grace: Duration = 1 * HOUR  # served stale this long past expiry while refresh fails
     min_ttl: Duration = 60.0  # floor for an upstream's ttlMs hint
-    max_entries: int = Field(default=10_000, ge=1)  # memory backend bound
+    max_entries: StrictInt = Field(default=10_000, ge=1)  # memory backend bound
     max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
-    enkrypt_compat: bool | None = None  # None: on for an Enkrypt config with external cache
+    enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ..models import ServerPolicy, ToolPolicy
 from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
-from .model import CacheSettings, DiscoverySettings, SettingsModel
-from .problems import KeyPath, Problems, validate
+from .model import CacheSettings, DiscoverySettings
+from .problems import KeyPath, Problems, file_key, validate
 from .redis_url import check_redis_url
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-M = TypeVar("M", bound=SettingsModel)
 
 _SP, _TP = ServerPolicy(), ToolPolicy()
 _CONNECTION = ("url", "password", "cluster", "sentinels")  # how the redis backend connects
@@ -95,26 +94,33 @@ def overlay(base: T, section: BaseModel) -> T:
     return dataclasses.replace(base, **changes)  # type: ignore[type-var]  # T is a dataclass
 
 
-def written_on(base: M, section: M) -> M:
-    """``base`` with the keys written in ``section`` (a model of the same class) applied."""
-    return base.model_copy(update={k: getattr(section, k) for k in section.model_fields_set})
+def written_in(
+    section: Any, raw: Mapping[str, Any], path: KeyPath, problems: Problems
+) -> dict[str, Any]:
+    """Attribute -> value of the keys a file's table wrote (``section`` validated from ``raw``),
+    less those found wrong (their defaults stand in for them)."""
+    fields: Mapping[str, Any] = section.__pydantic_fields__
+    written: dict[str, Any] = {}
+    for name, info in fields.items():
+        key = file_key(name, info)
+        if key in raw and not problems.reported((*path, key)):
+            written[name] = getattr(section, name)
+    return written
 
 
-def cache_settings(section: CacheSettings, base: CacheSettings) -> CacheSettings:
-    """[cache] applied on ``base``.
+def cache_settings(written: Mapping[str, Any], base: CacheSettings) -> CacheSettings:
+    """The [cache] keys written applied on ``base``.
 
     Naming a url or sentinels without a backend means redis; choosing memory drops the
     Redis connection the base had (an Enkrypt external cache) unless written here too.
     """
-    settings = written_on(base, section)
-    written = section.model_fields_set
-    if "backend" not in written and written & {"url", "sentinels"}:
-        settings = settings.model_copy(update={"backend": "redis"})
-    if "backend" in written and settings.backend == "memory":
+    changes = dict(written)
+    if "backend" not in written and written.keys() & {"url", "sentinels"}:
+        changes["backend"] = "redis"
+    if written.get("backend") == "memory":
         defaults = CacheSettings()
-        unset = {k: getattr(defaults, k) for k in _CONNECTION if k not in written}
-        settings = settings.model_copy(update=unset)
-    return settings
+        changes |= {k: getattr(defaults, k) for k in _CONNECTION if k not in written}
+    return dataclasses.replace(base, **changes)
 
 
 def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> None:
@@ -184,15 +190,15 @@ def read_sections(
 ) -> Settings:
     """[discovery], [cache] and [guardrails] of ``doc`` applied on the bases, each checked."""
     discovery = discovery_base or DiscoverySettings()
-    path: KeyPath = (*prefix, "discovery")
-    written = validate(DiscoverySettings, doc.get("discovery", {}), path, problems)
-    if written is not None:
-        discovery = written_on(discovery, written)
-    cache = cache_base or CacheSettings()
-    path = (*prefix, "cache")
-    section = validate(CacheSettings, doc.get("cache", {}), path, problems)
+    raw, path = doc.get("discovery", {}), (*prefix, "discovery")
+    section = validate(DiscoverySettings, raw, path, problems)
     if section is not None:
-        cache = cache_settings(section, cache)
+        discovery = dataclasses.replace(discovery, **written_in(section, raw, path, problems))
+    cache = cache_base or CacheSettings()
+    raw, path = doc.get("cache", {}), (*prefix, "cache")
+    section = validate(CacheSettings, raw, path, problems)
+    if section is not None:
+        cache = cache_settings(written_in(section, raw, path, problems), cache)
         check_cache(cache, path, problems)
     guardrails = (
         validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)

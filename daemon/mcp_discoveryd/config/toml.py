@@ -23,6 +23,7 @@ from pydantic import Field
 
 from ..models import RemoteTarget, ServerSpec, StdioTarget, Transport
 from .envref import expand_tree
+from .limits import check_shape, parse_bounded
 from .model import DaemonConfig, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
@@ -36,7 +37,14 @@ from .sections import (
     server_policy,
     tool_policy,
 )
-from .targets import BOTH_TARGETS, NO_TARGET, check_remote_url, stdio_target
+from .targets import (
+    BOTH_TARGETS,
+    NO_TARGET,
+    check_remote_url,
+    header_problems,
+    stdio_problems,
+    stdio_target,
+)
 from .tooldefs import normalize_tools
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -93,7 +101,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     """Parse and validate a TOML config; ConfigError lists every problem found."""
     problems = Problems()
     try:
-        raw = tomllib.loads(text)
+        raw = parse_bounded(tomllib.loads, text, "TOML", problems)
     except tomllib.TOMLDecodeError as exc:
         match = _SYNTAX.fullmatch(str(exc))
         if match:
@@ -102,6 +110,8 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         else:
             problems.add_at("end of file", f"TOML syntax error: {exc}")
         raise problems.error(path) from None
+    if raw is None or not check_shape(raw, problems):
+        raise problems.error(path)
     substituted: set[str] = set()
     doc = expand_tree(raw, env, (), problems, substituted, skip={"tools"})
     secrets = collect_secrets(doc) | substituted
@@ -194,12 +204,16 @@ def _target(
         _misplaced(table, _REMOTE_KEYS, "remote servers (url), not to command", path, problems)
         if not table.command.strip():
             problems.add((*path, "command"), "command is empty")
+        for where, message in stdio_problems(table.command, table.args, table.env, table.cwd):
+            problems.add((*path, *where), message)
         return stdio_target(table.command, table.args, table.env, table.cwd, base_dir)
     if table.url is not None:
         _misplaced(table, _STDIO_KEYS, "stdio servers (command), not to url", path, problems)
         reason = check_remote_url(table.url)
         if reason:
             problems.add((*path, "url"), reason)
+        for name, message in header_problems(table.headers):
+            problems.add((*path, "headers", name), message)
         return RemoteTarget(table.url, Transport(table.transport), dict(table.headers))
     problems.add(path, NO_TARGET)
     return None
