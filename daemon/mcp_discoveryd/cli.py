@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 some server failed or was blocked (or a cache call
 failed), 2 usage error
 (unknown gateway or server included), 78 configuration error (EX_CONFIG, which
-systemd units are told not to restart on).
+systemd units are told not to restart on), 141 stdout closed early (a reader such
+as `head` went away: 128 + SIGPIPE, as a shell reports a tool killed by it).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -29,6 +31,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
+EXIT_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("path")
+    check.add_argument(
+        "--strict", action="store_true", help="treat warnings (unknown Enkrypt keys) as errors"
+    )
 
     discover = commands.add_parser("discover", help="run one discovery and print the results")
     discover.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
@@ -74,12 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the guard: a closed pipe shows at the last flush too
+    except BrokenPipeError:
+        # The reader of stdout went away (`discover --json | head -1`): nothing more can be
+        # shown, so exit quietly; stdout goes to /dev/null so the final flush cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     # httpx2 logs each request's full URL at INFO, query tokens included.
     logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.command == "check-config":
-        return check_config(args.path)
+        return check_config(args.path, strict=args.strict)
     if args.command == "cache":
         return cache_command(args)
     return discover(args)
@@ -88,16 +108,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(path: str) -> DaemonConfig | None:
     """The config, or None after printing every problem found in it."""
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    for warning in config.warnings:  # before anything runs, so a typo is seen first
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    return config
 
 
-def check_config(path: str) -> int:
-    """Validate a config file and list every problem found."""
+def check_config(path: str, strict: bool = False) -> int:
+    """Validate a config file and list every problem found (warnings too, fatal if strict)."""
     config = _load(path)
     if config is None:
+        return EXIT_CONFIG
+    if strict and config.warnings:
+        print(f"{path}: {len(config.warnings)} warning(s), fatal under --strict", file=sys.stderr)
         return EXIT_CONFIG
     servers = sum(len(g.servers) for g in config.gateways)
     print(f"{path}: ok ({config.format}, {len(config.gateways)} gateway(s), {servers} server(s))")

@@ -14,10 +14,19 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..models import RemoteTarget, ServerSpec, StdioTarget, ToolPolicy, Transport
+from .enkrypt_keys import (
+    DENY_ENTRY_KEYS,
+    MCP_CONFIG_KEYS,
+    SERVER_KEYS,
+    TARGET_KEYS,
+    check_document,
+    check_keys,
+)
 from .enkrypt_schema import (
     ApiKeyEntry,
     CommonConfig,
@@ -72,6 +81,8 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     if isinstance(apikeys, dict):
         secrets.update(apikeys)  # the keys of this object are the secrets
     _report_duplicates(raw, (), problems)
+    warnings = Problems()  # unknown keys: reported, never fatal (errors under --strict)
+    check_document(raw, warnings)
 
     common = (
         validate(
@@ -100,7 +111,9 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     gateways = tuple(
         gateway
         for config_id, entry in configs.items()
-        if (gateway := _gateway(config_id, entry, cache_ids, settings, base_dir, problems))
+        if (
+            gateway := _gateway(config_id, entry, cache_ids, settings, base_dir, problems, warnings)
+        )
     )
     secrets.update(collect_secrets(own))
     problems.raise_if_any(path, secrets)
@@ -111,6 +124,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         discovery=settings.discovery,
         cache=settings.cache,
         extra_secrets=frozenset(secrets),
+        warnings=tuple(warnings.items),
     )
 
 
@@ -187,8 +201,10 @@ def _gateway(
     settings: Settings,
     base_dir: Path,
     problems: Problems,
+    warnings: Problems,
 ) -> GatewayConfig | None:
     path: KeyPath = ("mcp_configs", config_id)
+    check_keys(raw, MCP_CONFIG_KEYS, path, warnings, closed=True)
     entry = validate(McpConfigEntry, raw, path, problems)
     if entry is None:
         return None
@@ -204,7 +220,8 @@ def _gateway(
                 f"duplicate server name {name!r} (first at mcp_config[{first_index[name]}])",
             )
         first_index.setdefault(name, index)
-        spec = _server(raw_server, server_path, settings, tool_defaults, base_dir, problems)
+        context = _Where(settings, tool_defaults, base_dir, problems, warnings)
+        spec = _server(raw_server, server_path, context)
         if spec is not None:
             servers.append(spec)
     return GatewayConfig(
@@ -227,48 +244,66 @@ def _tool_defaults(base: ToolPolicy, overrides: CommonOverrides | None) -> ToolP
     return dataclasses.replace(base, poisoning="block" if switch.block else "report")
 
 
-def _server(
-    raw: object,
-    path: KeyPath,
-    settings: Settings,
-    tool_defaults: ToolPolicy,
-    base_dir: Path,
-    problems: Problems,
-) -> ServerSpec | None:
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """What every server of one gateway is read with."""
+
+    settings: Settings
+    tool_defaults: ToolPolicy
+    base_dir: Path
+    problems: Problems
+    warnings: Problems
+
+
+def _server(raw: object, path: KeyPath, where: _Where) -> ServerSpec | None:
+    problems = where.problems
+    check_keys(raw, SERVER_KEYS, path, where.warnings, closed=True)
     server = validate(EnkryptServer, raw, path, problems)
     if server is None:
         return None
+    check_keys(server.config, TARGET_KEYS, (*path, "config"), where.warnings, closed=True)
     tools = normalize_tools(server.tools, (*path, "tools"), problems)
-    denied = _denied_tools(server.denied_tools, (*path, "denied_tools"), problems)
-    target = _target(server.config, (*path, "config"), base_dir, problems)
+    denied = _denied_tools(server.denied_tools, (*path, "denied_tools"), where)
+    target = _target(server.config, (*path, "config"), where.base_dir, problems)
     if target is None:
         return None
-    extra = [p for p in denied if p not in tool_defaults.denied_tools]
+    defaults = where.tool_defaults
+    extra = [p for p, _ in denied if p not in defaults.denied_tools]
+    reasons = tuple((p, reason) for p, reason in denied if reason)
     return ServerSpec(
         name=server.server_name,
         target=target,
         description=server.description,
         tools=tools,
-        timeout=settings.discovery.default_timeout,
-        server_policy=settings.server_policy,
+        timeout=where.settings.discovery.default_timeout,
+        server_policy=where.settings.server_policy,
         tool_policy=dataclasses.replace(
-            tool_defaults, denied_tools=(*tool_defaults.denied_tools, *extra)
+            defaults,
+            denied_tools=(*defaults.denied_tools, *extra),
+            deny_reasons=(*defaults.deny_reasons, *reasons),
         ),
     )
 
 
-def _denied_tools(raw: list[Any], path: KeyPath, problems: Problems) -> list[str]:
-    """Globs, written as strings or as ``{"pattern": ..., "reason": ...}``."""
-    patterns: list[str] = []
+def _denied_tools(raw: list[Any], path: KeyPath, where: _Where) -> list[tuple[str, str | None]]:
+    """(glob, its own reason), written as strings or as ``{"pattern": ..., "reason": ...}``."""
+    patterns: list[tuple[str, str | None]] = []
     for index, item in enumerate(raw):
-        pattern = item.get("pattern") if isinstance(item, dict) else item
+        pattern, reason = (
+            (item.get("pattern"), item.get("reason")) if isinstance(item, dict) else (item, None)
+        )
+        if isinstance(item, dict):
+            check_keys(item, DENY_ENTRY_KEYS, (*path, index), where.warnings, closed=True)
         if not isinstance(pattern, str):
-            problems.add((*path, index), 'a denied tool is a glob or {"pattern": "..."}')
+            where.problems.add((*path, index), 'a denied tool is a glob or {"pattern": "..."}')
+            continue
+        if reason is not None and not isinstance(reason, str):
+            where.problems.add((*path, index, "reason"), "a reason is a string")
             continue
         try:
-            patterns.append(check_glob(pattern))
+            patterns.append((check_glob(pattern), reason.strip() if reason else None))
         except ValueError as exc:
-            problems.add((*path, index), str(exc))
+            where.problems.add((*path, index), str(exc))
     return patterns
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -120,11 +120,15 @@ def validate(model: type[Any], raw: object, prefix: KeyPath, problems: Problems)
         return None
 
 
+def unknown_key(key: str, known: Collection[str]) -> str:
+    """ "unknown key", with the closest known key as a suggestion when one is close."""
+    hint = difflib.get_close_matches(key, list(known), n=1)
+    return "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+
+
 def _message(kind: str, msg: str, model: type[Any], loc: KeyPath) -> str:
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):
-        known = _known_keys(model, loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        return "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        return unknown_key(str(loc[-1]), _known_keys(model, loc[:-1]))
     if kind == "missing":
         return "required key is missing"
     if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
