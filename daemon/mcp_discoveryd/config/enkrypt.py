@@ -210,7 +210,7 @@ def _gateway(
         return None
     tool_defaults = _tool_defaults(settings.tool_policy, entry.common_overrides)
     servers: list[ServerSpec] = []
-    first_index: dict[object, int] = {}
+    first_index: dict[str, int] = {}
     for index, raw_server in enumerate(entry.mcp_config):
         server_path: KeyPath = (*path, "mcp_config", index)
         name = raw_server.get("server_name") if isinstance(raw_server, dict) else None
@@ -219,7 +219,8 @@ def _gateway(
                 (*server_path, "server_name"),
                 f"duplicate server name {name!r} (first at mcp_config[{first_index[name]}])",
             )
-        first_index.setdefault(name, index)
+        if isinstance(name, str):  # any other type is reported by the server's own model
+            first_index.setdefault(name, index)
         context = _Where(settings, tool_defaults, base_dir, problems, warnings)
         spec = _server(raw_server, server_path, context)
         if spec is not None:
