@@ -59,3 +59,21 @@ def test_a_section_changes_only_the_keys_it_writes(tmp_path: Path) -> None:
     )
     config = load_text(tmp_path, text, name="enkrypt.json")
     assert (config.cache.tool_ttl, config.cache.config_ttl) == (7200.0, 3600.0)
+
+
+def test_sentinel_credentials_are_read_expanded_and_kept_secret(tmp_path: Path) -> None:
+    """sentinel_password from ${VAR} is read, counted a secret; without sentinels, a problem."""
+    text = (
+        '[cache]\nsentinels = ["10.0.0.5:26379"]\nsentinel_username = "watch"\n'
+        'sentinel_password = "${SENTINEL_PW}"\nurl = "rediss://:${REDIS_PW}@mymaster/0"\n'
+        + SERVER
+    )
+    env = {"SENTINEL_PW": "sentinel-secret-01", "REDIS_PW": "redis-secret-02"}
+    config = load_text(tmp_path, text, env=env)
+    assert (config.cache.sentinel_username, config.cache.sentinel_password) == (
+        "watch",
+        "sentinel-secret-01",
+    )
+    assert "sentinel-secret-01" in config.secrets()
+    found = problems(tmp_path, '[cache]\nsentinel_password = "pw-0001"\n' + SERVER)
+    assert found == {"cache.sentinels": "sentinel credentials are set but no sentinels"}
