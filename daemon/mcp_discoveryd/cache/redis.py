@@ -3,7 +3,8 @@
 One connection type for the three topologies: a single server (``redis://``,
 ``rediss://`` for TLS, ``unix://``; user and password for ACLs; a database
 number), Redis Cluster and Sentinel (the master is looked up through the
-sentinels). Work goes out as pipelines (``Batch``), one round trip each.
+sentinels, which are asked with their own credentials and, for a ``rediss://`` URL,
+over TLS). Work goes out as pipelines (``Batch``), one round trip each.
 Everything redis-py raises is translated here to ``CacheUnavailableError``,
 with secrets scrubbed from the message.
 """
@@ -162,9 +163,8 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
     except (ValueError, TypeError, RedisClusterException) as exc:
         # The config loader checks URLs and their options; this catches what only redis-py
         # knows is wrong (a TypeError is an option a connection class does not take).
-        reason = redact(
-            f"bad connection settings: {exc}", [settings.url or "", settings.password or ""]
-        )
+        secrets = [settings.url, settings.password, settings.sentinel_password]
+        reason = redact(f"bad connection settings: {exc}", [s for s in secrets if s])
         raise CacheUnavailableError("redis", reason) from None
 
 

@@ -3,8 +3,8 @@
 ``DiscoverySettings`` and ``CacheSettings`` are declared once: the same frozen pydantic
 dataclass parses the file's [discovery] / [cache] table (by its keys; ``validation_alias``
 where a key differs from the attribute) and is what the daemon reads. Code builds them by
-attribute name, and ``dataclasses.replace`` validates the change. Loaders (``toml.py``, ``enkrypt.py``) turn files into these; nothing else reads
-files or the environment.
+attribute name, and ``dataclasses.replace`` validates the change. Loaders (``toml.py``,
+``enkrypt.py``) turn files into these; nothing else reads files or the environment.
 """
 
 from __future__ import annotations

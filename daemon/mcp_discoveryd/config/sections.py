@@ -1,9 +1,12 @@
 """The daemon's own settings sections: [discovery], [cache], [guardrails].
 
-The same models read the TOML file's top-level tables and the ``mcp_discoveryd``
-object an Enkrypt config may carry. Only keys actually written are applied on top of
-a base (the defaults, or what an Enkrypt config implies), so a section never resets
-a setting it does not mention.
+[discovery] and [cache] are read straight into ``DiscoverySettings`` and
+``CacheSettings`` (``model.py``: declared once). The [guardrails] tables are read here
+and applied to the ``ServerPolicy``/``ToolPolicy`` values of ``models.py``. The same
+reading serves the TOML file's top-level tables and the ``mcp_discoveryd`` object an
+Enkrypt config may carry. Only keys actually written are applied on top of a base
+(the defaults, or what an Enkrypt config implies), so a section never resets a
+setting it does not mention.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ __all__ = [
 T = TypeVar("T")
 
 _SP, _TP = ServerPolicy(), ToolPolicy()
-_CONNECTION = ("url", "password", "cluster", "sentinels")  # how the redis backend connects
+# How the redis backend connects: dropped when a section chooses memory over a base's Redis.
+_CONNECTION = ("url", "password", "cluster", "sentinels", "sentinel_username", "sentinel_password")
 
 
 class Section(BaseModel):
