@@ -65,8 +65,7 @@ def test_sentinel_credentials_are_read_expanded_and_kept_secret(tmp_path: Path) 
     """sentinel_password from ${VAR} is read, counted a secret; without sentinels, a problem."""
     text = (
         '[cache]\nsentinels = ["10.0.0.5:26379"]\nsentinel_username = "watch"\n'
-        'sentinel_password = "${SENTINEL_PW}"\nurl = "rediss://:${REDIS_PW}@mymaster/0"\n'
-        + SERVER
+        'sentinel_password = "${SENTINEL_PW}"\nurl = "rediss://:${REDIS_PW}@mymaster/0"\n' + SERVER
     )
     env = {"SENTINEL_PW": "sentinel-secret-01", "REDIS_PW": "redis-secret-02"}
     config = load_text(tmp_path, text, env=env)
