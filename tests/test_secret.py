@@ -98,7 +98,7 @@ def test_secrets_never_leak_through_models_or_a_report(env: str, header: str, pw
     remote = remote_target(
         "https://h.example/mcp", Transport.SSE, {"Authorization": f"Bearer {header}"}
     )
-    cache = CacheSettings(password=Secret(pw), key_secret=Secret(pw + "k"))
+    cache = CacheSettings(password=Secret(pw), key_secret=Secret(pw + "-key-secret-text"))
     specs = (ServerSpec("local", local), ServerSpec("remote", remote))
     config = DaemonConfig("c.toml", "toml", (GatewayConfig("g", specs),), cache=cache)
     printed = shown(config) + shown(specs) + repr(dataclasses.asdict(specs[0]))

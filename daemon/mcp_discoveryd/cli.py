@@ -4,7 +4,8 @@ Exit codes are listed in EXIT_CODES (shown by ``--help``): 0 success, 1 some ser
 failed or was blocked, or a cache write or clear did not reach the shared cache (a
 one-shot process has no later moment to retry in), 2 usage error (unknown gateway,
 server or cache type included), 78 configuration error (EX_CONFIG, which systemd
-units are told not to restart on).
+units are told not to restart on), 141 stdout closed early (a reader such as `head`
+went away: 128 + SIGPIPE, as a shell reports a tool killed by it).
 
 Nothing printed here is rewritten: secrets are masked where they enter the config
 (``secret.py``), so the output is exactly what the report says.
@@ -13,8 +14,10 @@ Nothing printed here is rewritten: secrets are masked where they enter the confi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -32,12 +35,14 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
+EXIT_PIPE = 141
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK:<3} success: every server answered (or the cache call succeeded)
   {EXIT_FAILED:<3} at least one server failed or was blocked, or results could not be stored/cleared
   {EXIT_USAGE:<3} usage error: bad arguments, or an unknown gateway, server or cache type
   {EXIT_CONFIG:<3} configuration error (EX_CONFIG): the config file is missing or invalid
+  {EXIT_PIPE:<3} stdout closed early (a reader such as head went away; 128 + SIGPIPE)
 """
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 DESCRIPTION_CHARS = 100  # one line of a tool's description in the --server listing
@@ -80,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = command(commands, "check-config", "validate a config file")
     check.add_argument("path", nargs="?", help="TOML or enkrypt_mcp_config.json (or use --config)")
     check.add_argument("--config", help="the config file, as for the other commands")
+    check.add_argument(
+        "--strict", action="store_true", help="treat warnings (unknown Enkrypt keys) as errors"
+    )
 
     discover = command(commands, "discover", "run one discovery and print the results")
     discover.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
@@ -112,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the guard: a closed pipe shows at the last flush too
+    except BrokenPipeError:
+        # The reader of stdout went away (`discover --json | head -1`): nothing more can be
+        # shown, so exit quietly; stdout goes to /dev/null so the final flush cannot fail.
+        with contextlib.suppress(OSError, ValueError):  # a stdout without a descriptor
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return EXIT_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -125,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("check-config: give the config file once (path or --config)")
         if not (args.path or args.config):
             parser.error("check-config: give the config file (path or --config)")
-        return check_config(args.path or args.config)
+        return check_config(args.path or args.config, strict=args.strict)
     if args.command == "cache":
         return cache_command(args)
     return discover(args)
@@ -134,16 +157,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(path: str) -> DaemonConfig | None:
     """The config, or None after printing every problem found in it."""
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    for warning in config.warnings:  # before anything runs, so a typo is seen first
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    return config
 
 
-def check_config(path: str) -> int:
-    """Validate a config file and list every problem found."""
+def check_config(path: str, strict: bool = False) -> int:
+    """Validate a config file and list every problem found (warnings too, fatal if strict)."""
     config = _load(path)
     if config is None:
+        return EXIT_CONFIG
+    if strict and config.warnings:
+        print(f"{path}: {len(config.warnings)} warning(s), fatal under --strict", file=sys.stderr)
         return EXIT_CONFIG
     servers = sum(len(g.servers) for g in config.gateways)
     print(f"{path}: ok ({config.format}, {len(config.gateways)} gateway(s), {servers} server(s))")

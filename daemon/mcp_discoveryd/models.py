@@ -87,6 +87,9 @@ class ToolPolicy:
     block_destructive: bool = False  # annotations.destructiveHint true (or absent: spec default)
     block_open_world: bool = False  # annotations.openWorldHint true
     poisoning: Literal["block", "report", "off"] = "block"
+    # (pattern, reason) for deny entries that give their own reason (Enkrypt's
+    # {"pattern": ..., "reason": ...}): that reason is what a blocked tool reports.
+    deny_reasons: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,9 @@ def _wait_port(port: int, deadline: float = 20.0) -> None:
 
 
 def _config(specs: list[ServerSpec], spawns: int | None = None) -> DaemonConfig:
-    settings = DiscoverySettings() if spawns is None else DiscoverySettings(spawns)
+    settings = (
+        DiscoverySettings() if spawns is None else DiscoverySettings(max_concurrent_spawns=spawns)
+    )
     return DaemonConfig(
         path="<bench>",
         format="toml",

@@ -128,7 +128,7 @@ def config(
 
 def redis_settings(url: str, **overrides: Any) -> CacheSettings:
     """Redis settings for a test server; a password or key secret given as text is held as a Secret."""
-    for name in ("password", "key_secret"):
+    for name in ("password", "key_secret", "sentinel_password"):
         if isinstance(overrides.get(name), str):
             overrides[name] = Secret(overrides[name])
     return CacheSettings(backend="redis", url=SecretUrl(url), **overrides)

@@ -15,7 +15,12 @@ import pytest
 from tests.cache.redis_config import ServerConfig, TlsFiles
 from tests.cache.redis_servers import RedisFactory, RedisServer, RedisTlsFactory
 from tests.cache.redis_tls import make_tls_files
-from tests.cache.redis_topologies import RedisCluster, RedisSentinel, SharedCluster
+from tests.cache.redis_topologies import (
+    RedisCluster,
+    RedisSentinel,
+    RedisSentinelFactory,
+    SharedCluster,
+)
 from tests.conftest import require_binary
 
 
@@ -118,6 +123,31 @@ def redis_cluster(_redis_cluster_holder: SharedCluster) -> RedisCluster:
     "fail" for its first 2 s).
     """
     return _redis_cluster_holder.get()
+
+
+@pytest.fixture
+def redis_sentinel_factory(redis_tls_files: TlsFiles) -> Iterator[RedisSentinelFactory]:
+    """Start sentinel pairs with passwords (each its own) and TLS; all stopped after the test."""
+    _need_redis()
+    started: list[RedisSentinel] = []
+
+    def factory(
+        *,
+        master_password: str | None = None,
+        sentinel_password: str | None = None,
+        tls: bool = False,
+    ) -> RedisSentinel:
+        pair = RedisSentinel.launch(
+            master_password=master_password,
+            sentinel_password=sentinel_password,
+            tls=redis_tls_files if tls else None,
+        )
+        started.append(pair)
+        return pair
+
+    yield factory
+    for pair in started:
+        pair.close()
 
 
 @pytest.fixture

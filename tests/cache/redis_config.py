@@ -107,6 +107,7 @@ class ServerConfig:
     tls: TlsFiles | None = None
     cluster_port: int | None = None  # set: a cluster node with this bus port
     sentinel_of: tuple[str, int, str] | None = None  # set: a sentinel for (host, port, name)
+    sentinel_auth_pass: str | None = None  # a sentinel's password for its master
 
     def lines(self, port: int, workdir: Path) -> list[str]:
         """The redis.conf lines for a server on ``port`` living in ``workdir``."""
@@ -149,8 +150,15 @@ class ServerConfig:
     def _sentinel_lines(self) -> list[str]:
         assert self.sentinel_of is not None
         host, port, name = self.sentinel_of
-        return [
+        lines = [
             f"sentinel monitor {name} {host} {port} 1",
             f"sentinel down-after-milliseconds {name} 1000",
             f"sentinel failover-timeout {name} 2000",
         ]
+        if self.password is not None:  # the sentinel's own password, asked of its clients
+            lines.append(f"requirepass {quote_conf(self.password)}")
+        if self.sentinel_auth_pass is not None:
+            lines.append(f"sentinel auth-pass {name} {quote_conf(self.sentinel_auth_pass)}")
+        if self.tls is not None:  # a sentinel reaches a TLS master through tls-replication
+            lines.append("tls-replication yes")
+        return lines

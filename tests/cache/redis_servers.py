@@ -11,9 +11,11 @@ tests that prefer not to block the loop use the ``a``-prefixed twins (``astart``
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -101,7 +103,7 @@ class RedisServer:
     def admin_credentials(self) -> tuple[str | None, str | None]:
         """(username, password) that gets full access: the ACL user if any, else the default."""
         if self.config.sentinel_of is not None:
-            return None, None
+            return None, self.config.password
         if self.config.acl_user is not None and self.config.password is None:
             return self.config.acl_user, self.config.acl_password
         return None, self.config.password
@@ -261,12 +263,18 @@ class RedisServer:
 
     def _answers_ping(self) -> bool:
         # A bare RESP PING; over the Unix socket when there is one, since TLS ports need a
-        # handshake. An auth error is an answer too: the server is up, just guarded.
+        # handshake (a TLS sentinel has none: it is pinged over TLS). An auth error is an
+        # answer too: the server is up, just guarded.
         unix = self.config.sentinel_of is None
         try:
-            with socket.socket(socket.AF_UNIX if unix else socket.AF_INET) as sock:
-                sock.settimeout(0.5)
-                sock.connect(self.unix_socket if unix else (self.host, self.port))
+            with contextlib.ExitStack() as stack:
+                raw = stack.enter_context(socket.socket(socket.AF_UNIX if unix else socket.AF_INET))
+                raw.settimeout(0.5)
+                raw.connect(self.unix_socket if unix else (self.host, self.port))
+                sock = raw
+                if not unix and self.config.tls is not None:
+                    context = ssl.create_default_context(cafile=str(self.config.tls.ca_path))
+                    sock = stack.enter_context(context.wrap_socket(raw, server_hostname=self.host))
                 sock.sendall(b"PING\r\n")
                 reply = sock.recv(64)
         except OSError:

@@ -7,9 +7,10 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
-from tests.cache.redis_config import HOST, RedisStartError, ServerConfig, free_port
+from tests.cache.redis_config import HOST, RedisStartError, ServerConfig, TlsFiles, free_port
 from tests.cache.redis_servers import RedisServer
 
 CLUSTER_SLOTS = 16384
@@ -147,13 +148,28 @@ class RedisSentinel:
     service_name: str = "mymaster"
 
     @classmethod
-    def launch(cls, service_name: str = "mymaster") -> RedisSentinel:
-        """Start a master, then a sentinel monitoring it; wait until the sentinel knows it."""
+    def launch(
+        cls,
+        service_name: str = "mymaster",
+        *,
+        master_password: str | None = None,
+        sentinel_password: str | None = None,
+        tls: TlsFiles | None = None,
+    ) -> RedisSentinel:
+        """Start a master, then a sentinel monitoring it; wait until the sentinel knows it.
+
+        Either may require a password of its own, and both may speak TLS only.
+        """
         with contextlib.ExitStack() as undo:  # a failed launch leaves no process behind
-            master = RedisServer.launch()
+            master = RedisServer.launch(ServerConfig(password=master_password, tls=tls))
             undo.callback(master.close)
             sentinel = RedisServer.launch(
-                ServerConfig(sentinel_of=(HOST, master.port, service_name))
+                ServerConfig(
+                    sentinel_of=(HOST, master.port, service_name),
+                    password=sentinel_password,
+                    sentinel_auth_pass=master_password,
+                    tls=tls,
+                )
             )
             undo.callback(sentinel.close)
             pair = cls(master, sentinel, service_name)
@@ -179,6 +195,18 @@ class RedisSentinel:
         fields = {_text(k): _text(v) for k, v in state.items()}
         # Until the first INFO reply, info-refresh is the time since the epoch.
         return fields.get("flags") == "master" and int(fields.get("info-refresh", "0")) < 60_000
+
+
+class RedisSentinelFactory(Protocol):
+    """The ``redis_sentinel_factory`` fixture: start a master and a sentinel as asked."""
+
+    def __call__(
+        self,
+        *,
+        master_password: str | None = None,
+        sentinel_password: str | None = None,
+        tls: bool = False,
+    ) -> RedisSentinel: ...
 
 
 def _text(value: object) -> str:

@@ -61,7 +61,7 @@ def _config(tmp_path: Path, settings: CacheSettings | None = None) -> tuple[Daem
         path="<test>",
         format="toml",
         gateways=(GatewayConfig(id="g", servers=(spec,)),),
-        discovery=DiscoverySettings(2),
+        discovery=DiscoverySettings(max_concurrent_spawns=2),
         cache=settings or CacheSettings(),
     )
     return config, flag
@@ -80,7 +80,7 @@ def settings(request: pytest.FixtureRequest) -> CacheSettings:
     if request.param == "memory":
         return CacheSettings()
     server: RedisServer = request.getfixturevalue("redis_server")
-    return redis_settings(server.url, key_secret="fingerprints")
+    return redis_settings(server.url, key_secret="fingerprints-key")
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def slot(cluster: RedisCluster, key: str) -> int:
 
 async def test_a_gateways_keys_share_one_slot(redis_cluster: RedisCluster) -> None:
     """Entries and index of one gateway hash to one slot; another gateway may land elsewhere."""
-    settings = cluster_settings(redis_cluster, key_secret="k")
+    settings = cluster_settings(redis_cluster, key_secret="k" * 16)
     backend = make_redis_backend(settings)
     now = time.time()
     await backend.put_many(

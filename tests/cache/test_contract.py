@@ -43,7 +43,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         return
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis_server")
-        settings = redis_settings(server.url, key_secret="contract")
+        settings = redis_settings(server.url, key_secret="contract-key-0001")
     else:
         cluster: RedisCluster = request.getfixturevalue("redis_cluster")
         settings = CacheSettings(backend="redis", url=SecretUrl(cluster.url), cluster=True)

@@ -20,12 +20,16 @@ from tests.cache.counting import CountingConnection
 from tests.cache.redis_servers import RedisFactory, RedisServer, RedisTlsFactory
 
 from mcp_discoveryd.cache import CacheStats, codec, open_cache
+from mcp_discoveryd.cache.redis import RedisConnection
 from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.errors import CacheUnavailableError
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.redis
 
 GATEWAY_ID = "user-4711_project-0815_config-42"
+MASTER_PW = "master-pw-0001"
+SENTINEL_PW = "sentinel-pw-0002"
 API_KEY = "sk-live-7f3c9a0e5b1d4c2a8e6f"
 
 
@@ -101,11 +105,36 @@ async def test_wrong_password_degrades_without_leaking_it(redis_factory: RedisFa
     assert not _keys(server)
 
 
+@pytest.mark.parametrize("where", ["password", "url", "sentinel_password"])
+async def test_redis_error_text_is_scrubbed_of_every_configured_password(
+    redis_factory: RedisFactory, where: str
+) -> None:
+    """An error Redis sends back quoting a configured password shows it masked.
+
+    The master's (in the settings or the URL) and the sentinels' own alike: redis-py's
+    messages are upstream text, scrubbed where the error is built.
+    """
+    server = redis_factory(password=MASTER_PW)
+    if where == "url":
+        settings = redis_settings(server.url_for(password=MASTER_PW))
+    else:
+        settings = redis_settings(server.url, password=MASTER_PW, sentinel_password=SENTINEL_PW)
+    quoted = SENTINEL_PW if where == "sentinel_password" else MASTER_PW
+    connection = RedisConnection.from_settings(settings, stats=CacheStats())
+    try:
+        with pytest.raises(CacheUnavailableError) as caught:
+            await connection.call("probe", "NO-SUCH-COMMAND", quoted)  # Redis echoes its args
+    finally:
+        await connection.aclose()
+    assert "NO-SUCH-COMMAND" in str(caught.value) and "***" in str(caught.value)
+    assert quoted not in str(caught.value)
+
+
 async def test_no_identifier_or_api_key_in_any_key_name(redis_server: RedisServer) -> None:
     """After writing (ours and the Enkrypt layout), SCAN finds no gateway id, cache id or API key."""
     cache_id = "user-4711_project-0815_config-42"
     gw = gateway(GATEWAY_ID, ("github", "jira"))
-    settings = redis_settings(redis_server.url, key_secret="k", enkrypt_compat=True)
+    settings = redis_settings(redis_server.url, key_secret="k" * 16, enkrypt_compat=True)
     cfg = config(settings, (gw,))
     async with open_cache(cfg) as cache:
         config_entry = entry(GATEWAY_ID, None, cache_type=CacheType.GATEWAY_CONFIG)

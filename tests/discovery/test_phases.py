@@ -49,7 +49,10 @@ def counting(tmp_path: Path, name: str, marker: Path, **kw: object) -> ServerSpe
 
 def config_of(*gateways: GatewayConfig, spawns: int = 2) -> DaemonConfig:
     return DaemonConfig(
-        path="<test>", format="toml", gateways=gateways, discovery=DiscoverySettings(spawns)
+        path="<test>",
+        format="toml",
+        gateways=gateways,
+        discovery=DiscoverySettings(max_concurrent_spawns=spawns),
     )
 
 

@@ -3,7 +3,8 @@
 One connection type for the three topologies: a single server (``redis://``,
 ``rediss://`` for TLS, ``unix://``; user and password for ACLs; a database
 number), Redis Cluster and Sentinel (the master is looked up through the
-sentinels). Work goes out as pipelines (``Batch``), one round trip each.
+sentinels, which are asked with their own credentials and, for a ``rediss://`` URL,
+over TLS). Work goes out as pipelines (``Batch``), one round trip each.
 Everything redis-py raises is translated here to ``CacheUnavailableError``,
 with secrets scrubbed from the message.
 """
@@ -23,6 +24,7 @@ from redis.exceptions import AuthenticationError, RedisClusterException, RedisEr
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config.model import CacheSettings
+from ..config.redis_url import url_options
 from ..errors import CacheUnavailableError
 from ..secret import Secret, scrub
 from .stats import CacheStats
@@ -142,13 +144,10 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
         common["password"] = settings.password.reveal()
     try:
         if settings.sentinels:
-            common.update(_url_credentials(settings.url.reveal() if settings.url else None))
+            common.update(_url_connection(settings.url.reveal() if settings.url else None))
             sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                 [_host_port(address) for address in settings.sentinels],
-                sentinel_kwargs={
-                    "socket_connect_timeout": CONNECT_TIMEOUT,
-                    "socket_timeout": COMMAND_TIMEOUT,
-                },
+                sentinel_kwargs=_sentinel_kwargs(settings),
                 **common,
             )
             client = sentinel.master_for(settings.sentinel_service)
@@ -157,33 +156,60 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
         if settings.cluster:
             return RedisCluster.from_url(url, **common), "redis-cluster", []
         return Redis.from_url(url, **common), "redis", []
-    except (ValueError, RedisClusterException) as exc:
-        # The config loader checks URLs; this catches what only redis-py knows is wrong.
+    except (ValueError, TypeError, RedisClusterException) as exc:
+        # The config loader checks URLs and their options; this catches what only redis-py
+        # knows is wrong (a TypeError is an option a connection class does not take).
         reason = scrub(f"bad connection settings: {exc}", _secrets(settings))
         raise CacheUnavailableError("redis", reason) from None
 
 
 def _secrets(settings: CacheSettings) -> tuple[Secret, ...]:
-    """What redis-py's error text is scrubbed of: the password and the URL's credentials."""
-    found = () if settings.password is None else (settings.password,)
+    """What redis-py's error text is scrubbed of: the passwords and the URL's credentials."""
+    passwords = (settings.password, settings.sentinel_password)
+    found = tuple(secret for secret in passwords if secret is not None)
     return found + (settings.url.secrets() if settings.url else ())
 
 
-def _url_credentials(url: str | None) -> dict[str, Any]:
-    """Username, password, database and TLS from a URL given alongside Sentinel addresses."""
+def _url_connection(url: str | None) -> dict[str, Any]:
+    """Credentials, database, TLS and options of a URL given alongside Sentinel addresses."""
     if not url:
         return {}
     parts = urlsplit(url)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = _tls(url)
     if parts.username:
         out["username"] = unquote(parts.username)
     if parts.password:
         out["password"] = unquote(parts.password)
     if parts.path.strip("/").isdigit():
         out["db"] = int(parts.path.strip("/"))
-    if parts.scheme == "rediss":
-        out["ssl"] = True
+    out.update(url_options(url))  # db in the query wins over the path, as in redis-py
     return out
+
+
+def _sentinel_kwargs(settings: CacheSettings) -> dict[str, Any]:
+    """How to reach the sentinels: their own credentials, and TLS when the master's URL is rediss.
+
+    Sentinels run with their own ``requirepass`` (often none, and one without it refuses
+    AUTH), so the master's password is never sent to them: ``sentinel_password`` is.
+    """
+    kwargs: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "socket_timeout": COMMAND_TIMEOUT,
+        **_tls(settings.url.reveal() if settings.url else None),
+    }
+    if settings.sentinel_username is not None:
+        kwargs["username"] = settings.sentinel_username
+    if settings.sentinel_password is not None:
+        kwargs["password"] = settings.sentinel_password.reveal()
+    return kwargs
+
+
+def _tls(url: str | None) -> dict[str, Any]:
+    """TLS on, with the URL's ssl_* options (CA, client certificate), for a rediss:// URL."""
+    if not url or urlsplit(url).scheme != "rediss":
+        return {}
+    options = {k: v for k, v in url_options(url).items() if k.startswith("ssl_")}
+    return {"ssl": True, **options}
 
 
 def _host_port(address: str) -> tuple[str, int]:

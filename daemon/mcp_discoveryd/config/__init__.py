@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ConfigError, ConfigProblem
 from .durations import format_duration, parse_duration
 from .enkrypt import load_enkrypt
+from .limits import MAX_BYTES
 from .model import CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .sizes import parse_size
 from .toml import load_toml
@@ -38,12 +39,20 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
     """
     name = str(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            problem = ConfigProblem("file", f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+            raise ConfigError(name, [problem])
+        text = data.decode("utf-8-sig")
     except OSError as exc:
-        raise ConfigError(name, [ConfigProblem("file", f"cannot read: {exc.strerror}")]) from None
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(name, [ConfigProblem("file", f"cannot read: {reason}")]) from None
     except UnicodeDecodeError as exc:
         problem = ConfigProblem(f"byte {exc.start}", "not UTF-8 text")
         raise ConfigError(name, [problem]) from None
+    except ValueError:  # a NUL byte in the path
+        raise ConfigError(name, [ConfigProblem("file", "cannot read: bad path")]) from None
     env = os.environ if env is None else env
     if detect_format(name, text) == "enkrypt":
         return load_enkrypt(text, name, env)

@@ -14,11 +14,20 @@ import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..models import RemoteTarget, ServerSpec, StdioTarget, ToolPolicy, Transport
 from ..secret import Secret, SecretUrl
+from .enkrypt_keys import (
+    DENY_ENTRY_KEYS,
+    MCP_CONFIG_KEYS,
+    SERVER_KEYS,
+    TARGET_KEYS,
+    check_document,
+    check_keys,
+)
 from .enkrypt_schema import (
     ApiKeyEntry,
     CommonConfig,
@@ -31,6 +40,7 @@ from .enkrypt_schema import (
     StdioConfig,
 )
 from .envref import expand_tree, referenced_names
+from .limits import check_shape, parse_bounded
 from .model import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
@@ -40,7 +50,9 @@ from .targets import (
     NO_TARGET,
     check_inherit_env,
     check_remote_url,
+    header_problems,
     remote_target,
+    stdio_problems,
     stdio_target,
 )
 from .tooldefs import normalize_tools
@@ -58,10 +70,12 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     """Parse and validate an Enkrypt config; ConfigError lists every problem found."""
     problems = Problems()
     try:
-        raw = json.loads(text, object_pairs_hook=_KeyedDict.from_pairs)
+        raw = parse_bounded(_parse_json, text, "JSON", problems)
     except json.JSONDecodeError as exc:
         problems.add_at(f"line {exc.lineno}, column {exc.colno}", f"JSON syntax error: {exc.msg}")
         raise problems.error(path) from None
+    if raw is None or not check_shape(raw, problems, by_position=("apikeys",)):
+        raise problems.error(path)  # every place named is a key path, never a value
     secrets = collect_secrets(raw)
     if not isinstance(raw, dict):
         problems.add((), "an Enkrypt config is a JSON object")
@@ -70,6 +84,8 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     if isinstance(apikeys, dict):
         secrets.update(apikeys)  # the keys of this object are the secrets
     _report_duplicates(raw, (), problems)
+    warnings = Problems()  # unknown keys: reported, never fatal (errors under --strict)
+    check_document(raw, warnings)
 
     common = (
         validate(
@@ -98,7 +114,9 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     gateways = tuple(
         gateway
         for config_id, entry in configs.items()
-        if (gateway := _gateway(config_id, entry, cache_ids, settings, base_dir, problems))
+        if (
+            gateway := _gateway(config_id, entry, cache_ids, settings, base_dir, problems, warnings)
+        )
     )
     withheld = referenced_names(own)
     inherit = settings.discovery.inherit_env
@@ -112,6 +130,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
+        warnings=tuple(warnings.items),
     )
 
 
@@ -136,8 +155,7 @@ def _inheriting(
 def _discovery_base(common: CommonConfig) -> DiscoverySettings:
     timeouts = common.timeout_settings
     timeout = timeouts.discovery_timeout or timeouts.default_timeout
-    base = DiscoverySettings()
-    return dataclasses.replace(base, default_timeout=timeout) if timeout else base
+    return DiscoverySettings(default_timeout=timeout) if timeout else DiscoverySettings()
 
 
 def _cache_base(common: CommonConfig) -> CacheSettings:
@@ -147,9 +165,8 @@ def _cache_base(common: CommonConfig) -> CacheSettings:
     config_ttl = _ttl(
         common.enkrypt_gateway_cache_expiration_minutes, common.enkrypt_gateway_cache_expiration
     )
-    base = CacheSettings()
-    settings = dataclasses.replace(
-        base, tool_ttl=tool_ttl, config_ttl=config_ttl, min_ttl=min(base.min_ttl, tool_ttl)
+    settings = CacheSettings(
+        tool_ttl=tool_ttl, config_ttl=config_ttl, min_ttl=min(CacheSettings().min_ttl, tool_ttl)
     )
     if not common.enkrypt_mcp_use_external_cache:
         return settings
@@ -208,14 +225,16 @@ def _gateway(
     settings: Settings,
     base_dir: Path,
     problems: Problems,
+    warnings: Problems,
 ) -> GatewayConfig | None:
     path: KeyPath = ("mcp_configs", config_id)
+    check_keys(raw, MCP_CONFIG_KEYS, path, warnings, closed=True)
     entry = validate(McpConfigEntry, raw, path, problems)
     if entry is None:
         return None
     tool_defaults = _tool_defaults(settings.tool_policy, entry.common_overrides)
     servers: list[ServerSpec] = []
-    first_index: dict[object, int] = {}
+    first_index: dict[str, int] = {}
     for index, raw_server in enumerate(entry.mcp_config):
         server_path: KeyPath = (*path, "mcp_config", index)
         name = raw_server.get("server_name") if isinstance(raw_server, dict) else None
@@ -224,8 +243,10 @@ def _gateway(
                 (*server_path, "server_name"),
                 f"duplicate server name {name!r} (first at mcp_config[{first_index[name]}])",
             )
-        first_index.setdefault(name, index)
-        spec = _server(raw_server, server_path, settings, tool_defaults, base_dir, problems)
+        if isinstance(name, str):  # any other type is reported by the server's own model
+            first_index.setdefault(name, index)
+        context = _Where(settings, tool_defaults, base_dir, problems, warnings)
+        spec = _server(raw_server, server_path, context)
         if spec is not None:
             servers.append(spec)
     return GatewayConfig(
@@ -248,48 +269,66 @@ def _tool_defaults(base: ToolPolicy, overrides: CommonOverrides | None) -> ToolP
     return dataclasses.replace(base, poisoning="block" if switch.block else "report")
 
 
-def _server(
-    raw: object,
-    path: KeyPath,
-    settings: Settings,
-    tool_defaults: ToolPolicy,
-    base_dir: Path,
-    problems: Problems,
-) -> ServerSpec | None:
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """What every server of one gateway is read with."""
+
+    settings: Settings
+    tool_defaults: ToolPolicy
+    base_dir: Path
+    problems: Problems
+    warnings: Problems
+
+
+def _server(raw: object, path: KeyPath, where: _Where) -> ServerSpec | None:
+    problems = where.problems
+    check_keys(raw, SERVER_KEYS, path, where.warnings, closed=True)
     server = validate(EnkryptServer, raw, path, problems)
     if server is None:
         return None
+    check_keys(server.config, TARGET_KEYS, (*path, "config"), where.warnings, closed=True)
     tools = normalize_tools(server.tools, (*path, "tools"), problems)
-    denied = _denied_tools(server.denied_tools, (*path, "denied_tools"), problems)
-    target = _target(server.config, (*path, "config"), base_dir, problems)
+    denied = _denied_tools(server.denied_tools, (*path, "denied_tools"), where)
+    target = _target(server.config, (*path, "config"), where.base_dir, problems)
     if target is None:
         return None
-    extra = [p for p in denied if p not in tool_defaults.denied_tools]
+    defaults = where.tool_defaults
+    extra = [p for p, _ in denied if p not in defaults.denied_tools]
+    reasons = tuple((p, reason) for p, reason in denied if reason)
     return ServerSpec(
         name=server.server_name,
         target=target,
         description=server.description,
         tools=tools,
-        timeout=settings.discovery.default_timeout,
-        server_policy=settings.server_policy,
+        timeout=where.settings.discovery.default_timeout,
+        server_policy=where.settings.server_policy,
         tool_policy=dataclasses.replace(
-            tool_defaults, denied_tools=(*tool_defaults.denied_tools, *extra)
+            defaults,
+            denied_tools=(*defaults.denied_tools, *extra),
+            deny_reasons=(*defaults.deny_reasons, *reasons),
         ),
     )
 
 
-def _denied_tools(raw: list[Any], path: KeyPath, problems: Problems) -> list[str]:
-    """Globs, written as strings or as ``{"pattern": ..., "reason": ...}``."""
-    patterns: list[str] = []
+def _denied_tools(raw: list[Any], path: KeyPath, where: _Where) -> list[tuple[str, str | None]]:
+    """(glob, its own reason), written as strings or as ``{"pattern": ..., "reason": ...}``."""
+    patterns: list[tuple[str, str | None]] = []
     for index, item in enumerate(raw):
-        pattern = item.get("pattern") if isinstance(item, dict) else item
+        pattern, reason = (
+            (item.get("pattern"), item.get("reason")) if isinstance(item, dict) else (item, None)
+        )
+        if isinstance(item, dict):
+            check_keys(item, DENY_ENTRY_KEYS, (*path, index), where.warnings, closed=True)
         if not isinstance(pattern, str):
-            problems.add((*path, index), 'a denied tool is a glob or {"pattern": "..."}')
+            where.problems.add((*path, index), 'a denied tool is a glob or {"pattern": "..."}')
+            continue
+        if reason is not None and not isinstance(reason, str):
+            where.problems.add((*path, index, "reason"), "a reason is a string")
             continue
         try:
-            patterns.append(check_glob(pattern))
+            patterns.append((check_glob(pattern), reason.strip() if reason else None))
         except ValueError as exc:
-            problems.add((*path, index), str(exc))
+            where.problems.add((*path, index), str(exc))
     return patterns
 
 
@@ -303,6 +342,9 @@ def _target(
         stdio = validate(StdioConfig, config, path, problems)
         if stdio is None:
             return None
+        env = stdio.env or {}
+        for where, message in stdio_problems(stdio.command, stdio.args, env, stdio.cwd):
+            problems.add((*path, *where), message)
         return stdio_target(stdio.command, stdio.args, stdio.env or {}, stdio.cwd, base_dir)
     if "url" not in config:
         problems.add(path, NO_TARGET)
@@ -313,6 +355,8 @@ def _target(
     reason = check_remote_url(remote.url)
     if reason:
         problems.add((*path, "url"), reason)
+    for name, message in header_problems(remote.headers or {}):
+        problems.add((*path, "headers", name), message)
     transport = _transport(remote, path, problems)
     if transport is None:
         return None
@@ -335,6 +379,10 @@ def _transport(remote: RemoteConfig, path: KeyPath, problems: Problems) -> Trans
         problems.add((*path, "transport"), "transport and type disagree")
         return None
     return chosen.pop() if chosen else Transport.STREAMABLE_HTTP
+
+
+def _parse_json(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_KeyedDict.from_pairs)
 
 
 class _KeyedDict(dict[str, Any]):

@@ -1,7 +1,10 @@
 """The loaded, validated configuration: frozen values that the rest of the daemon reads.
 
-Loaders (``toml.py``, ``enkrypt.py``) turn files into these; nothing else reads
-files or the environment.
+``DiscoverySettings`` and ``CacheSettings`` are declared once: the same frozen pydantic
+dataclass parses the file's [discovery] / [cache] table (by its keys; ``validation_alias``
+where a key differs from the attribute) and is what the daemon reads. Code builds them by
+attribute name, and ``dataclasses.replace`` validates the change. Loaders (``toml.py``,
+``enkrypt.py``) turn files into these; nothing else reads files or the environment.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
+from ..errors import ConfigProblem
 from ..models import DEFAULT_INHERIT_ENV, ServerSpec
-from ..secret import Secret, SecretUrl
+from .fields import Duration, KeySecret, PositiveDuration, SecretText, SecretUrlText, Sentinel, Size
 
 HOUR = 3600.0
+KEY_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 def default_spawn_limit() -> int:
@@ -21,37 +29,55 @@ def default_spawn_limit() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True, slots=True)
+# A section of the daemon's own format: frozen, unknown keys rejected, every field strict
+# (StrictInt, StrictBool; durations and sizes parse their own input; secrets take a str and
+# hold it as a Secret). A pydantic dataclass, not a BaseModel: ``dataclasses.replace``
+# works on it, and validates. A file is read with ``by_name=False``
+# (``problems.validate``), so it spells each key as documented.
+SECTION = ConfigDict(
+    extra="forbid",
+    validate_by_name=True,
+    validate_by_alias=True,
+    hide_input_in_errors=True,  # a ValidationError's text never quotes a value (it may be secret)
+)
+
+
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
 class DiscoverySettings:
-    """How discovery talks to upstreams."""
+    """How discovery talks to upstreams: [discovery]."""
 
-    max_concurrent_spawns: int = field(default_factory=default_spawn_limit)
-    default_timeout: float = 30.0  # seconds; per server, covering connect, listing and close
-    page_cap: int = 100  # pages per list before the listing is cut off as an error
-    max_reply_bytes: int = 8 * 1024 * 1024  # a catalog past this is an oversized reply
+    max_concurrent_spawns: StrictInt = Field(default_factory=default_spawn_limit, ge=1)
+    # seconds; per server, covering connect, listing and close
+    default_timeout: PositiveDuration = Field(default=30.0, validation_alias="timeout")
+    page_cap: StrictInt = Field(default=100, ge=1)  # pages per list before it is cut off
+    max_reply_bytes: Size = 8 * 1024 * 1024  # a catalog past this is an oversized reply
     mode: Literal["legacy", "auto"] = "legacy"  # handshake era; auto tries 2026-07-28 first
-    inherit_env: tuple[str, ...] = DEFAULT_INHERIT_ENV  # what stdio children get of our env
+    inherit_env: tuple[StrictStr, ...] = DEFAULT_INHERIT_ENV  # what stdio children get of our env
 
 
-@dataclass(frozen=True, slots=True)
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
 class CacheSettings:
-    """Where results are kept and for how long."""
+    """Where results are kept and for how long: [cache]."""
 
     backend: Literal["memory", "redis"] = "memory"
-    url: SecretUrl | None = None  # may carry a password
-    password: Secret | None = None
-    cluster: bool = False
-    sentinels: tuple[str, ...] = ()  # "host:port" of each sentinel
-    sentinel_service: str = "mymaster"
-    key_prefix: str = "mcpd"
-    key_secret: Secret | None = None  # HMAC key for identifiers
-    tool_ttl: float = 4 * HOUR
-    config_ttl: float = 24 * HOUR
-    stale_grace: float = 1 * HOUR  # served stale this long past expiry while refresh fails
-    min_ttl: float = 60.0  # floor for an upstream's ttlMs hint
-    max_entries: int = 10_000  # memory backend bound
-    max_bytes: int = 256 * 1024 * 1024  # memory backend bound
-    enkrypt_compat: bool | None = None  # None: on for an Enkrypt config with external cache
+    url: SecretUrlText | None = None  # may carry a password; shown masked
+    password: SecretText | None = None
+    cluster: StrictBool = False
+    sentinels: tuple[Sentinel, ...] = ()  # "host:port" of each sentinel
+    sentinel_service: StrictStr = Field(default="mymaster", min_length=1)
+    # Sentinels' own ACL credentials: a sentinel has its own requirepass, often unset, and
+    # one without it refuses AUTH, so the master's credentials are not sent by default.
+    sentinel_username: StrictStr | None = None
+    sentinel_password: SecretText | None = None
+    key_prefix: StrictStr = Field(default="mcpd", pattern=KEY_PREFIX)
+    key_secret: KeySecret | None = None  # HMAC key for identifiers
+    tool_ttl: PositiveDuration = 4 * HOUR
+    config_ttl: PositiveDuration = 24 * HOUR
+    stale_grace: Duration = 1 * HOUR  # served stale this long past expiry while refresh fails
+    min_ttl: Duration = 60.0  # floor for an upstream's ttlMs hint
+    max_entries: StrictInt = Field(default=10_000, ge=1)  # memory backend bound
+    max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
+    enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +104,11 @@ class DaemonConfig:
     path: str
     format: Literal["toml", "enkrypt"]
     gateways: tuple[GatewayConfig, ...]
-    discovery: DiscoverySettings = DiscoverySettings()
-    cache: CacheSettings = CacheSettings()
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config
+    # lists them, --strict makes them errors, discover prints them first.
+    warnings: tuple[ConfigProblem, ...] = ()
 
     def gateway(self, gateway_id: str) -> GatewayConfig | None:
         return next((g for g in self.gateways if g.id == gateway_id), None)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ..errors import ConfigError, ConfigProblem
 from ..secret import Secret, scrub
@@ -25,7 +26,8 @@ def format_path(path: KeyPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            key = part if _BARE_KEY.fullmatch(part) else '"' + part.replace('"', '\\"') + '"'
+            # Quoted with escapes, so a control character in a key cannot break the line.
+            key = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
             out += f".{key}" if out else key
     return out or "(top level)"
 
@@ -52,13 +54,15 @@ class Problems:
         """Drop later problems at or under ``path``: the one already reported is their cause."""
         self._reported.add(path)
 
+    def reported(self, path: KeyPath) -> bool:
+        """Whether a problem at ``path`` was recorded (silencing what is under it)."""
+        return path in self._reported
+
     def add_at(self, location: str, message: str) -> None:
         """Record a problem whose place is not a key path (a line and column, the file itself)."""
         self.items.append(ConfigProblem(location, message))
 
-    def add_validation(
-        self, error: ValidationError, prefix: KeyPath, model: type[BaseModel]
-    ) -> None:
+    def add_validation(self, error: ValidationError, prefix: KeyPath, model: type[Any]) -> None:
         """Translate pydantic's errors (never their input values) into problems."""
         for item in error.errors(include_url=False, include_input=False):
             loc = tuple(item["loc"])
@@ -86,16 +90,29 @@ class Problems:
         )
 
 
-def validate(model: type[BaseModel], raw: object, prefix: KeyPath, problems: Problems) -> Any:
-    """``model.model_validate(raw)``, recording problems under ``prefix``.
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(model: type[Any]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
+
+
+def validate(model: type[Any], raw: object, prefix: KeyPath, problems: Problems) -> Any:
+    """``raw`` validated as ``model`` (a model or pydantic dataclass), problems under ``prefix``.
+
+    Keys are read as the file spells them (aliases), never by attribute name.
 
     When some keys are wrong, they are reported and the model is built from the others
     (their defaults standing in), so that checks across keys still find what else is
     wrong; nothing built from a file with problems is ever used. None when even that
     fails (the value is not a table, or a required key is missing).
     """
+    adapter = _adapter(model)
     try:
-        return model.model_validate(raw)
+        return adapter.validate_python(raw, by_alias=True, by_name=False)
     except ValidationError as exc:
         problems.add_validation(exc, prefix, model)
         bad = {item["loc"][0] for item in exc.errors() if item["loc"]}
@@ -104,45 +121,58 @@ def validate(model: type[BaseModel], raw: object, prefix: KeyPath, problems: Pro
     if not isinstance(raw, dict) or not bad:
         return None
     try:
-        return model.model_validate({k: v for k, v in raw.items() if k not in bad})
+        kept = {k: v for k, v in raw.items() if k not in bad}
+        return adapter.validate_python(kept, by_alias=True, by_name=False)
     except ValidationError:
         return None
 
 
-def _message(kind: str, msg: str, model: type[BaseModel], loc: KeyPath) -> str:
-    if kind == "extra_forbidden":
-        known = _known_keys(model, loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        return "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+def unknown_key(key: str, known: Collection[str]) -> str:
+    """ "unknown key", with the closest known key as a suggestion when one is close."""
+    hint = difflib.get_close_matches(key, list(known), n=1)
+    return "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+
+
+def _message(kind: str, msg: str, model: type[Any], loc: KeyPath) -> str:
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        return unknown_key(str(loc[-1]), _known_keys(model, loc[:-1]))
     if kind == "missing":
         return "required key is missing"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
+    if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
         return "must be a table (a JSON object)"
     if kind in ("value_error", "assertion_error"):
         return msg.split(", ", 1)[1] if ", " in msg else msg
     return msg[:1].lower() + msg[1:]
 
 
-def _known_keys(model: type[BaseModel], loc: KeyPath) -> list[str]:
+def _known_keys(model: type[Any], loc: KeyPath) -> list[str]:
     """The keys a (possibly nested) model accepts at ``loc``."""
     current: Any = model
     parts = list(loc)
     while parts:
-        fields: Mapping[str, Any] = getattr(current, "model_fields", {})
+        fields: Mapping[str, Any] = getattr(current, "__pydantic_fields__", {})
         part = parts.pop(0)
-        if not isinstance(part, str) or part not in fields:
+        by_key = {file_key(name, info): info for name, info in fields.items()}
+        if not isinstance(part, str) or part not in by_key:
             return []
-        annotation = fields[part].annotation
+        annotation = by_key[part].annotation
         if typing.get_origin(annotation) in (dict, list) and parts:
             parts.pop(0)  # the dict key or list index between this field and the inner model
         current = _model_in(annotation)
         if current is None:
             return []
-    return list(getattr(current, "model_fields", {}))
+    fields = getattr(current, "__pydantic_fields__", {})
+    return [file_key(name, info) for name, info in fields.items()]
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def file_key(name: str, info: Any) -> str:
+    """How a file spells a field: its validation alias when it has one."""
+    alias = getattr(info, "validation_alias", None)
+    return alias if isinstance(alias, str) else name
+
+
+def _model_in(annotation: Any) -> type[Any] | None:
+    if isinstance(annotation, type) and hasattr(annotation, "__pydantic_fields__"):
         return annotation
     for arg in typing.get_args(annotation):  # Optional[Model], dict[str, Model], list[Model]
         found = _model_in(arg)

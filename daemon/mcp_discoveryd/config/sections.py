@@ -1,9 +1,12 @@
 """The daemon's own settings sections: [discovery], [cache], [guardrails].
 
-The same models read the TOML file's top-level tables and the ``mcp_discoveryd``
-object an Enkrypt config may carry. Only keys actually written are applied on top of
-a base (the defaults, or what an Enkrypt config implies), so a section never resets
-a setting it does not mention.
+[discovery] and [cache] are read straight into ``DiscoverySettings`` and
+``CacheSettings`` (``model.py``: declared once). The [guardrails] tables are read here
+and applied to the ``ServerPolicy``/``ToolPolicy`` values of ``models.py``. The same
+reading serves the TOML file's top-level tables and the ``mcp_discoveryd`` object an
+Enkrypt config may carry. Only keys actually written are applied on top of a base
+(the defaults, or what an Enkrypt config implies), so a section never resets a
+setting it does not mention.
 """
 
 from __future__ import annotations
@@ -11,93 +14,40 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict
 
 from ..models import ServerPolicy, ToolPolicy
-from ..secret import Secret, SecretUrl
-from .durations import parse_duration
-from .model import CacheSettings, DiscoverySettings, default_spawn_limit
-from .problems import KeyPath, Problems, validate
-from .redis_url import check_redis_url, check_sentinel
-from .sizes import parse_size
+from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
+from .model import CacheSettings, DiscoverySettings
+from .problems import KeyPath, Problems, file_key, validate
+from .redis_url import check_redis_url
+
+__all__ = [
+    "Duration",
+    "Glob",
+    "PositiveDuration",
+    "Section",
+    "Sentinel",
+    "Settings",
+    "Size",
+    "check_glob",
+    "read_sections",
+]
 
 T = TypeVar("T")
 
-
-def check_glob(pattern: str) -> str:
-    """A name glob (``*``, ``?``, ``[abc]``); ValueError for one that cannot be meant."""
-    if not pattern.strip():
-        raise ValueError("empty pattern")
-    opened = pattern.find("[")
-    if opened >= 0 and pattern.find("]", opened + 2) < 0:
-        raise ValueError(f"bad glob {pattern!r}: '[' without a closing ']'")
-    return pattern
-
-
-Glob = Annotated[str, AfterValidator(check_glob)]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
-Sentinel = Annotated[str, AfterValidator(check_sentinel)]
-
-
-def _text(value: object, min_length: int = 0) -> str:
-    if not isinstance(value, str):
-        raise PydanticCustomError("string_type", "Input should be a valid string")
-    if len(value) < min_length:
-        raise PydanticCustomError(
-            "string_too_short", f"String should have at least {min_length} characters"
-        )
-    return value
-
-
-SecretText = Annotated[Secret, PlainValidator(lambda v: Secret(_text(v)))]
-KeySecret = Annotated[Secret, PlainValidator(lambda v: Secret(_text(v, 16)))]
-SecretUrlText = Annotated[SecretUrl, PlainValidator(lambda v: SecretUrl(_text(v)))]
-
-_DS, _CS, _SP, _TP = DiscoverySettings(), CacheSettings(), ServerPolicy(), ToolPolicy()
-_CONNECTION = ("url", "password", "cluster", "sentinels")  # how the redis backend connects
+_SP, _TP = ServerPolicy(), ToolPolicy()
+# How the redis backend connects: dropped when a section chooses memory over a base's Redis.
+_CONNECTION = ("url", "password", "cluster", "sentinels", "sentinel_username", "sentinel_password")
 
 
 class Section(BaseModel):
     """A table of the daemon's own format: typed strictly, unknown keys rejected."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class DiscoverySection(Section):
-    """[discovery]"""
-
-    max_concurrent_spawns: int = Field(default_factory=default_spawn_limit, ge=1)
-    timeout: PositiveDuration = _DS.default_timeout
-    page_cap: int = Field(default=_DS.page_cap, ge=1)
-    max_reply_bytes: Size = _DS.max_reply_bytes
-    mode: Literal["legacy", "auto"] = _DS.mode
-    inherit_env: list[str] = list(_DS.inherit_env)
-
-
-class CacheSection(Section):
-    """[cache]"""
-
-    backend: Literal["memory", "redis"] = _CS.backend
-    url: SecretUrlText | None = None
-    password: SecretText | None = None
-    cluster: bool = _CS.cluster
-    sentinels: list[Sentinel] = []
-    sentinel_service: str = Field(default=_CS.sentinel_service, min_length=1)
-    key_prefix: str = Field(default=_CS.key_prefix, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-    key_secret: KeySecret | None = None
-    tool_ttl: PositiveDuration = _CS.tool_ttl
-    config_ttl: PositiveDuration = _CS.config_ttl
-    stale_grace: Duration = _CS.stale_grace
-    min_ttl: Duration = _CS.min_ttl
-    max_entries: int = Field(default=_CS.max_entries, ge=1)
-    max_bytes: Size = _CS.max_bytes
-    enkrypt_compat: bool | None = None
 
 
 class ServerGuardrails(Section):
@@ -139,35 +89,42 @@ class GuardrailOverrides(Section):
     tools: ToolGuardrailOverrides = ToolGuardrailOverrides()
 
 
-def overlay(base: T, section: BaseModel, rename: Mapping[str, str] | None = None) -> T:
-    """``base`` (a frozen dataclass) with the keys written in ``section`` applied."""
-    rename = rename or {}
+def overlay(base: T, section: BaseModel) -> T:
+    """``base`` (a frozen policy dataclass) with the keys written in ``section`` applied."""
     changes: dict[str, Any] = {}
     for key in section.model_fields_set:
         value = getattr(section, key)
-        changes[rename.get(key, key)] = tuple(value) if isinstance(value, list) else value
+        changes[key] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(base, **changes)  # type: ignore[type-var]  # T is a dataclass
 
 
-def discovery_settings(section: DiscoverySection, base: DiscoverySettings) -> DiscoverySettings:
-    """[discovery] applied on ``base``."""
-    return overlay(base, section, {"timeout": "default_timeout"})
+def written_in(
+    section: Any, raw: Mapping[str, Any], path: KeyPath, problems: Problems
+) -> dict[str, Any]:
+    """Attribute -> value of the keys a file's table wrote (``section`` validated from ``raw``),
+    less those found wrong (their defaults stand in for them)."""
+    fields: Mapping[str, Any] = section.__pydantic_fields__
+    written: dict[str, Any] = {}
+    for name, info in fields.items():
+        key = file_key(name, info)
+        if key in raw and not problems.reported((*path, key)):
+            written[name] = getattr(section, name)
+    return written
 
 
-def cache_settings(section: CacheSection, base: CacheSettings) -> CacheSettings:
-    """[cache] applied on ``base``.
+def cache_settings(written: Mapping[str, Any], base: CacheSettings) -> CacheSettings:
+    """The [cache] keys written applied on ``base``.
 
     Naming a url or sentinels without a backend means redis; choosing memory drops the
     Redis connection the base had (an Enkrypt external cache) unless written here too.
     """
-    settings = overlay(base, section)
-    written = section.model_fields_set
-    if "backend" not in written and written & {"url", "sentinels"}:
-        settings = dataclasses.replace(settings, backend="redis")
-    if "backend" in written and settings.backend == "memory":
-        unset = {k: getattr(_CS, k) for k in _CONNECTION if k not in written}
-        settings = dataclasses.replace(settings, **unset)
-    return settings
+    changes = dict(written)
+    if "backend" not in written and written.keys() & {"url", "sentinels"}:
+        changes["backend"] = "redis"
+    if written.get("backend") == "memory":
+        defaults = CacheSettings()
+        changes |= {k: getattr(defaults, k) for k in _CONNECTION if k not in written}
+    return dataclasses.replace(base, **changes)
 
 
 def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> None:
@@ -177,6 +134,8 @@ def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> N
         problems.add((*path, "backend"), "url, sentinels or cluster are set but backend is memory")
     if redis and not settings.url and not settings.sentinels:
         problems.add((*path, "url"), "the redis backend needs url (or sentinels)")
+    if (settings.sentinel_password or settings.sentinel_username) and not settings.sentinels:
+        problems.add((*path, "sentinels"), "sentinel credentials are set but no sentinels")
     if settings.cluster and settings.sentinels:
         problems.add((*path, "cluster"), "choose Redis Cluster or Sentinel, not both")
     url_problems = check_redis_url(settings.url.reveal()) if settings.url else []
@@ -235,14 +194,16 @@ def read_sections(
 ) -> Settings:
     """[discovery], [cache] and [guardrails] of ``doc`` applied on the bases, each checked."""
     discovery = discovery_base or DiscoverySettings()
-    section = validate(DiscoverySection, doc.get("discovery", {}), (*prefix, "discovery"), problems)
+    raw, path = doc.get("discovery", {}), (*prefix, "discovery")
+    section = validate(DiscoverySettings, raw, path, problems)
     if section is not None:
-        discovery = discovery_settings(section, discovery)
+        discovery = dataclasses.replace(discovery, **written_in(section, raw, path, problems))
     cache = cache_base or CacheSettings()
-    section = validate(CacheSection, doc.get("cache", {}), (*prefix, "cache"), problems)
+    raw, path = doc.get("cache", {}), (*prefix, "cache")
+    section = validate(CacheSettings, raw, path, problems)
     if section is not None:
-        cache = cache_settings(section, cache)
-        check_cache(cache, (*prefix, "cache"), problems)
+        cache = cache_settings(written_in(section, raw, path, problems), cache)
+        check_cache(cache, path, problems)
     guardrails = (
         validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)
         or GuardrailsSection()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,12 @@ from .problems import KeyPath, Problems
 
 BOTH_TARGETS = "give either command (stdio) or url (remote), not both"
 NO_TARGET = "missing command or url: a server needs command (stdio) or url (remote)"
+
+# RFC 9110 (was 7230) token; values: visible ASCII with inner spaces or tabs. The HTTP
+# client encodes header values as ASCII, so anything else would fail at request time.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?")
+MAX_HEADER_BYTES = 8 * 1024  # a header past this is refused by most servers anyway
 
 
 def stdio_target(
@@ -101,3 +108,42 @@ def check_remote_url(url: str) -> str | None:
     if not parts.hostname:
         return "url has no host"
     return None
+
+
+def header_problems(headers: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """(header name, what is wrong) for each header a request could not carry.
+
+    Never echoes a value: header values are secrets.
+    """
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name):
+            yield name, "not a header name: use letters, digits and !#$%&'*+.^_`|~-"
+        elif not _FIELD_VALUE.fullmatch(value):
+            yield (
+                name,
+                (
+                    "header value must be visible ASCII (inner spaces allowed; no line breaks,"
+                    " no leading or trailing blanks, no other characters: percent- or"
+                    " base64-encode them)"
+                ),
+            )
+        elif len(name) + len(value) > MAX_HEADER_BYTES:
+            yield name, f"header longer than {MAX_HEADER_BYTES} bytes"
+
+
+def stdio_problems(
+    command: str, args: Sequence[str], env: Mapping[str, str], cwd: str | None
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(key path below the server, what is wrong) for what a process cannot be started with."""
+    if "\0" in command:
+        yield ("command",), "command contains a NUL character"
+    for index, arg in enumerate(args):
+        if "\0" in arg:
+            yield ("args", index), "argument contains a NUL character"
+    for name, value in env.items():
+        if not name or "=" in name or "\0" in name:
+            yield ("env", name), "not a variable name (empty, or has '=' or NUL)"
+        elif "\0" in value:
+            yield ("env", name), "value contains a NUL character"
+    if cwd is not None and "\0" in cwd:
+        yield ("cwd",), "cwd contains a NUL character"

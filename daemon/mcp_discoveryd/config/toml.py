@@ -23,6 +23,7 @@ from pydantic import Field
 
 from ..models import RemoteTarget, ServerSpec, StdioTarget, Transport
 from .envref import expand_tree, referenced_names
+from .limits import check_shape, parse_bounded
 from .model import DaemonConfig, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
@@ -41,7 +42,9 @@ from .targets import (
     NO_TARGET,
     check_inherit_env,
     check_remote_url,
+    header_problems,
     remote_target,
+    stdio_problems,
     stdio_target,
 )
 from .tooldefs import normalize_tools
@@ -104,7 +107,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     """Parse and validate a TOML config; ConfigError lists every problem found."""
     problems = Problems()
     try:
-        raw = tomllib.loads(text)
+        raw = parse_bounded(tomllib.loads, text, "TOML", problems)
     except tomllib.TOMLDecodeError as exc:
         match = _SYNTAX.fullmatch(str(exc))
         if match:
@@ -113,6 +116,8 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         else:
             problems.add_at("end of file", f"TOML syntax error: {exc}")
         raise problems.error(path) from None
+    if raw is None or not check_shape(raw, problems):
+        raise problems.error(path)
     substituted: set[str] = set()
     doc = expand_tree(raw, env, (), problems, substituted, skip={"tools"})
     secrets = collect_secrets(doc) | substituted  # masked in problem messages only
@@ -208,6 +213,8 @@ def _target(
         _misplaced(table, _REMOTE_KEYS, "remote servers (url), not to command", path, problems)
         if not table.command.strip():
             problems.add((*path, "command"), "command is empty")
+        for where, message in stdio_problems(table.command, table.args, table.env, table.cwd):
+            problems.add((*path, *where), message)
         check_inherit_env(table.inherit_env, context.withheld_env, (*path, "inherit_env"), problems)
         return stdio_target(
             table.command,
@@ -224,6 +231,8 @@ def _target(
         reason = check_remote_url(table.url)
         if reason:
             problems.add((*path, "url"), reason)
+        for name, message in header_problems(table.headers):
+            problems.add((*path, "headers", name), message)
         transport = Transport(table.transport)
         return remote_target(table.url, transport, table.headers, context.expanded)
     problems.add(path, NO_TARGET)

@@ -116,9 +116,15 @@ def _shape(tool: Mapping[str, object], index: int, counts: Counter[str]) -> tupl
 def _name_reasons(name: str, policy: ToolPolicy) -> list[str]:
     reasons: list[str] = []
     folded = visible_text(name).casefold()
+    own_reasons = dict(policy.deny_reasons)
     for pattern in policy.denied_tools:
         if fnmatchcase(folded, pattern.casefold()):
-            reasons.append(f"denied by pattern '{pattern}'")
+            reason = own_reasons.get(pattern)
+            reasons.append(
+                f"{reason} (denied by pattern '{pattern}')"
+                if reason
+                else f"denied by pattern '{pattern}'"
+            )
     if policy.allowed_tools and not any(fnmatchcase(name, p) for p in policy.allowed_tools):
         reasons.append("not matched by any allowed pattern")
     return reasons
