@@ -35,9 +35,9 @@ import mcp_types
 from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.client.stdio import get_default_environment
-from mcp.shared.message import SessionMessage
 
-from ..models import StdioTarget
+from ...models import StdioTarget
+from .sdk_shim import SessionMessage
 
 logger = logging.getLogger(__name__)
 
