@@ -33,7 +33,7 @@ async def _main(url: str, transport: str) -> None:
         result = await client.fetch(spec)
         after = _peak_kib()
     error = result.error
-    print(
+    sys.stdout.write(
         json.dumps(
             {
                 "kind": None if error is None else error.kind.value,
@@ -41,6 +41,7 @@ async def _main(url: str, transport: str) -> None:
                 "growth_mib": (after - before) / 1024,
             }
         )
+        + "\n"
     )
 
 
