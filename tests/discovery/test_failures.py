@@ -90,7 +90,9 @@ async def test_a_python_traceback_is_summed_up_by_its_exception_line() -> None:
 @pytest.mark.parametrize("transport", [Transport.STREAMABLE_HTTP, Transport.SSE])
 async def test_a_host_name_that_does_not_resolve_is_name_not_found(transport: Transport) -> None:
     """DNS failure has its own kind and wording, not connection_refused."""
-    spec = ServerSpec("nowhere", RemoteTarget("http://mcp.nowhere.invalid/mcp", transport), 10)
+    spec = ServerSpec(
+        "nowhere", RemoteTarget("http://mcp.nowhere.invalid/mcp", transport), timeout=10
+    )
     result, _ = await fetch(spec)
     assert result.error is not None, result
     assert result.error.kind is ErrorKind.NAME_NOT_FOUND, result.error
