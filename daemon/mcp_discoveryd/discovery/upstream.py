@@ -65,6 +65,7 @@ from .transports.streamable import streamable_transport
 logger = logging.getLogger(__name__)
 
 AUTO_PROBE_TIMEOUT = 2.0  # seconds for the server/discover probe in mode "auto"
+CLOSE_LIMIT = 5.0  # seconds closing the shared HTTP client may take
 
 
 def wire_cap(max_reply_bytes: int) -> int:
@@ -142,7 +143,8 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                     closing.cancel_scope.cancel()
         finally:
             self._closing = self._http = None
-            with anyio.CancelScope(shield=True):  # sockets are closed even when cancelled
+            # Sockets are closed even when cancelled, within a bound (a TLS goodbye may stall).
+            with anyio.move_on_after(CLOSE_LIMIT, shield=True):
                 await http.aclose()
         if failure is not None:
             raise failure
