@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import sys
 
+import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp import MCPError, types
 from mcp.server import Server, ServerRequestContext
 from tests.discovery.upstream_support import fetch, raw
+from tests.discovery.upstream_support import settings as discovery_settings
 from tests.servers.http_harness import serve_app
 from tests.servers.sdk_servers import build_high
 
+from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec, StdioTarget, Transport
 
 # The codes the SDK uses for its own timeout and closed connection, then any others.
@@ -31,13 +36,13 @@ NPM_STDERR = [
 ]
 
 
-def _refusing(code: int) -> Server[object]:
+def _refusing(code: int, message: str | None = None) -> Server[object]:
     """An SDK server whose tools/list handler raises MCPError(code)."""
 
     async def list_tools(
         ctx: ServerRequestContext[object], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        raise MCPError(code, f"upstream says no ({code})")
+        raise MCPError(code, message or f"upstream says no ({code})")
 
     return Server("refusing", version="0.1.0", on_list_tools=list_tools)
 
@@ -52,6 +57,27 @@ async def test_a_servers_json_rpc_error_in_a_list_is_its_own_not_a_timeout(code:
     assert result.error.kind is ErrorKind.PROTOCOL_ERROR, result.error
     assert f"JSON-RPC error {code}" in result.error.message
     assert f"upstream says no ({code})" in result.error.message
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    code=st.integers(min_value=-(2**31), max_value=2**31 - 1),
+    message=st.text(st.characters(codec="ascii", min_codepoint=32), min_size=1, max_size=60),
+)
+def test_any_code_and_message_a_server_answers_with_is_reported_as_its_own(
+    code: int, message: str
+) -> None:
+    """Generated codes (the SDK's reserved ones among them) and messages, over the SDK in process."""
+    assume_message = message.strip() or "x"
+
+    async def run() -> None:
+        async with UpstreamClient(discovery_settings()) as client:
+            result = await client.fetch_in_process(_refusing(code, assume_message), limit_s=10)
+        assert result.error is not None, result
+        assert result.error.kind is ErrorKind.PROTOCOL_ERROR, result.error
+        assert result.error.message.endswith(f"JSON-RPC error {code}: {assume_message}")
+
+    anyio.run(run)
 
 
 @pytest.mark.parametrize("code", SERVER_CODES)
