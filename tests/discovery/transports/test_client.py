@@ -23,7 +23,7 @@ from tests.servers.sdk_servers import HIGH_TOOLS, build_high
 from mcp_discoveryd import __version__
 from mcp_discoveryd.discovery.transports import client as shared_client
 from mcp_discoveryd.discovery.transports.client import Endpoint, HttpWatch, SharedClient
-from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec
+from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec, Transport
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -207,6 +207,16 @@ async def test_a_proxy_named_in_the_environment_carries_the_session(
         result, _ = await fetch(spec)
     assert tool_names(result) == list(HIGH_TOOLS)
     assert f"POST {base}/mcp HTTP/1.1" in seen, seen
+
+
+async def test_an_sse_session_takes_the_same_proxy_path(no_proxies: pytest.MonkeyPatch) -> None:
+    """The SDK's SSE transport sends through the shared client: the proxy sees its GET."""
+    async with forward_proxy() as (proxy, seen), serve_app(build_high().sse_app()) as base:
+        no_proxies.setenv("HTTP_PROXY", proxy)
+        target = RemoteTarget(f"{base}/sse", Transport.SSE)
+        result, _ = await fetch(ServerSpec(name="far", target=target, timeout=10))
+    assert tool_names(result) == list(HIGH_TOOLS)
+    assert f"GET {base}/sse HTTP/1.1" in seen, seen
 
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*"])
