@@ -1,11 +1,13 @@
 """The three-phase parallel discovery: validate, separate, execute.
 
-1. Validate every selected server in parallel with the server guardrails.
+1. Validate every selected server with the server guardrails, through the
+   ``guardrails.Guardrails`` seam: the built-in checks inline (they never wait),
+   an external provider's calls in a task group, each under its own deadline.
 2. Separate: blocked servers stop here; servers whose config lists their tools
    are served from config with no connection; cached entries are served from
    the cache (unless a refresh is asked for); the rest need discovery.
-3. Execute both groups in parallel: tool guardrails on config tools, and
-   discovery plus tool guardrails for the others. A server listed identically
+3. Execute both groups in parallel: tool guardrails (the same seam) on config
+   tools, and discovery plus tool guardrails for the others. A server listed identically
    in several gateways is fetched once and its result shared.
 
 Every upstream failure is data (an outcome with an error): one server's hang,
@@ -95,17 +97,18 @@ async def run_discovery(
     cache: CatalogCache | None = None,
     refresh: bool = False,
     on_progress: ProgressCallback | None = None,
+    checks: guardrails.Guardrails | None = None,
 ) -> DiscoveryReport:
-    """Run the three phases over the selected servers and return every outcome."""
+    """Run the three phases over the selected servers and return every outcome.
+
+    ``checks`` are the guardrails to apply (default: the built-in ones alone).
+    """
     started = time.monotonic()
     selections = select(config, gateway_id, server_name)
-    run = _Run(fetcher, cache, refresh, on_progress)
+    run = _Run(fetcher, cache, refresh, on_progress, checks or guardrails.Guardrails())
 
     # Phase 1: validate.
-    violations: dict[int, tuple[str, ...]] = {}
-    async with anyio.create_task_group() as tg:
-        for index, sel in enumerate(selections):
-            tg.start_soon(run.validate, sel, index, violations)
+    violations = await run.checks.check_servers([sel.spec for sel in selections])
 
     # Phase 2: separate.
     from_config: list[Selection] = []
@@ -142,8 +145,10 @@ class _Run:
         cache: CatalogCache | None,
         refresh: bool,
         on_progress: ProgressCallback | None,
+        checks: guardrails.Guardrails,
     ) -> None:
         self.fetcher = fetcher
+        self.checks = checks
         self.cache = cache
         self.refresh = refresh
         self.on_progress = on_progress
@@ -155,13 +160,9 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(outcome)
 
-    async def validate(self, sel: Selection, index: int, into: dict[int, tuple[str, ...]]) -> None:
-        into[index] = guardrails.check_server(sel.spec)
-        await anyio.lowlevel.checkpoint()
-
     async def serve_from_config(self, sel: Selection) -> None:
         started = time.monotonic()
-        verdict = guardrails.check_tools(sel.spec.tools or (), sel.spec.tool_policy)
+        verdict = await self.checks.check_tools(sel.spec, sel.spec.tools or ())
         self.finish(
             ServerOutcome(
                 gateway_id=sel.gateway.id,
@@ -183,7 +184,10 @@ class _Run:
                 self.finish(_from_cache(sel, entry, time.monotonic() - started))
                 return
         result = await self._fetch_once(sel.spec)
-        self.finish(_from_upstream(sel, result, time.monotonic() - started))
+        verdict = None
+        if result.catalog is not None and result.error is None:
+            verdict = await self.checks.check_tools(sel.spec, result.catalog.tools)
+        self.finish(_from_upstream(sel, result, verdict, time.monotonic() - started))
 
     async def _fetch_once(self, spec: ServerSpec) -> UpstreamResult:
         """Fetch a spec, joining a fetch of an identical spec already in flight."""
@@ -245,7 +249,9 @@ def _blocked(sel: Selection, violations: tuple[str, ...]) -> ServerOutcome:
     )
 
 
-def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> ServerOutcome:
+def _from_upstream(
+    sel: Selection, result: UpstreamResult, verdict: guardrails.ToolVerdict | None, duration: float
+) -> ServerOutcome:
     outcome = ServerOutcome(
         gateway_id=sel.gateway.id,
         server_name=sel.spec.name,
@@ -258,11 +264,10 @@ def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> S
         capabilities=result.capabilities,
         cache_hint=result.cache_hint,
     )
-    if result.catalog is None or result.error is not None:
+    if result.catalog is None or result.error is not None or verdict is None:
         if outcome.error is None:
             return replace(outcome, error=UpstreamError(ErrorKind.INTERNAL, "no catalog returned"))
         return outcome
-    verdict = guardrails.check_tools(result.catalog.tools, sel.spec.tool_policy)
     catalog = replace(result.catalog, tools=tuple(verdict.kept))
     return replace(
         outcome,
