@@ -22,27 +22,34 @@ _BRACKET = re.compile(r"(\[[^\]]*\])")  # a glob character class, kept as writte
 _LISTED = 3  # look-alike code points named in one sign
 
 
+def _keys(folded: str) -> tuple[str, str, str]:
+    """The folded text case-folded, its skeleton case-folded, and the skeleton of it case-folded.
+
+    Skeletons are case-sensitive ("I" looks like "l", "i" does not), so both orders count.
+    """
+    lower = folded.casefold()
+    return lower, skeleton(folded).casefold(), skeleton(lower).casefold()
+
+
 @lru_cache(maxsize=4096)
-def _pattern_keys(pattern: str) -> tuple[str, str]:
-    folded = fold(pattern)
+def _pattern_keys(pattern: str) -> tuple[str, str, str]:
     # Skeleton outside character classes only: "[a-m]" must not become "[a-rn]".
-    parts = _BRACKET.split(folded)
-    skeletal = "".join(p if i % 2 else skeleton(p) for i, p in enumerate(parts))
-    return folded.casefold(), skeletal.casefold()
+    parts = _BRACKET.split(fold(pattern))
+    keys = [_keys(p) if i % 2 == 0 else (p.casefold(),) * 3 for i, p in enumerate(parts)]
+    plain, skeletal, lowered = ("".join(k[n] for k in keys) for n in range(3))
+    return plain, skeletal, lowered
 
 
 def denied_by(name: str, patterns: Sequence[str]) -> list[str]:
-    """The deny patterns that hit ``name`` (folded or as its skeleton), in order."""
+    """The deny patterns that hit ``name`` (folded, or as its skeleton), in order."""
     if not patterns:
         return []
-    folded = fold(name)
-    plain, skeletal = folded.casefold(), skeleton(folded).casefold()
-    hits = []
-    for pattern in patterns:
-        plain_pattern, skeletal_pattern = _pattern_keys(pattern)
-        if fnmatchcase(plain, plain_pattern) or fnmatchcase(skeletal, skeletal_pattern):
-            hits.append(pattern)
-    return hits
+    keys = _keys(fold(name))
+    return [
+        pattern
+        for pattern in patterns
+        if any(fnmatchcase(k, p) for k, p in zip(keys, _pattern_keys(pattern), strict=True))
+    ]
 
 
 def allowed_by(name: str, patterns: Sequence[str]) -> bool:

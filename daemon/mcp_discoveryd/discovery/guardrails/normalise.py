@@ -6,6 +6,9 @@
   uses an invisible character in place of a space between words.
 - ``skeleton``: the UTS #39 skeleton (``dеlete`` with a Cyrillic ``е`` and ``delete``
   share one), for name patterns.
+- ``unconfuse``: only the non-ASCII characters that pose as ASCII ones replaced by
+  them (``ignоre`` with a Cyrillic ``о`` reads ``ignore``), for text patterns: a full
+  skeleton would also rewrite plain ASCII (``m`` is ``rn`` there).
 - ``mixed_scripts`` and ``ascii_lookalikes``: signs that a name imitates another.
 
 Plain ASCII text (nearly every tool) takes a shortcut in each: a pass to see it is
@@ -108,6 +111,34 @@ def skeleton(text: str) -> str:
         return text.translate(_ascii_skeleton())
     decomposed = unicodedata.normalize("NFD", text)
     return unicodedata.normalize("NFD", decomposed.translate(_confusables()))
+
+
+@cache
+def _ascii_prototypes() -> dict[int, str]:
+    """Each non-ASCII character whose skeleton is ASCII, mapped to that ASCII text."""
+    table: dict[int, str] = {}
+    for code_point in _confusables():
+        if code_point < 0x80:
+            continue
+        char = chr(code_point)
+        look = skeleton(char)
+        if look.isascii() and look != char:
+            # The skeleton writes every I-like letter as "l"; a capital one stands for "I".
+            table[code_point] = "I" if look == "l" and char.isupper() else look
+    return table
+
+
+@cache
+def _lookalike_re() -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_ascii_prototypes())) + "]")
+
+
+def unconfuse(text: str) -> str:
+    """``text`` with every non-ASCII character that poses as ASCII replaced by its ASCII."""
+    # One search in C first: most non-ASCII text (accents, CJK) has no look-alike at all.
+    if text.isascii() or not _lookalike_re().search(text):
+        return text
+    return text.translate(_ascii_prototypes())
 
 
 def ascii_lookalikes(text: str) -> list[int]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
-from .normalise import fold, is_reported, removed, spaced
+from .normalise import fold, is_reported, removed, spaced, unconfuse
 
 _HIDDEN_LISTED = 3  # code points named in one finding; the rest are counted
 
@@ -243,9 +243,9 @@ class Budget:
 def scan_text(text: str) -> list[str]:
     """Every poisoning sign in one string, each once, as stable phrases.
 
-    Patterns match the folded text (NFKC, invisible characters removed) and, when
-    characters were removed, also the text with each one read as a space; hidden
-    characters are a sign of their own.
+    Patterns match the folded text (NFKC, invisible characters removed, look-alikes of
+    ASCII letters read as those letters) and, when characters were removed, also the
+    text with each one read as a space; hidden characters are a sign of their own.
     """
     dropped = removed(text)
     signs: dict[str, None] = {}
@@ -255,7 +255,8 @@ def scan_text(text: str) -> list[str]:
     if text.isascii() and not dropped:
         variants: tuple[str, ...] = (text,)
     else:
-        variants = (fold(text), spaced(text)) if dropped else (fold(text),)
+        folded = (fold(text), spaced(text)) if dropped else (fold(text),)
+        variants = tuple(map(unconfuse, folded))
     for variant in variants:
         if _ANY_SIGN_RE.search(variant):
             signs.update(dict.fromkeys(_tag_signs(variant)))
