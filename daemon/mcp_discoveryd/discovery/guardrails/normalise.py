@@ -129,14 +129,15 @@ def _ascii_prototypes() -> dict[int, str]:
 
 
 @cache
-def _lookalike_re() -> re.Pattern[str]:
-    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_ascii_prototypes())) + "]")
+def _lookalike_chars() -> frozenset[str]:
+    return frozenset(map(chr, _ascii_prototypes()))
 
 
 def unconfuse(text: str) -> str:
     """``text`` with every non-ASCII character that poses as ASCII replaced by its ASCII."""
-    # One search in C first: most non-ASCII text (accents, CJK) has no look-alike at all.
-    if text.isascii() or not _lookalike_re().search(text):
+    # A set test first (a regex class of 700 characters is ten times slower): most
+    # non-ASCII text (accents, CJK) has no look-alike at all.
+    if text.isascii() or _lookalike_chars().isdisjoint(text):
         return text
     return text.translate(_ascii_prototypes())
 
