@@ -7,8 +7,8 @@
    are served from config with no connection; cached entries are served from
    the cache (unless a refresh is asked for); the rest need discovery.
 3. Execute both groups in parallel: tool guardrails (the same seam) on config
-   tools, and discovery plus tool guardrails for the others. A server listed identically
-   in several gateways is fetched once and its result shared.
+   tools, and discovery plus tool guardrails for the others. A server listed
+   identically in several gateways is fetched once and its result shared.
 
 Every upstream failure is data (an outcome with an error): one server's hang,
 crash or garbage never cancels or delays another.
