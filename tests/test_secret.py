@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from mcp_discoveryd.config.model import CacheSettings, DaemonConfig, GatewayConfig
 from mcp_discoveryd.config.targets import remote_target, secret, stdio_target
 from mcp_discoveryd.discovery.failures import Subject
-from mcp_discoveryd.discovery.stdio import StdioWatch
+from mcp_discoveryd.discovery.transports.stdio import StdioWatch
 from mcp_discoveryd.models import (
     DiscoveryReport,
     ErrorKind,
@@ -89,11 +89,8 @@ def test_urls_show_their_credentials_masked(password: str, key: str) -> None:
     assert key not in scrub(upstream_said, url.secrets())
 
 
-@given(SECRETS, SECRETS, SECRETS)
-def test_secrets_never_leak_through_models_or_a_report(env: str, header: str, pw: str) -> None:
-    """Targets, settings and the whole config print masked; an error quoting them is scrubbed."""
-    for value in (env, header, pw):
-        assume(value not in SHOWN_CONSTANTS and len(value.strip()) == len(value))
+def _render(env: str, header: str, pw: str) -> tuple[str, str]:
+    """Targets, settings and config as printed, and a report of errors quoting the secrets."""
     local = stdio_target("server", ["--flag"], {"API_TOKEN": env}, None, Path("/"))
     remote = remote_target(
         "https://h.example/mcp", Transport.SSE, {"Authorization": f"Bearer {header}"}
@@ -102,9 +99,6 @@ def test_secrets_never_leak_through_models_or_a_report(env: str, header: str, pw
     specs = (ServerSpec("local", local), ServerSpec("remote", remote))
     config = DaemonConfig("c.toml", "toml", (GatewayConfig("g", specs),), cache=cache)
     printed = shown(config) + shown(specs) + repr(dataclasses.asdict(specs[0]))
-    for value in (env, header, pw):
-        assert value not in printed
-
     outcomes = []
     for spec, value in ((specs[0], env), (specs[1], header)):
         watch = StdioWatch()
@@ -112,5 +106,21 @@ def test_secrets_never_leak_through_models_or_a_report(env: str, header: str, pw
         subject = Subject.of(spec.target, 5.0, 1024)
         error = subject.error(ErrorKind.PROTOCOL_ERROR, f"server said: {value}", watch)
         outcomes.append(ServerOutcome("g", spec.name, "error", "discovery", error=error))
-    report = json.dumps(report_json(DiscoveryReport(tuple(outcomes), 1.0)))
+    return printed, json.dumps(report_json(DiscoveryReport(tuple(outcomes), 1.0)))
+
+
+# What the same objects show with other secrets: a generated value that is part of this
+# text anyway ("blocked_", "00000000") says nothing about a leak.
+_INNOCENT = "".join(_render("Env-Secret-1", "Header-Secret-2", "Password-Secret-3"))
+
+
+@given(SECRETS, SECRETS, SECRETS)
+def test_secrets_never_leak_through_models_or_a_report(env: str, header: str, pw: str) -> None:
+    """Targets, settings and the whole config print masked; an error quoting them is scrubbed."""
+    for value in (env, header, pw):
+        assume(value not in SHOWN_CONSTANTS and len(value.strip()) == len(value))
+        assume(value not in _INNOCENT)
+    printed, report = _render(env, header, pw)
+    for value in (env, header, pw):
+        assert value not in printed
     assert env not in report and header not in report

@@ -146,6 +146,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     SPAWN_FAILED = "spawn_failed"
     CONNECTION_REFUSED = "connection_refused"
+    NAME_NOT_FOUND = "name_not_found"  # the URL's host name does not resolve (DNS)
     HTTP_STATUS = "http_status"
     PROTOCOL_ERROR = "protocol_error"
     OVERSIZED = "oversized_reply"

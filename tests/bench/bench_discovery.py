@@ -1,6 +1,10 @@
 """Discovery benchmarks (issue 2). Prints one JSON object.
 
-    .venv/bin/python -m tests.bench.bench_discovery
+    .venv/bin/python -m tests.bench.bench_discovery [SECTION ...]
+
+SECTION is one of remote_fanout, stdio_limiter, cli_vs_sdk_loop (default: all).
+The file imports only ``UpstreamClient`` and ``run_discovery``, so the same
+file runs against older trees too (copy it there to compare engines).
 
 1. remote_fanout: 50 remote upstreams served by one process, each answering
    `tools/list` after 500 ms; one discovery of all, as a ratio to 500 ms and to
@@ -307,8 +311,24 @@ def collect() -> dict[str, Any]:
     }
 
 
+SECTIONS = {
+    "remote_fanout": remote_fanout,
+    "stdio_limiter": stdio_limiter,
+    "cli_vs_sdk_loop": cli_vs_sdk_loop,
+}
+
+
 def main() -> None:
-    print(json.dumps(collect(), indent=2))
+    wanted = sys.argv[1:]
+    if not wanted:
+        print(json.dumps(collect(), indent=2))
+        return
+    unknown = [name for name in wanted if name not in SECTIONS]
+    if unknown:
+        sys.exit(f"unknown section(s) {unknown}; choose from {sorted(SECTIONS)}")
+    report: dict[str, Any] = {name: SECTIONS[name]() for name in wanted}
+    report["cpu_count"] = os.cpu_count()
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,18 +22,26 @@ def remote(url: str, timeout: float = 10) -> ServerSpec:
 
 
 class _SlowDelete:
-    """ASGI middleware that holds every DELETE for ``delay`` seconds (forever when None)."""
+    """ASGI middleware that holds every DELETE for ``delay`` seconds, until ``release``, or forever."""
 
-    def __init__(self, app: ASGIApp, delay: float | None) -> None:
+    def __init__(
+        self, app: ASGIApp, delay: float | None, release: anyio.Event | None = None
+    ) -> None:
         self.app = app
         self.delay = delay
+        self.release = release
         self.deletes_started = 0
         self.deletes_done = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "DELETE":
             self.deletes_started += 1
-            await (anyio.sleep_forever() if self.delay is None else anyio.sleep(self.delay))
+            if self.release is not None:
+                await self.release.wait()
+            elif self.delay is None:
+                await anyio.sleep_forever()
+            else:
+                await anyio.sleep(self.delay)
             await self.app(scope, receive, send)
             self.deletes_done += 1
             return
@@ -41,19 +49,26 @@ class _SlowDelete:
 
 
 async def test_result_comes_before_the_close_and_leaving_the_client_waits_for_it() -> None:
-    """fetch returns while the DELETE is still held; leaving the client waits until it is done."""
-    server = _SlowDelete(build_high().streamable_http_app(), delay=1.0)
-    async with serve_app(server) as base:
+    """fetch returns while the DELETE is still held; leaving the client waits until it is done.
+
+    Ordered by events, not by clock: the DELETE is let through only after fetch
+    returned, and only once the client is already being left.
+    """
+    release = anyio.Event()
+    server = _SlowDelete(build_high().streamable_http_app(), delay=None, release=release)
+
+    async def release_soon() -> None:
+        await anyio.sleep(0.2)  # the client's exit is waiting by now; were it not, done == 0
+        release.set()
+
+    async with serve_app(server) as base, anyio.create_task_group() as tg:
         async with UpstreamClient(settings()) as client:
-            started = time.monotonic()
             result = await client.fetch(remote(f"{base}/mcp"))
-            fetched = time.monotonic() - started
             assert server.deletes_done == 0
-        closed = time.monotonic() - started
+            tg.start_soon(release_soon)
+        assert (server.deletes_started, server.deletes_done) == (1, 1)
     assert tool_names(result) == list(HIGH_TOOLS)
     assert "close" not in result.durations  # handed over before the close
-    assert fetched < 1.0 <= closed
-    assert (server.deletes_started, server.deletes_done) == (1, 1)
 
 
 @pytest.mark.slow

@@ -1,15 +1,18 @@
 """The three-phase parallel discovery: validate, separate, execute.
 
-1. Validate every selected server in parallel with the server guardrails.
+1. Validate every selected server with the server guardrails, through the
+   ``guardrails.Guardrails`` seam: the built-in checks inline (they never wait),
+   an external provider's calls in a task group, each under its own deadline.
 2. Separate: blocked servers stop here; servers whose config lists their tools
    are served from config with no connection; the rest need discovery.
-3. Execute both groups in parallel: tool guardrails on config tools, and for the
-   others a fresh cached catalog (made from the same server definition; unless a
-   refresh is asked for) or discovery, then the tool guardrails, which also run
-   on every catalog served from the cache, so a policy change applies at once.
-   An expired entry (within its grace) is refreshed; if the refresh fails, the
-   old catalog is served marked stale. A server listed identically in several
-   gateways is fetched once and its result shared.
+3. Execute both groups in parallel: tool guardrails (the same seam) on config
+   tools, and for the others a fresh cached catalog (made from the same server
+   definition; unless a refresh is asked for) or discovery, then the tool
+   guardrails, which also run on every catalog served from the cache, so a
+   policy change applies at once. An expired entry (within its grace) is
+   refreshed; if the refresh fails, the old catalog is served marked stale. A
+   server listed identically in several gateways is fetched once and its
+   result shared.
 
 The outcomes go to the cache (``record``), which alone decides what it keeps.
 
@@ -105,21 +108,20 @@ async def run_discovery(
     refresh: bool = False,
     on_progress: ProgressCallback | None = None,
     selections: Sequence[Selection] | None = None,
+    checks: guardrails.Guardrails | None = None,
 ) -> DiscoveryReport:
     """Run the three phases over the selected servers and return every outcome.
 
     ``selections``: the caller's own ``select`` result, so that it runs once per run.
+    ``checks`` are the guardrails to apply (default: the built-in ones alone).
     """
     started = time.monotonic()
     if selections is None:
         selections = select(config, gateway_id, server_name)
-    run = _Run(fetcher, cache, refresh, on_progress)
+    run = _Run(fetcher, cache, refresh, on_progress, checks or guardrails.Guardrails())
 
     # Phase 1: validate.
-    violations: dict[int, tuple[str, ...]] = {}
-    async with anyio.create_task_group() as tg:
-        for index, sel in enumerate(selections):
-            tg.start_soon(run.validate, sel, index, violations)
+    violations = await run.checks.check_servers([sel.spec for sel in selections])
 
     # Phase 2: separate.
     from_config: list[Selection] = []
@@ -156,8 +158,10 @@ class _Run:
         cache: CatalogCache | None,
         refresh: bool,
         on_progress: ProgressCallback | None,
+        checks: guardrails.Guardrails,
     ) -> None:
         self.fetcher = fetcher
+        self.checks = checks
         self.cache = cache
         self.refresh = refresh
         self.on_progress = on_progress
@@ -169,13 +173,9 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(outcome)
 
-    async def validate(self, sel: Selection, index: int, into: dict[int, tuple[str, ...]]) -> None:
-        into[index] = guardrails.check_server(sel.spec)
-        await anyio.lowlevel.checkpoint()
-
     async def serve_from_config(self, sel: Selection) -> None:
         started = time.monotonic()
-        verdict = guardrails.check_tools(sel.spec.tools or (), sel.spec.tool_policy)
+        verdict = await self.checks.check_tools(sel.spec, sel.spec.tools or ())
         self.finish(
             ServerOutcome(
                 gateway_id=sel.gateway.id,
@@ -195,13 +195,18 @@ class _Run:
         if self.cache is not None and not self.refresh:
             cached = await self.cache.catalog(sel.gateway.id, sel.spec)
             if cached is not None and cached.freshness(time.time()) == "fresh":
-                self.finish(_from_cache(sel, cached, time.monotonic() - started))
+                self.finish(await self._from_cache(sel, cached, time.monotonic() - started))
                 return
         result = await self._fetch_once(sel.spec)
-        outcome = _from_upstream(sel, result, time.monotonic() - started)
+        verdict = None
+        if result.catalog is not None and result.error is None:
+            verdict = await self.checks.check_tools(sel.spec, result.catalog.tools)
+        outcome = _from_upstream(sel, result, verdict, time.monotonic() - started)
         if cached is not None and outcome.status == "error":
             # The refresh of an expired entry failed: serve the old catalog within its grace.
-            outcome = _from_cache(sel, cached, outcome.duration_s, refresh_error=outcome.error)
+            outcome = await self._from_cache(
+                sel, cached, outcome.duration_s, refresh_error=outcome.error
+            )
         self.finish(outcome)
 
     async def _fetch_once(self, spec: ServerSpec) -> UpstreamResult:
@@ -226,6 +231,32 @@ class _Run:
         assert shared.result is not None
         return shared.result
 
+    async def _from_cache(
+        self,
+        sel: Selection,
+        entry: CacheEntry,
+        duration: float,
+        *,
+        refresh_error: UpstreamError | None = None,
+    ) -> ServerOutcome:
+        """A cached catalog, checked again by today's tool policy (``refresh_error``: served stale)."""
+        verdict = await self.checks.check_tools(sel.spec, entry.catalog.tools)
+        return ServerOutcome(
+            gateway_id=sel.gateway.id,
+            server_name=sel.spec.name,
+            status="success",
+            source="cache",
+            catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
+            blocked_tools=entry.blocked_tools + verdict.blocked,
+            tool_warnings=verdict.warnings,
+            error=refresh_error,
+            duration_s=duration,
+            protocol_version=entry.protocol_version,
+            server_info=entry.server_info,
+            capabilities=entry.capabilities,
+            stale=refresh_error is not None,
+        )
+
 
 class _SharedFetch:
     def __init__(self) -> None:
@@ -248,7 +279,9 @@ def _blocked(sel: Selection, violations: tuple[str, ...]) -> ServerOutcome:
     )
 
 
-def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> ServerOutcome:
+def _from_upstream(
+    sel: Selection, result: UpstreamResult, verdict: guardrails.ToolVerdict | None, duration: float
+) -> ServerOutcome:
     outcome = ServerOutcome(
         gateway_id=sel.gateway.id,
         server_name=sel.spec.name,
@@ -261,11 +294,10 @@ def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> S
         capabilities=result.capabilities,
         cache_hint=result.cache_hint,
     )
-    if result.catalog is None or result.error is not None:
+    if result.catalog is None or result.error is not None or verdict is None:
         if outcome.error is None:
             return replace(outcome, error=UpstreamError(ErrorKind.INTERNAL, "no catalog returned"))
         return outcome
-    verdict = guardrails.check_tools(result.catalog.tools, sel.spec.tool_policy)
     catalog = replace(result.catalog, tools=tuple(verdict.kept))
     return replace(
         outcome,
@@ -273,30 +305,4 @@ def _from_upstream(sel: Selection, result: UpstreamResult, duration: float) -> S
         catalog=catalog,
         blocked_tools=verdict.blocked,
         tool_warnings=verdict.warnings,
-    )
-
-
-def _from_cache(
-    sel: Selection,
-    entry: CacheEntry,
-    duration: float,
-    *,
-    refresh_error: UpstreamError | None = None,
-) -> ServerOutcome:
-    """A cached catalog, checked again by today's tool policy (``refresh_error``: served stale)."""
-    verdict = guardrails.check_tools(entry.catalog.tools, sel.spec.tool_policy)
-    return ServerOutcome(
-        gateway_id=sel.gateway.id,
-        server_name=sel.spec.name,
-        status="success",
-        source="cache",
-        catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
-        blocked_tools=entry.blocked_tools + verdict.blocked,
-        tool_warnings=verdict.warnings,
-        error=refresh_error,
-        duration_s=duration,
-        protocol_version=entry.protocol_version,
-        server_info=entry.server_info,
-        capabilities=entry.capabilities,
-        stale=refresh_error is not None,
     )

@@ -1,7 +1,7 @@
 """The upstream client: connect to one MCP server, list what it offers, close, within one deadline.
 
-The only entry into the MCP client API (with its helper modules ``stdio``,
-``http``, ``listing`` and ``failures``). Every upstream fault comes back as
+The only entry into the MCP client API (with its helper modules
+``transports/``, ``listing`` and ``failures``). Every upstream fault comes back as
 data in an ``UpstreamResult``; ``fetch`` raises only for cancellation and bugs.
 
 Choices worth knowing:
@@ -12,11 +12,12 @@ Choices worth knowing:
   SIGKILL at once, so the wall time stays within about 0.1 s of the deadline.
 - Stdio spawns go through one ``CapacityLimiter`` of ``max_concurrent_spawns``,
   held from spawn until the process group is gone. Remote servers are not
-  limited by it and share one HTTP pool.
+  limited by it and share one HTTP client (``transports/client.py``).
 - A remote session hands its result over as soon as the catalog is listed,
   then closes (the DELETE, the connection's release) in a task the client owns,
   still under the server's deadline: the close costs a round trip nobody needs
-  to wait for. Leaving ``async with UpstreamClient`` waits for those closes.
+  to wait for. Leaving ``async with UpstreamClient`` waits for those closes
+  (cancelled at once when the caller's block failed).
 - ``mode="legacy"`` (default) does the classic ``initialize``; ``"auto"``
   probes the 2026-07-28 ``server/discover`` first, with the SDK's probe
   timeout lowered to ``AUTO_PROBE_TIMEOUT`` (a process-wide SDK setting) so a
@@ -28,17 +29,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
-import mcp.client.session as sdk_session
 from anyio.abc import TaskGroup
 from mcp import Client, Implementation
-from mcp.client._transport import Transport as SdkTransport
 from mcp.server import Server
 from mcp.server.mcpserver import MCPServer
 
@@ -52,17 +50,22 @@ from ..models import (
     RemoteTarget,
     ServerSpec,
     StdioTarget,
+    Transport,
     UpstreamError,
     UpstreamResult,
 )
-from .failures import Subject, from_exception, timed_out
-from .http import HttpPool, HttpWatch
+from .failures import Subject, Watch, from_exception, timed_out
 from .listing import ListingLimits, PhaseClock, list_catalog
-from .stdio import StdioWatch, stdio_transport
+from .transports.client import HttpWatch, SharedClient
+from .transports.sdk_shim import SdkTransport, set_discover_probe_timeout
+from .transports.sse import sse_transport
+from .transports.stdio import StdioWatch, stdio_transport
+from .transports.streamable import streamable_transport
 
 logger = logging.getLogger(__name__)
 
 AUTO_PROBE_TIMEOUT = 2.0  # seconds for the server/discover probe in mode "auto"
+CLOSE_LIMIT = 5.0  # seconds closing the shared HTTP client may take
 
 
 def wire_cap(max_reply_bytes: int) -> int:
@@ -78,6 +81,28 @@ CLIENT_INFO = Implementation(name="mcp-discoveryd", version=__version__)
 
 
 @dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What a session learned in its handshake, as JSON in MCP wire shape."""
+
+    protocol_version: str | None = None
+    server_info: JSONObject | None = None
+    capabilities: JSONObject | None = None
+
+    @classmethod
+    def of(cls, client: Client) -> SessionInfo:
+        """Read from a connected client."""
+        server_info: JSONObject | None = None
+        if client.server_info is not None:
+            server_info = client.server_info.model_dump(
+                by_alias=True, exclude_none=True, mode="json"
+            )
+        capabilities = client.server_capabilities.model_dump(
+            by_alias=True, exclude_none=True, mode="json"
+        )
+        return cls(client.protocol_version, server_info, capabilities)
+
+
+@dataclass(frozen=True, slots=True)
 class SpawnStats:
     """Stdio spawns: in flight now, the most ever in flight at once, and the total."""
 
@@ -86,44 +111,43 @@ class SpawnStats:
     total: int
 
 
-class UpstreamClient:
-    """Owns the one shared HTTP connection pool and the stdio spawn limiter."""
+class UpstreamClient(anyio.AsyncContextManagerMixin):
+    """Owns the one shared HTTP client and the stdio spawn limiter; ``async with`` it."""
 
     def __init__(self, settings: DiscoverySettings) -> None:
         self._settings = settings
         self._limits = ListingLimits(settings.page_cap, settings.max_reply_bytes)
         self._limiter = anyio.CapacityLimiter(settings.max_concurrent_spawns)
-        self._pool: HttpPool | None = None
+        self._http: SharedClient | None = None
         self._closing: TaskGroup | None = None  # remote sessions closing after their handover
         self._in_flight = self._peak = self._total = 0
         if settings.mode == "auto":
-            sdk_session.DISCOVER_TIMEOUT_SECONDS = AUTO_PROBE_TIMEOUT  # read at call time
+            set_discover_probe_timeout(AUTO_PROBE_TIMEOUT)
 
-    async def __aenter__(self) -> Self:
-        self._pool = HttpPool(wire_cap(self._settings.max_reply_bytes))
-        self._closing = anyio.create_task_group()
-        await self._closing.__aenter__()
-        return self
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
+        """The shared HTTP client, and a task group the remote sessions close in.
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        closing, self._closing = self._closing, None
+        A failing block cancels the closes at once, and its exception leaves
+        as it was raised, not wrapped in the task group's exception group.
+        """
+        http = self._http = SharedClient(wire_cap(self._settings.max_reply_bytes))
+        failure: Exception | None = None
         try:
-            if closing is not None and isinstance(exc, anyio.get_cancelled_exc_class()):
-                await closing.__aexit__(exc_type, exc, tb)
-            elif closing is not None:
-                if exc is not None:  # the caller failed: stop closing politely
+            async with anyio.create_task_group() as closing:
+                self._closing = closing
+                try:
+                    yield self
+                except Exception as exc:  # noqa: BLE001 - re-raised below, unwrapped; cancellation passes
+                    failure = exc
                     closing.cancel_scope.cancel()
-                # The caller's own exception must leave unwrapped, not in an exception group.
-                await closing.__aexit__(None, None, None)
         finally:
-            if self._pool is not None:
-                await self._pool.aclose()
-                self._pool = None
+            self._closing = self._http = None
+            # Sockets are closed even when cancelled, within a bound (a TLS goodbye may stall).
+            with anyio.move_on_after(CLOSE_LIMIT, shield=True):
+                await http.aclose()
+        if failure is not None:
+            raise failure
 
     @property
     def spawn_stats(self) -> SpawnStats:
@@ -156,10 +180,11 @@ class UpstreamClient:
         self, target: RemoteTarget, subject: Subject, started: float
     ) -> UpstreamResult:
         """Run the session in the closing task group; return once it has its result."""
-        if self._pool is None or self._closing is None:
+        if self._http is None or self._closing is None:
             raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
-        http = HttpWatch()
-        transport = self._pool.transport(target, http, subject.timeout)
+        watch = HttpWatch(transport=target.transport.value)
+        opened = sse_transport if target.transport is Transport.SSE else streamable_transport
+        transport = opened(self._http, target, watch, subject.timeout)
         handover, result = anyio.create_memory_object_stream[UpstreamResult](1)
         scope = anyio.CancelScope()
 
@@ -170,7 +195,7 @@ class UpstreamClient:
 
         async def session() -> None:
             with scope, handover:
-                await self._session(transport, subject, started, http=http, on_result=hand_over)
+                await self._session(transport, subject, started, watch, on_result=hand_over)
 
         self._closing.start_soon(session)
         with result:
@@ -195,7 +220,7 @@ class UpstreamClient:
             deadline=deadline,
             max_line_bytes=wire_cap(self._settings.max_reply_bytes),
         )
-        result = await self._session(transport, subject, time.monotonic(), stdio=watch)
+        result = await self._session(transport, subject, time.monotonic(), watch)
         durations = {**result.durations, "queue": queued, "total": time.monotonic() - started}
         return replace(result, durations=durations)
 
@@ -204,14 +229,13 @@ class UpstreamClient:
         server: SdkTransport | Server[Any] | MCPServer,
         subject: Subject,
         started: float,
+        watch: Watch = None,
         *,
-        stdio: StdioWatch | None = None,
-        http: HttpWatch | None = None,
         on_result: Callable[[UpstreamResult], None] | None = None,
     ) -> UpstreamResult:
         """One session; with ``on_result``, the result goes there as soon as the catalog is in."""
         clock = PhaseClock()
-        info: dict[str, Any] = {}
+        info = SessionInfo()
         catalog: Catalog | None = None
         hint = CacheHint()
         error: UpstreamError | None = None
@@ -222,7 +246,7 @@ class UpstreamClient:
                 )
                 async with client:
                     clock.end()
-                    info = _session_info(client)
+                    info = SessionInfo.of(client)
                     catalog, hint = await list_catalog(client, self._limits, clock)
                     if on_result is not None:
                         on_result(_result(catalog, None, hint, clock, started, info))
@@ -231,18 +255,18 @@ class UpstreamClient:
                     clock.begin("close")
                 clock.end()
             if scope.cancelled_caught and catalog is None:
-                error = timed_out(subject, clock, stdio, http)
+                error = timed_out(subject, clock, watch)
         except Exception as exc:
             if catalog is not None:  # the listing is complete; only the close went wrong
                 logger.info("closing upstream %s failed: %r", subject.label, exc)
             elif scope.cancel_called:
-                error = timed_out(subject, clock, stdio, http)
+                error = timed_out(subject, clock, watch)
             else:
-                error = from_exception(exc, subject, clock, stdio, http)
+                error = from_exception(exc, subject, clock, watch)
                 if error is None:
                     logger.exception("unexpected error from upstream %s", subject.label)
                     error = subject.error(
-                        ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", stdio
+                        ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", watch
                     )
         result = _result(catalog if error is None else None, error, hint, clock, started, info)
         if on_result is not None:
@@ -256,23 +280,16 @@ def _result(
     hint: CacheHint,
     clock: PhaseClock,
     started: float,
-    info: dict[str, Any],
+    info: SessionInfo,
 ) -> UpstreamResult:
     """The session's result so far: its catalog or its error, with every step's duration."""
     durations = {**clock.durations, "total": time.monotonic() - started}
-    return UpstreamResult(catalog, error, durations=durations, cache_hint=hint, **info)
-
-
-def _session_info(client: Client) -> dict[str, Any]:
-    """Protocol version, server info and capabilities, as JSON in MCP wire shape."""
-    server_info: JSONObject | None = None
-    if client.server_info is not None:
-        server_info = client.server_info.model_dump(by_alias=True, exclude_none=True, mode="json")
-    capabilities = client.server_capabilities.model_dump(
-        by_alias=True, exclude_none=True, mode="json"
+    return UpstreamResult(
+        catalog,
+        error,
+        protocol_version=info.protocol_version,
+        server_info=info.server_info,
+        capabilities=info.capabilities,
+        durations=durations,
+        cache_hint=hint,
     )
-    return {
-        "protocol_version": client.protocol_version,
-        "server_info": server_info,
-        "capabilities": capabilities,
-    }

@@ -1,4 +1,4 @@
-"""The guardrail provider seam: the built-in provider, deadlines, fail-closed and fail-open."""
+"""The guardrail seam: built-in checks inline, an external provider in parallel, fail-closed or open."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import anyio
 
 from mcp_discoveryd.discovery.guardrails import (
-    BuiltinProvider,
     GuardrailProvider,
+    Guardrails,
     ProviderSettings,
     ToolVerdict,
     check_server,
@@ -53,25 +53,73 @@ class BrokenProvider:
         raise RuntimeError(f"HTTP 500, request had Authorization: Bearer {SECRET}")
 
 
-def test_the_builtin_provider_satisfies_the_protocol() -> None:
-    """BuiltinProvider is a GuardrailProvider (checked statically and by name)."""
-    provider: GuardrailProvider = BuiltinProvider()
-    assert provider.name == "builtin"
+class JudgingProvider:
+    """An external service that answers: blocks tools named in ``deny``, records what it saw."""
+
+    name = "judge"
+
+    def __init__(self, deny: tuple[str, ...] = ()) -> None:
+        self.deny = deny
+        self.servers: list[str] = []
+        self.tools: list[str] = []
+
+    async def check_server(self, spec: ServerSpec) -> tuple[str, ...]:
+        self.servers.append(spec.name)
+        return ("judge says no",) if spec.name in self.deny else ()
+
+    async def check_tools(self, spec: ServerSpec, tools: Sequence[JSONObject]) -> ToolVerdict:
+        names = [str(t["name"]) for t in tools]
+        self.tools.extend(names)
+        blocked = tuple(BlockedTool(n, ("judge says no",)) for n in names if n in self.deny)
+        return ToolVerdict(tuple(t for t in tools if t["name"] not in self.deny), blocked)
 
 
-async def test_the_builtin_provider_gives_the_builtin_verdicts() -> None:
-    """The built-in provider returns exactly what the sync checks return, policies from the spec."""
-    provider = BuiltinProvider()
-    spec = ServerSpec("s", StdioTarget("node"), tool_policy=ToolPolicy(poisoning="report"))
-    assert await provider.check_server(EVIL) == check_server(EVIL)
-    assert await provider.check_tools(spec, TOOLS) == check_tools(TOOLS, spec.tool_policy)
+def test_fakes_satisfy_the_provider_protocol() -> None:
+    """The test providers are GuardrailProviders (checked statically and by name)."""
+    provider: GuardrailProvider = JudgingProvider()
+    assert provider.name == "judge"
+
+
+async def test_without_a_provider_the_seam_gives_the_builtin_verdicts() -> None:
+    """Guardrails() returns exactly what the sync checks return, policies from the spec."""
+    spec = ServerSpec("s", StdioTarget("node"), tool_policy=ToolPolicy(denied_tools=("ok",)))
+    checks = Guardrails()
+    assert await checks.check_servers([EVIL, spec]) == [check_server(EVIL), check_server(spec)]
+    assert await checks.check_tools(spec, TOOLS) == check_tools(TOOLS, spec.tool_policy)
+
+
+async def test_the_provider_judges_only_what_the_builtin_checks_let_through() -> None:
+    """Blocked servers and tools are not sent out; the provider's blocks add to the built-in."""
+    judge = JudgingProvider(deny=("fine", "ok"))
+    checks = Guardrails(judge)
+    fine = ServerSpec("fine", StdioTarget("node"))
+    other = ServerSpec("other", StdioTarget("node"))
+    violations = await checks.check_servers([EVIL, fine, other])
+    assert violations == [check_server(EVIL), ("judge says no",), ()]
+    assert sorted(judge.servers) == ["fine", "other"]
+    verdict = await checks.check_tools(other, [*TOOLS, {"name": "kept", "description": "Fine."}])
+    assert judge.tools == ["ok", "kept"]
+    assert [t["name"] for t in verdict.kept] == ["kept"]
+    assert [b.name for b in verdict.blocked] == ["bad", "ok"]
+
+
+async def test_external_server_checks_run_in_parallel_each_under_its_deadline() -> None:
+    """Five hanging provider calls take one deadline, not five, and each fails closed."""
+    checks = Guardrails(HangingProvider(), ProviderSettings(timeout=0.5))
+    specs = [ServerSpec(f"s{i}", StdioTarget("node")) for i in range(5)]
+    started = time.monotonic()
+    violations = await checks.check_servers(specs)
+    assert time.monotonic() - started < 2.0  # sequential would be 2.5 s
+    reason = "guardrail provider 'hanging' timed out after 0.5 s; blocked (fail-closed)"
+    assert violations == [(reason,)] * 5
 
 
 async def test_guarded_calls_pass_a_working_provider_through() -> None:
     """A provider that answers in time has its answer used as-is."""
     settings = ProviderSettings(timeout=5)
-    assert await guarded_check_server(BuiltinProvider(), EVIL, settings) == check_server(EVIL)
-    verdict = await guarded_check_tools(BuiltinProvider(), EVIL, TOOLS, settings)
+    judge = JudgingProvider(deny=("evil", "bad"))
+    assert await guarded_check_server(judge, EVIL, settings) == ("judge says no",)
+    verdict = await guarded_check_tools(judge, EVIL, TOOLS, settings)
     assert [t["name"] for t in verdict.kept] == ["ok"]
 
 

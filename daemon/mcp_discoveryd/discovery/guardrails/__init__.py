@@ -2,15 +2,17 @@
 
 Server checks (``check_server``) run before any connection; tool checks
 (``check_tools``) run on every listed or configured tool. Both are pure and
-synchronous. ``provider`` holds the seam for an external guardrail service.
+synchronous. Discovery calls them through ``Guardrails`` (``provider``), the seam
+that adds an external guardrail service when one is configured. Matching is on
+folded text (``normalise``), so invisible and look-alike characters change nothing.
 """
 
 from __future__ import annotations
 
 from .poisoning import DEFAULT_LIMITS, Finding, Limits, scan_fields, scan_text
 from .provider import (
-    BuiltinProvider,
     GuardrailProvider,
+    Guardrails,
     ProviderSettings,
     guarded_check_server,
     guarded_check_tools,
@@ -20,9 +22,9 @@ from .tools import ToolVerdict, blocked_reasons, check_tools
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "BuiltinProvider",
     "Finding",
     "GuardrailProvider",
+    "Guardrails",
     "Limits",
     "ProviderSettings",
     "ToolVerdict",

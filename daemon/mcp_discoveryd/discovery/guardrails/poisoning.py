@@ -16,35 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 
-# Characters that render as nothing (or reorder text) and so hide content from a person
-# reading the description while the model still reads it. The emoji variation selectors
-# U+FE00..U+FE0F are left out on purpose: ordinary emoji use them.
-_HIDDEN_RANGES: tuple[tuple[int, int], ...] = (
-    (0x0000, 0x0008),  # C0 controls (tab, newline and carriage return are allowed)
-    (0x000B, 0x000C),
-    (0x000E, 0x001F),
-    (0x007F, 0x009F),  # DEL and C1 controls (ANSI escape sequences start here too)
-    (0x061C, 0x061C),  # Arabic letter mark
-    (0x180E, 0x180E),  # Mongolian vowel separator
-    (0x200B, 0x200F),  # zero-width space/joiners, LRM/RLM
-    (0x202A, 0x202E),  # bidi embeddings and overrides
-    (0x2060, 0x2064),  # word joiner, invisible operators
-    (0x2066, 0x2069),  # bidi isolates
-    (0x206A, 0x206F),  # deprecated format characters
-    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
-    (0xE0000, 0xE007F),  # Unicode tag characters ("ASCII smuggling")
-    (0xE0100, 0xE01EF),  # variation selectors 17-256 (can smuggle bytes)
-)
-_HIDDEN_RE = re.compile(
-    "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _HIDDEN_RANGES) + "]"
-)
+from .normalise import fold, is_reported, removed, spaced, unconfuse
+
 _HIDDEN_LISTED = 3  # code points named in one finding; the rest are counted
-_MAX_EXPANSION = 4  # normalised text kept per character of input
 
 # Verbs and fillers are closed lists: "ignore formatting instructions in the input" has
 # a word outside them between the verb and the noun and so is not an order to the model.
@@ -262,30 +240,30 @@ class Budget:
             self.exhausted = Finding(detail, location, incomplete=True)
 
 
-def visible_text(text: str) -> str:
-    r"""Text as a person reads it: hidden characters removed, compatibility forms folded.
-
-    Matching on this keeps "ig\u200bnore" and full-width letters from slipping past.
-    """
-    text = _HIDDEN_RE.sub("", text)
-    if text.isascii():
-        return text
-    # NFKC can expand a character up to 18-fold; cap it so the scan's work stays bounded.
-    return unicodedata.normalize("NFKC", text)[: _MAX_EXPANSION * len(text)]
-
-
 def scan_text(text: str) -> list[str]:
-    """Every poisoning sign in one string, each once, as stable phrases."""
-    signs: list[str] = []
-    hidden = _hidden_sign(text)
+    """Every poisoning sign in one string, each once, as stable phrases.
+
+    Patterns match the folded text (NFKC, invisible characters removed, look-alikes of
+    ASCII letters read as those letters) and, when characters were removed, also the
+    text with each one read as a space; hidden characters are a sign of their own.
+    """
+    dropped = removed(text)
+    signs: dict[str, None] = {}
+    hidden = _hidden_sign(dropped)
     if hidden:
-        signs.append(hidden)
-    visible = visible_text(text) if hidden or not text.isascii() else text
-    if not _ANY_SIGN_RE.search(visible):
-        return signs
-    signs.extend(_tag_signs(visible))
-    signs.extend(sign for sign, pattern in _INSTRUCTION_RES if pattern.search(visible))
-    return signs
+        signs[hidden] = None
+    if text.isascii() and not dropped:
+        variants: tuple[str, ...] = (text,)
+    else:
+        folded = (fold(text), spaced(text)) if dropped else (fold(text),)
+        variants = tuple(map(unconfuse, folded))
+    for variant in variants:
+        if _ANY_SIGN_RE.search(variant):
+            signs.update(dict.fromkeys(_tag_signs(variant)))
+            signs.update(
+                dict.fromkeys(sign for sign, pattern in _INSTRUCTION_RES if pattern.search(variant))
+            )
+    return list(signs)
 
 
 def scan_value(value: object, location: str, budget: Budget) -> list[Finding]:
@@ -357,13 +335,10 @@ def display_key(key: object) -> str:
     return f"[{shown}{'...' if len(text) > 40 else ''}]"
 
 
-def _hidden_sign(text: str) -> str | None:
-    seen: dict[int, None] = {}
-    for match in _HIDDEN_RE.finditer(text):
-        seen.setdefault(ord(match.group()))
-    if not seen:
+def _hidden_sign(dropped: list[str]) -> str | None:
+    codes = [f"U+{cp:04X}" for cp in dict.fromkeys(map(ord, dropped)) if is_reported(cp)]
+    if not codes:
         return None
-    codes = [f"U+{cp:04X}" for cp in seen]
     if len(codes) == 1:
         return f"hidden character {codes[0]}"
     listed = ", ".join(codes[:_HIDDEN_LISTED])

@@ -1,11 +1,14 @@
-"""The seam for guardrail providers: the built-in checks now, an external service later.
+"""The guardrail seam phases call: the built-in checks, then an optional external provider.
 
-An external provider (an HTTP guardrail service) will implement ``GuardrailProvider``.
-Whatever it is, callers go through ``guarded_check_server`` and
-``guarded_check_tools``, which give it its own deadline and decide what a failure
-means: by default fail-closed (a provider that times out or breaks blocks the
-server or its tools), or fail-open by setting. A failure is reported by the
-exception's type only; its message might carry a header or a token.
+``Guardrails`` is what discovery runs. The built-in checks are pure and fast, so
+they run inline; only an external provider (an HTTP guardrail service implementing
+``GuardrailProvider``) can wait, so only its calls run in a task group, each
+through ``guarded_check_server``/``guarded_check_tools``, which give it its own
+deadline and decide what a failure means: by default fail-closed (a provider that
+times out or breaks blocks the server or its tools), or fail-open by setting. A
+failure is reported by the exception's type only; its message might carry a
+header or a token. A server or tool the built-in checks block is not sent to the
+provider.
 """
 
 from __future__ import annotations
@@ -39,26 +42,49 @@ class GuardrailProvider(Protocol):
         ...
 
 
-class BuiltinProvider:
-    """The built-in guardrails behind the provider interface (policies from the spec)."""
-
-    @property
-    def name(self) -> str:
-        return "builtin"
-
-    async def check_server(self, spec: ServerSpec) -> tuple[str, ...]:
-        return check_server(spec)
-
-    async def check_tools(self, spec: ServerSpec, tools: Sequence[object]) -> ToolVerdict:
-        return check_tools(tools, spec.tool_policy)
-
-
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """How long a provider may take, and whether its failure blocks (fail-closed)."""
 
     timeout: float = 5.0
     fail_closed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Guardrails:
+    """The server and tool guardrails of a run: built-in, plus ``provider`` when there is one."""
+
+    provider: GuardrailProvider | None = None
+    settings: ProviderSettings = ProviderSettings()
+
+    async def check_servers(self, specs: Sequence[ServerSpec]) -> list[tuple[str, ...]]:
+        """Each spec's violations, in order (empty = allowed)."""
+        found = [check_server(spec) for spec in specs]
+        provider = self.provider
+        if provider is None:
+            return found
+
+        async def ask(index: int) -> None:
+            more = await guarded_check_server(provider, specs[index], self.settings)
+            found[index] = tuple(dict.fromkeys((*found[index], *more)))
+
+        async with anyio.create_task_group() as tg:
+            for index, violations in enumerate(found):
+                if not violations:
+                    tg.start_soon(ask, index)
+        return found
+
+    async def check_tools(self, spec: ServerSpec, tools: Sequence[JSONObject]) -> ToolVerdict:
+        """The tools to keep, block (with reasons) or warn about, under ``spec``'s policy."""
+        verdict = check_tools(tools, spec.tool_policy)
+        if self.provider is None or not verdict.kept:
+            return verdict
+        judged = await guarded_check_tools(self.provider, spec, verdict.kept, self.settings)
+        return ToolVerdict(
+            kept=judged.kept,
+            blocked=verdict.blocked + judged.blocked,
+            warnings=verdict.warnings + judged.warnings,
+        )
 
 
 async def guarded_check_server(

@@ -5,21 +5,21 @@ short sentence naming what is wrong and why. Env values, header values, argument
 values and URLs may hold secrets, so a violation names their position, never
 their content.
 
-Command patterns are ``fnmatch`` globs on the command's basename. As for tool
-names, deny patterns match case-insensitively and allow patterns exactly, both
-leaning toward blocking. Argument positions in messages count from 1.
+Command patterns are ``fnmatch`` globs on the command's basename, matched as tool
+names are (``names``): folded first, deny patterns case-insensitively and on the
+skeleton too, allow patterns exactly; both lean toward blocking. Argument positions in messages count from 1.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from fnmatch import fnmatchcase
 from pathlib import PurePath
 from urllib.parse import SplitResult, urlsplit
 
 from ...models import RemoteTarget, ServerPolicy, ServerSpec, StdioTarget
 from .credentials import arg_secrets, url_secrets
+from .names import allowed_by, denied_by
 from .shell import suspicious_command, suspicious_env
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -73,12 +73,9 @@ def _check_stdio(target: StdioTarget, policy: ServerPolicy) -> list[str]:
 def _command_policy(basename: str, policy: ServerPolicy) -> list[str]:
     found = [
         f"command {_shown(basename)} denied by pattern '{pattern}'"
-        for pattern in policy.denied_commands
-        if fnmatchcase(basename.casefold(), pattern.casefold())
+        for pattern in denied_by(basename, policy.denied_commands)
     ]
-    if policy.allowed_commands and not any(
-        fnmatchcase(basename, pattern) for pattern in policy.allowed_commands
-    ):
+    if policy.allowed_commands and not allowed_by(basename, policy.allowed_commands):
         found.append(f"command {_shown(basename)} not matched by any allowed pattern")
     return found
 

@@ -2,9 +2,11 @@
 
 The server is spawned without a shell, but a command line can still start one
 (``bash -c '...'``) or be a pasted installer one-liner. The checks look for the
-shapes attackers use (a download piped into a shell, decoded payloads, reverse
-shells, ``eval``, ``rm -rf /``, chained shell scripts) and leave ordinary launchers
-alone: ``npx -y pkg``, ``uvx pkg``, ``python server.py``, ``node dist/index.js
+shapes attackers use (a download piped into a shell, also through ``env``, ``sudo``,
+an absolute path or ``tee`` stages; decoded payloads, reverse shells, ``eval``,
+``rm -rf /``, chained shell scripts, inline code handed to an interpreter such as
+``python -c`` or ``node -e``, ``env -S`` strings read as words) and leave ordinary
+launchers alone: ``npx -y pkg``, ``uvx pkg``, ``python server.py``, ``node dist/index.js
 stdio``, ``docker run -i --rm image``. Each finding is a fixed phrase; arguments
 are never echoed, since they may hold secrets.
 """
@@ -12,17 +14,26 @@ are never echoed, since they may hold secrets.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePath
 
 MAX_COMMAND_LINE = 65_536  # characters checked; a longer line is refused, not half-checked
 
 _START = r"(?:^|(?<=[\s;&|(`'\"/]))"  # a word that begins a command (also after a path)
+_PATH = r"(?:/?(?:[\w.~+-]{1,255}/){0,16})"  # a directory prefix; bounded, never scans past a word
+# Commands that run the next word as a command: "curl x | env sh" pipes into sh all the same.
+_WRAPPER = (
+    rf"{_PATH}(?:sudo|doas|env|nohup|exec|command|nice|stdbuf|xargs|busybox|setsid)"
+    r"(?:\s+(?:-[^\s|;&]{1,200}|[A-Za-z_]\w{0,100}=[^\s|;&]{0,1000})){0,4}\s+"
+)
 _RUNNER = (
-    r"(?:sudo\s+(?:-\S+\s+){0,4})?(?:\S*/)?(?:(?:ba|da|z|k|mk|c|tc|fi|a)?sh|python[0-9.]*"
-    r"|perl|ruby|node|php|iex|invoke-expression|pwsh|powershell)\b"
+    rf"(?:{_WRAPPER}){{0,3}}{_PATH}(?:(?:ba|da|z|k|mk|c|tc|fi|a)?sh|python[0-9.]*|pypy[0-9.]*"
+    r"|perl|ruby|node|nodejs|deno|bun|php|iex|invoke-expression|pwsh|powershell)\b"
 )
 _GAP = r"[^|;&\n]{0,1000}"  # bounded: one pipeline stage, and no quadratic scans
+# One to five pipeline stages ("curl x | tee f | sh"); "||" is not a pipe.
+_STAGES = rf"(?:{_GAP}(?<!\|)\|(?!\|)){{1,5}}\s*"
 _DOWNLOADERS = r"(?:curl|wget|fetch|iwr|irm|invoke-webrequest|invoke-restmethod)"
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -30,7 +41,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for label, pattern in (
         (
             "arguments pipe a download into a shell (curl ... | sh)",
-            rf"{_START}{_DOWNLOADERS}\b{_GAP}\|\s*{_RUNNER}",
+            rf"{_START}{_DOWNLOADERS}\b{_STAGES}{_RUNNER}",
         ),
         (
             "arguments run a download through command substitution ($(curl ...))",
@@ -41,7 +52,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             (
                 r"(?:\bbase64\s+(?:-\S+\s+){0,3}?(?:-d|--decode|-D|-di|-id)\b|\bxxd\s+-r"
                 r"|\bopenssl\s+(?:enc\s+|base64\s+)?(?:-\S+\s+){0,4}?-d\b)"
-                rf"{_GAP}\|\s*{_RUNNER}"
+                rf"{_STAGES}{_RUNNER}"
             ),
         ),
         (
@@ -76,6 +87,25 @@ _POWERSHELL = frozenset({"powershell", "powershell.exe", "pwsh", "pwsh.exe"})
 _SCRIPT_FLAG = re.compile(r"-[a-zA-Z]*c[a-zA-Z]*")
 _CHAINING = re.compile(r"[;&|\n`]|\$\(")
 
+# Interpreters handed a program as a string: an MCP server is a package or a file, and
+# inline code is how droppers start. Each entry: the basename, and what marks inline code
+# among the leading options (a flag, grouped short flags, or a subcommand).
+_INLINE_LABEL = (
+    "arguments hand inline code to an interpreter (python -c, node -e, perl -e, ruby -e, deno eval)"
+)
+_INTERPRETERS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(name), re.compile(flag))
+    for name, flag in (
+        (r"(?:python|pypy)[0-9.]*(?:\.exe)?", r"-[bBdEiIOqsSuvx]*c.*"),
+        (r"(?:node|nodejs|bun)(?:\.exe)?", r"-(?:e|p|pe|ep)|--eval(?:=.*)?|--print(?:=.*)?"),
+        (r"perl[0-9.]*(?:\.exe)?", r"-[0-9alnpswcTtUWX]*[eE].*"),
+        (r"ruby[0-9.]*(?:\.exe)?", r"-[0-9acdlnpswvWx]*e.*"),
+        (r"php[0-9.]*(?:\.exe)?", r"-r.*"),
+        (r"deno(?:\.exe)?", r"eval"),
+    )
+)
+_VALUE_FLAGS = frozenset({"-W", "-X", "-r", "--require", "--import", "--loader", "-I", "-M"})
+
 _PRELOAD_ENV = ("LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "BASH_ENV")
 _NODE_PRELOAD = re.compile(r"(?:^|\s)(?:-r|--require|--import|--(?:experimental-)?loader)\b")
 
@@ -108,9 +138,12 @@ def suspicious_env(env: Mapping[str, str]) -> list[str]:
 
 
 def _shell_findings(tokens: Sequence[str]) -> Iterator[str]:
+    tokens = _split_env_strings(tokens)
     for index, token in enumerate(tokens):
         shell = PurePath(token).name.lower()
         rest = tokens[index + 1 :]
+        if _has_inline_code(shell, rest):
+            yield _INLINE_LABEL
         if shell in _POSIX_SHELLS:
             flag, script = "-c", _posix_script(rest)
         elif shell in _CMD:
@@ -127,6 +160,47 @@ def _shell_findings(tokens: Sequence[str]) -> Iterator[str]:
                 f"arguments run a shell script with command chaining ({shell} {flag} with ;, &&, "
                 "|| or |)"
             )
+
+
+def _split_env_strings(tokens: Sequence[str]) -> list[str]:
+    """``env -S "bash -c 'a; b'"`` runs the split string: check its words as tokens."""
+    out: list[str] = []
+    for token in tokens:
+        value = None
+        if token.startswith("--split-string="):
+            value = token.partition("=")[2]
+        elif token.startswith("-S") and out and PurePath(out[-1]).name == "env":
+            value = token[2:] or None
+        if value is None and out and out[-1] in ("-S", "--split-string"):
+            value = token
+        if value is not None:
+            out.extend(_words(value))
+        else:
+            out.append(token)
+    return out
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # unbalanced quotes: plain words are still worth checking
+        return text.split()
+
+
+def _has_inline_code(name: str, rest: Sequence[str]) -> bool:
+    """Whether ``name rest...`` hands code to an interpreter among its leading options."""
+    for interpreter, code_flag in _INTERPRETERS:
+        if not interpreter.fullmatch(name):
+            continue
+        expects_value = False
+        for token in rest[:8]:
+            if code_flag.fullmatch(token):
+                return True
+            if not token.startswith("-") and not expects_value:
+                return False  # the script or module: options after it are its own
+            expects_value = token in _VALUE_FLAGS
+        return False
+    return False
 
 
 def _posix_script(rest: Sequence[str]) -> str | None:

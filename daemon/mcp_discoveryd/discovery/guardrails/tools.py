@@ -6,10 +6,11 @@ Every reason that applies is listed, not just the first.
 
 Choices a reader may look for:
 
-- Name patterns are ``fnmatch`` globs. Deny patterns match case-insensitively on the
-  name with hidden characters removed and compatibility forms folded, so
-  ``Delete_Repo`` or ``dele\\u200bte_repo`` cannot slip past ``delete_*``; allow
-  patterns match the exact name, case-sensitively. Both lean toward blocking.
+- Name patterns are ``fnmatch`` globs matched on the folded name (``names``): deny
+  patterns case-insensitively and also on the UTS #39 skeleton, so ``Delete_Repo``,
+  ``dele\\u00adte_repo`` or ``dеlete_repo`` (Cyrillic ``е``) cannot slip past
+  ``delete_*``; allow patterns exactly. Both lean toward blocking. A name that mixes
+  scripts or has characters posing as ASCII is a poisoning sign (``poisoning`` policy).
 - Annotations follow the MCP defaults: ``destructiveHint`` defaults to true and only
   means something when ``readOnlyHint`` is not true, so a tool is treated as
   destructive unless ``destructiveHint`` is false or ``readOnlyHint`` is true with no
@@ -27,10 +28,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from ...models import BlockedTool, JSONObject, ToolPolicy
-from .poisoning import DEFAULT_LIMITS, Finding, Limits, scan_fields, visible_text
+from .names import allowed_by, denied_by, name_signs
+from .poisoning import DEFAULT_LIMITS, Finding, Limits, scan_fields
 
 MAX_NAME_LENGTH = 256  # MCP asks for 1-128; past this a name is hostile, not a style slip
 MAX_POISONING_REASONS = 20  # listed per tool; a hostile schema could yield thousands
@@ -114,18 +115,14 @@ def _shape(tool: Mapping[str, object], index: int, counts: Counter[str]) -> tupl
 
 
 def _name_reasons(name: str, policy: ToolPolicy) -> list[str]:
-    reasons: list[str] = []
-    folded = visible_text(name).casefold()
     own_reasons = dict(policy.deny_reasons)
-    for pattern in policy.denied_tools:
-        if fnmatchcase(folded, pattern.casefold()):
-            reason = own_reasons.get(pattern)
-            reasons.append(
-                f"{reason} (denied by pattern '{pattern}')"
-                if reason
-                else f"denied by pattern '{pattern}'"
-            )
-    if policy.allowed_tools and not any(fnmatchcase(name, p) for p in policy.allowed_tools):
+    reasons = [
+        f"{own_reasons[p]} (denied by pattern '{p}')"
+        if own_reasons.get(p)
+        else f"denied by pattern '{p}'"
+        for p in denied_by(name, policy.denied_tools)
+    ]
+    if policy.allowed_tools and not allowed_by(name, policy.allowed_tools):
         reasons.append("not matched by any allowed pattern")
     return reasons
 
@@ -172,6 +169,9 @@ def _poisoning_reasons(tool: Mapping[str, object], policy: ToolPolicy, limits: L
     if isinstance(annotations, dict) and "title" in annotations:
         fields.append(("annotations.title", annotations["title"]))
     findings = scan_fields(fields, limits)
+    name = tool.get("name")
+    if isinstance(name, str):
+        findings[:0] = [Finding(sign, "name") for sign in name_signs(name)]
     return _capped([f for f in findings if not f.incomplete]) + [
         f.reason for f in findings if f.incomplete
     ]

@@ -30,16 +30,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING
 
 import anyio
 import httpx2
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.shared._httpx_utils import redirect_location
-from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
-from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
-from mcp.shared.message import ClientMessageMetadata, SessionMessage
 from mcp_types import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -55,8 +50,15 @@ from mcp_types import (
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-if TYPE_CHECKING:
-    from .http import Endpoint
+from ...models import RemoteTarget
+from .client import Endpoint, HttpWatch, SharedClient
+from .sdk_shim import (
+    MCP_PROTOCOL_VERSION_HEADER,
+    ClientMessageMetadata,
+    SessionMessage,
+    cancelled_request_id_from_params,
+    redirect_location,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +77,19 @@ class BadReplyError(ValueError):
 
 @asynccontextmanager
 async def streamable_transport(
-    endpoint: Endpoint, *, max_event_bytes: int
+    shared: SharedClient, target: RemoteTarget, watch: HttpWatch, limit_s: float
 ) -> AsyncIterator[Streams]:
+    """Message streams for a session with the streamable HTTP server at ``target``.
+
+    ``limit_s`` bounds connecting; the caller's cancel scope is the real deadline.
+    """
+    endpoint = Endpoint(shared, target, watch, limit_s)
+    async with endpoint, _over(endpoint, shared.max_body_bytes) as streams:
+        yield streams
+
+
+@asynccontextmanager
+async def _over(endpoint: Endpoint, max_event_bytes: int) -> AsyncIterator[Streams]:
     """Message streams for a ``ClientSession`` talking to ``endpoint``.
 
     Transport faults (connect errors, a body past the cap, a reply that is not

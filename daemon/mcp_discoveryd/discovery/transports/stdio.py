@@ -34,10 +34,10 @@ import anyio
 import mcp_types
 from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.shared.message import SessionMessage
 
-from ..models import StdioTarget
-from .childenv import child_environment
+from ...models import StdioTarget
+from ..childenv import child_environment
+from .sdk_shim import SessionMessage
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,227 @@
+"""The one HTTP client every remote upstream shares: httpx2, with explicit limits.
+
+Building an ``httpx2.AsyncClient`` costs about 100 ms (its SSL context), so it
+is built once per ``UpstreamClient``. Pooling, keep-alive, TLS and proxies are
+httpx2's: with ``trust_env`` the client mounts the environment's proxies
+(``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) and reads
+``SSL_CERT_FILE``/``SSL_CERT_DIR``, so a request takes the same path with or
+without a proxy. Limits: ``MAX_CONNECTIONS`` open connections in all (a
+request waits for a free one, within its server's deadline) and
+``MAX_KEEPALIVE`` idle ones. httpx2 has no per-host limit, and none is added:
+the upstreams of one host are usually many paths on one gateway, which a
+per-host cap would queue behind each other; the total cap is what bounds the
+daemon's sockets.
+
+Every response leaves ``send`` with its body decoded (gzip, deflate, and what
+else httpx2 decodes) and counted as decoded: ``max_body_bytes`` caps what a
+reply inflates to, not what it weighs on the wire, and httpx2 inflates in
+bounded steps, so a compression bomb stops at the cap plus one step. We keep
+asking for gzip (catalogs are JSON and shrink several times over a WAN): the
+cap has to count decoded bytes anyway, since a server may compress unasked.
+
+Cookies are never kept: one jar shared by every upstream would hand one
+server's cookies to another on the same host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Self
+
+import httpx2
+
+from ... import __version__
+from ...models import RemoteTarget
+from .sdk_shim import stream_within_origin
+
+CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
+MAX_CONNECTIONS = 512  # open connections, every upstream together
+MAX_KEEPALIVE = 128  # idle connections kept for reuse
+KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx2's default)
+LIMITS = httpx2.Limits(
+    max_connections=MAX_CONNECTIONS,
+    max_keepalive_connections=MAX_KEEPALIVE,
+    keepalive_expiry=KEEPALIVE_EXPIRY,
+)
+# What we accept (httpx2 decodes both) and who we are.
+DEFAULT_HEADERS = {
+    "accept-encoding": "gzip, deflate",
+    "user-agent": f"mcp-discoveryd/{__version__}",
+}
+
+
+@dataclass(eq=False)
+class HttpWatch:
+    """What one remote connection saw: failing statuses and whether a reply ran past the cap."""
+
+    transport: str = "streamable-http"  # the configured transport (models.Transport's value)
+    statuses: list[tuple[str, int]] = field(default_factory=list)  # (method, status) of >= 400
+    oversized: bool = False
+    event_stream_refused: bool = False  # a POST got text/event-stream with a failing status
+
+    def record(self, response: httpx2.Response) -> None:
+        """Note a failing status (the SDK turns a 401 or 500 into a bare JSON-RPC error)."""
+        if response.status_code >= 400:
+            self.statuses.append((response.request.method, response.status_code))
+            kind = response.headers.get("content-type", "")
+            if response.request.method == "POST" and kind.startswith("text/event-stream"):
+                self.event_stream_refused = True
+
+    def failing_status(self) -> tuple[str, int] | None:
+        """The first failing status, preferring a POST (the messages) over a GET stream."""
+        posts = [s for s in self.statuses if s[0] == "POST"]
+        found = posts or self.statuses
+        return found[0] if found else None
+
+
+class ReplyTooLargeError(httpx2.StreamError):
+    """One response body, decoded, ran past the size cap."""
+
+
+class SharedClient:
+    """The one ``httpx2.AsyncClient`` of every remote upstream, and the cap on its bodies."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        self.max_body_bytes = max_body_bytes
+        self._client = httpx2.AsyncClient(
+            limits=LIMITS,
+            trust_env=True,
+            follow_redirects=False,  # the SDK's rule (same origin only) decides, per request
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            timeout=httpx2.Timeout(None, connect=CONNECT_TIMEOUT),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, request: httpx2.Request, watch: HttpWatch) -> httpx2.Response:
+        """Send ``request``; the response's body (unread) comes decoded and capped."""
+        inner = await self._client.send(request, stream=True)
+        headers = inner.headers.copy()
+        for name in ("content-encoding", "content-length"):  # they describe the wire, not us
+            headers.pop(name, None)
+        response = httpx2.Response(
+            inner.status_code,
+            headers=headers,
+            stream=_DecodedCapped(inner, watch, self.max_body_bytes),
+            request=request,
+            extensions=inner.extensions,
+        )
+        watch.record(response)
+        return response
+
+    def client_for(
+        self, target: RemoteTarget, watch: HttpWatch, timeout: float
+    ) -> httpx2.AsyncClient:
+        """A cheap client (tens of microseconds) for the SDK's code: it sends through ``send``."""
+        return httpx2.AsyncClient(
+            transport=_Via(self, watch),
+            headers={**DEFAULT_HEADERS, **revealed_headers(target)},
+            # Reads, writes and pool waits are bounded by the server's deadline (the caller's
+            # cancel scope); a timeout per socket operation would only repeat it, at a cost.
+            timeout=httpx2.Timeout(None, connect=connect_timeout(timeout)),
+            trust_env=False,  # the shared client applies the environment
+        )
+
+
+class Endpoint:
+    """One upstream URL's requests, sent on the shared client without a client per request.
+
+    The URL is parsed and the server's headers merged once. A redirect is sent
+    again through a client, by the SDK's rules (followed only within the
+    endpoint's origin), so those rules live in one place.
+    """
+
+    def __init__(
+        self, shared: SharedClient, target: RemoteTarget, watch: HttpWatch, limit_s: float
+    ) -> None:
+        self.url = httpx2.URL(target.url.reveal())
+        self._shared = shared
+        self._target = target
+        self._watch = watch
+        self._limit_s = limit_s
+        self._headers = {**DEFAULT_HEADERS, **revealed_headers(target)}
+        connect = connect_timeout(limit_s)
+        self._extensions = {
+            "timeout": {"connect": connect, "read": None, "write": None, "pool": None}
+        }
+        self._client: httpx2.AsyncClient | None = None  # made for the first redirect
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    @asynccontextmanager
+    async def stream(
+        self, method: str, headers: Mapping[str, str], content: bytes | None = None
+    ) -> AsyncIterator[httpx2.Response]:
+        """Send one request; yield its response, body unread; close it afterwards."""
+        merged = {**self._headers, **headers}
+        request = httpx2.Request(
+            method, self.url, headers=merged, content=content, extensions=self._extensions
+        )
+        response = await self._shared.send(request, self._watch)
+        try:
+            if not response.is_redirect:
+                yield response
+                return
+            await response.aclose()
+            if self._client is None:
+                self._client = self._shared.client_for(self._target, self._watch, self._limit_s)
+            async with stream_within_origin(
+                self._client, method, self.url, headers=headers, content=content
+            ) as followed:
+                yield followed
+        finally:
+            await response.aclose()
+
+
+def connect_timeout(limit_s: float) -> float:
+    """Seconds a new connection may take: never more than the server's own deadline."""
+    return min(limit_s, CONNECT_TIMEOUT)
+
+
+class _Via(httpx2.AsyncBaseTransport):
+    """A cheap client's transport: the shared client; closing it leaves the shared one open."""
+
+    def __init__(self, shared: SharedClient, watch: HttpWatch) -> None:
+        self._shared = shared
+        self._watch = watch
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._shared.send(request, self._watch)
+
+    async def aclose(self) -> None:
+        """The shared client outlives every connection."""
+
+
+class _DecodedCapped(httpx2.AsyncByteStream):
+    """A body as httpx2 decodes it, in bounded steps, cut off past ``cap`` decoded bytes."""
+
+    def __init__(self, inner: httpx2.Response, watch: HttpWatch, cap: int) -> None:
+        self._inner = inner
+        self._watch = watch
+        self._cap = cap
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self._inner.aiter_bytes():
+            seen += len(chunk)
+            if seen > self._cap:
+                self._watch.oversized = True
+                raise ReplyTooLargeError(f"reply larger than {self._cap} bytes once decoded")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def revealed_headers(target: RemoteTarget) -> dict[str, str]:
+    """The server's configured headers with their values, for the request only."""
+    return {name: value.reveal() for name, value in target.headers.items()}

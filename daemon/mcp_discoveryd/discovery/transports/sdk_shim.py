@@ -1,0 +1,48 @@
+"""The MCP SDK's private and internal names this package uses, all in one file.
+
+The SDK's public API (``mcp.Client``, ``mcp.MCPError``, ``mcp_types``) is
+imported where it is used. What is not public (underscore modules, module
+globals, helpers the SDK's own transports share) is imported here only, so an
+SDK upgrade that moves one of them breaks this file and nothing else.
+"""
+
+from __future__ import annotations
+
+import mcp.client.session as _session
+from mcp import MCPError
+from mcp.client._transport import Transport as SdkTransport
+from mcp.client._transport import TransportStreams
+from mcp.shared._httpx_utils import redirect_location, stream_within_origin
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
+from mcp.shared.message import ClientMessageMetadata, SessionMessage
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+__all__ = [
+    "MCP_PROTOCOL_VERSION_HEADER",
+    "ClientMessageMetadata",
+    "SdkTransport",
+    "SessionMessage",
+    "TransportStreams",
+    "cancelled_request_id_from_params",
+    "is_own_connection_closed",
+    "is_own_request_timeout",
+    "redirect_location",
+    "set_discover_probe_timeout",
+    "stream_within_origin",
+]
+
+
+def set_discover_probe_timeout(seconds: float) -> None:
+    """Bound the ``server/discover`` probe of mode "auto" (a process-wide SDK global, read per call)."""
+    _session.DISCOVER_TIMEOUT_SECONDS = seconds
+
+
+def is_own_request_timeout(exc: MCPError) -> bool:
+    """The SDK's own request timeout (raised from a TimeoutError), not a server's -32001."""
+    return exc.code == REQUEST_TIMEOUT and isinstance(exc.__context__, TimeoutError)
+
+
+def is_own_connection_closed(exc: MCPError) -> bool:
+    """The SDK's own "connection closed" outcome (the transport ended), not a server's -32000."""
+    return exc.code == CONNECTION_CLOSED and exc.message == "Connection closed" and exc.data is None

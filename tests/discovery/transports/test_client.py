@@ -1,0 +1,248 @@
+"""The shared httpx2 client: real servers, one kept-alive pool, explicit limits, the environment's proxies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from tests.cache.redis_config import TlsFiles
+from tests.cache.redis_tls import make_tls_files
+from tests.conftest import require_binary
+from tests.discovery.upstream_support import fetch, tool_names
+from tests.servers.forward_proxy import forward_proxy
+from tests.servers.http_harness import serve_app
+from tests.servers.sdk_servers import HIGH_TOOLS, build_high
+
+from mcp_discoveryd import __version__
+from mcp_discoveryd.config.targets import remote_target
+from mcp_discoveryd.discovery.transports import client as shared_client
+from mcp_discoveryd.discovery.transports.client import Endpoint, HttpWatch, SharedClient
+from mcp_discoveryd.models import ErrorKind, ServerSpec, Transport
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TlsFiles:
+    """A throwaway CA and a certificate for 127.0.0.1."""
+    require_binary("openssl", "openssl CLI (makes the TLS test certificates)")
+    return make_tls_files(tmp_path)
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment naming no proxy (the test sets what it needs)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+class _Held:
+    """Counts the requests in flight at once; each waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = 0
+        self.release = anyio.Event()
+        self.two_in = anyio.Event()
+
+    async def hold(self, request: Request) -> JSONResponse:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        if self.now >= 2:
+            self.two_in.set()
+        await self.release.wait()
+        self.now -= 1
+        return JSONResponse({})
+
+
+def echo_app(held: _Held | None = None) -> Starlette:
+    """Echoes the client's port and headers; /cookie sets a cookie; /hold waits for ``held``."""
+
+    async def echo(request: Request) -> JSONResponse:
+        assert request.client is not None
+        headers = request.headers
+        return JSONResponse(
+            {
+                "port": request.client.port,
+                "agent": headers.get("user-agent"),
+                "team": headers.get("x-team"),
+                "extra": headers.get("x-extra"),
+                "cookie": headers.get("cookie"),
+            }
+        )
+
+    async def cookie(request: Request) -> JSONResponse:
+        response = JSONResponse({})
+        response.set_cookie("session", "from-server-a")
+        return response
+
+    routes = [Route("/echo", echo, methods=["GET", "POST"]), Route("/cookie", cookie)]
+    if held is not None:
+        routes.append(Route("/hold", held.hold))
+    return Starlette(routes=routes)
+
+
+async def _post(shared: SharedClient, url: str, **headers: str) -> dict[str, object]:
+    endpoint = Endpoint(shared, remote_target(url, headers=headers), HttpWatch(), 5)
+    async with endpoint, endpoint.stream("POST", {}, b"{}") as response:
+        echoed: dict[str, object] = json.loads(await response.aread())
+    return echoed
+
+
+async def test_an_endpoint_sends_the_servers_headers_and_names_the_daemon() -> None:
+    """Configured headers, per-request headers and mcp-discoveryd's user agent arrive."""
+    shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app()) as base:
+            target = remote_target(f"{base}/echo", headers={"x-team": "blue"})
+            endpoint = Endpoint(shared, target, HttpWatch(), 5)
+            async with endpoint, endpoint.stream("POST", {"x-extra": "1"}, b"{}") as response:
+                echoed = json.loads(await response.aread())
+    finally:
+        await shared.aclose()
+    assert echoed["agent"] == f"mcp-discoveryd/{__version__}"
+    assert echoed["team"] == "blue" and echoed["extra"] == "1"
+
+
+async def test_requests_to_one_origin_reuse_one_kept_alive_connection(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """Two servers on one host, one after the other: the second request rides the first's socket."""
+    shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app()) as base:
+            first = await _post(shared, f"{base}/echo?upstream=1")
+            second = await _post(shared, f"{base}/echo?upstream=2")
+    finally:
+        await shared.aclose()
+    assert first["port"] == second["port"]
+
+
+async def test_no_server_sees_another_servers_cookies(no_proxies: pytest.MonkeyPatch) -> None:
+    """One client for every upstream must not be one cookie jar for every upstream."""
+    shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app()) as base:
+            endpoint = Endpoint(shared, remote_target(f"{base}/cookie"), HttpWatch(), 5)
+            async with endpoint, endpoint.stream("GET", {}) as response:
+                await response.aread()
+                assert "set-cookie" in response.headers
+            echoed = await _post(shared, f"{base}/echo")
+    finally:
+        await shared.aclose()
+    assert echoed["cookie"] is None
+
+
+async def test_open_connections_stay_within_the_total_limit(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """With a limit of two connections, four requests at once reach the server two at a time."""
+    no_proxies.setattr(shared_client, "LIMITS", httpx2.Limits(max_connections=2))
+    held = _Held()
+    shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app(held)) as base, anyio.create_task_group() as tg:
+            for i in range(4):
+                endpoint = Endpoint(shared, remote_target(f"{base}/hold?n={i}"), HttpWatch(), 5)
+
+                async def one(endpoint: Endpoint = endpoint) -> None:
+                    async with endpoint, endpoint.stream("GET", {}) as response:
+                        await response.aread()
+
+                tg.start_soon(one)
+            with anyio.fail_after(10):
+                await held.two_in.wait()
+            for _ in range(20):  # give a third request every chance to arrive, were it let through
+                await anyio.sleep(0.01)
+            assert held.peak == 2
+            held.release.set()
+    finally:
+        await shared.aclose()
+    assert held.peak == 2
+
+
+async def test_https_upstream_is_listed_over_tls(
+    tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server behind a certificate from a CA the environment trusts: the whole catalog."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_path))
+    async with serve_app(build_high().streamable_http_app(), tls=tls_files) as base:
+        assert base.startswith("https://")
+        spec = ServerSpec(name="tls", target=remote_target(f"{base}/mcp"), timeout=10)
+        result, _ = await fetch(spec)
+    assert tool_names(result) == list(HIGH_TOOLS)
+
+
+async def test_https_upstream_with_an_untrusted_certificate_is_refused(
+    tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the CA, the handshake fails: an error naming the certificate, no catalog."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    async with serve_app(build_high().streamable_http_app(), tls=tls_files) as base:
+        spec = ServerSpec(name="tls", target=remote_target(f"{base}/mcp"), timeout=10)
+        result, _ = await fetch(spec)
+    assert result.catalog is None and result.error is not None
+    assert result.error.kind is ErrorKind.CONNECTION_REFUSED, result.error
+    assert "certificate" in result.error.message.lower(), result.error.message
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_a_proxy_named_in_the_environment_carries_the_session(
+    no_proxies: pytest.MonkeyPatch, variable: str
+) -> None:
+    """With a proxy in the environment the whole session goes through it, and still works."""
+    async with (
+        forward_proxy() as (proxy, seen),
+        serve_app(build_high().streamable_http_app()) as base,
+    ):
+        no_proxies.setenv(variable, proxy)
+        spec = ServerSpec(name="far", target=remote_target(f"{base}/mcp"), timeout=10)
+        result, _ = await fetch(spec)
+    assert tool_names(result) == list(HIGH_TOOLS)
+    assert f"POST {base}/mcp HTTP/1.1" in seen, seen
+
+
+async def test_an_sse_session_takes_the_same_proxy_path(no_proxies: pytest.MonkeyPatch) -> None:
+    """The SDK's SSE transport sends through the shared client: the proxy sees its GET."""
+    async with forward_proxy() as (proxy, seen), serve_app(build_high().sse_app()) as base:
+        no_proxies.setenv("HTTP_PROXY", proxy)
+        target = remote_target(f"{base}/sse", Transport.SSE)
+        result, _ = await fetch(ServerSpec(name="far", target=target, timeout=10))
+    assert tool_names(result) == list(HIGH_TOOLS)
+    assert f"GET {base}/sse HTTP/1.1" in seen, seen
+
+
+@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*"])
+async def test_no_proxy_sends_those_hosts_direct(
+    no_proxies: pytest.MonkeyPatch, no_proxy: str
+) -> None:
+    """A host listed in NO_PROXY is reached directly: the proxy sees nothing."""
+    async with (
+        forward_proxy() as (proxy, seen),
+        serve_app(build_high().streamable_http_app()) as base,
+    ):
+        no_proxies.setenv("HTTP_PROXY", proxy)
+        no_proxies.setenv("NO_PROXY", no_proxy)
+        spec = ServerSpec(name="near", target=remote_target(f"{base}/mcp"), timeout=10)
+        result, _ = await fetch(spec)
+    assert tool_names(result) == list(HIGH_TOOLS)
+    assert seen == []
+
+
+async def test_a_server_addressed_by_name_is_reached(no_proxies: pytest.MonkeyPatch) -> None:
+    """Host names are resolved (the fast path for IP addresses is httpx2's business now)."""
+    shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app()) as base:
+            echoed = await _post(shared, base.replace("127.0.0.1", "localhost") + "/echo")
+    finally:
+        await shared.aclose()
+    assert "port" in echoed

@@ -1,0 +1,43 @@
+"""Private MCP SDK names are imported in sdk_shim.py only, so an SDK upgrade breaks one file."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import mcp_discoveryd
+from mcp_discoveryd.discovery.transports import sdk_shim
+
+PACKAGE = Path(mcp_discoveryd.__file__).parent
+# The SDK's public surface as this package uses it; anything else goes through the shim.
+PUBLIC = ("mcp", "mcp.client.sse", "mcp.client.stdio", "mcp.server", "mcp.server.mcpserver")
+
+
+def _sdk_imports(path: Path) -> list[str]:
+    """Every ``mcp``/``mcp.*`` module that ``path`` imports."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [name for name in names if name == "mcp" or name.startswith("mcp.")]
+    return found
+
+
+def test_only_the_shim_imports_the_sdks_private_modules() -> None:
+    shim = Path(sdk_shim.__file__)
+    offenders = {
+        str(path.relative_to(PACKAGE)): private
+        for path in PACKAGE.rglob("*.py")
+        if path != shim and (private := [name for name in _sdk_imports(path) if name not in PUBLIC])
+    }
+    assert offenders == {}
+
+
+def test_the_shim_is_where_the_private_imports_are() -> None:
+    """The guard above looks at real imports: the shim's own show up under it."""
+    private = [name for name in _sdk_imports(Path(sdk_shim.__file__)) if name not in PUBLIC]
+    assert "mcp.client._transport" in private
