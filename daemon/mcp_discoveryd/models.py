@@ -197,6 +197,7 @@ class ServerOutcome:
     server_info: JSONObject | None = None
     capabilities: JSONObject | None = None
     cache_hint: CacheHint = CacheHint()
+    queued_s: float = 0.0  # part of duration_s spent waiting for spawn admission (stdio)
 
     @property
     def ok(self) -> bool:

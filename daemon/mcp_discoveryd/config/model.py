@@ -16,8 +16,8 @@ HOUR = 3600.0
 
 
 def default_spawn_limit() -> int:
-    """Concurrent stdio spawns: spawning is CPU-bound, so about the core count."""
-    return max(1, os.cpu_count() or 1)
+    """Live stdio children at most: the safety bound under the CPU admission (4 per core, >= 32)."""
+    return max(32, 4 * (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,8 @@ class DiscoverySettings:
     """How discovery talks to upstreams."""
 
     max_concurrent_spawns: int = field(default_factory=default_spawn_limit)
+    # "cpu": spawn while the starting children leave a core idle; "count": the cap alone
+    spawn_admission: Literal["cpu", "handshake", "count"] = "cpu"
     default_timeout: float = 30.0  # seconds; per server, covering connect, listing and close
     page_cap: int = 100  # pages per list before the listing is cut off as an error
     max_reply_bytes: int = 8 * 1024 * 1024  # a catalog past this is an oversized reply

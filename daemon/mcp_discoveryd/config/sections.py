@@ -56,6 +56,7 @@ class DiscoverySection(Section):
     """[discovery]"""
 
     max_concurrent_spawns: int = Field(default_factory=default_spawn_limit, ge=1)
+    spawn_admission: Literal["cpu", "handshake", "count"] = _DS.spawn_admission
     timeout: PositiveDuration = _DS.default_timeout
     page_cap: int = Field(default=_DS.page_cap, ge=1)
     max_reply_bytes: Size = _DS.max_reply_bytes

@@ -7,12 +7,13 @@ data in an ``UpstreamResult``; ``fetch`` raises only for cancellation and bugs.
 Choices worth knowing:
 
 - ``spec.timeout`` is one deadline covering connect, every listing and the
-  close. It starts once a stdio server got its spawn slot (waiting for a slot
-  is reported as the ``queue`` duration). A stdio server left with no time gets
+  close. It starts once a stdio server is admitted (the wait is reported as
+  the ``queue`` duration). A stdio server left with no time gets
   SIGKILL at once, so the wall time stays within about 0.1 s of the deadline.
-- Stdio spawns go through one ``CapacityLimiter`` of ``max_concurrent_spawns``,
-  held from spawn until the process group is gone. Remote servers are not
-  limited by it and share one HTTP pool.
+- Stdio spawns are admitted by ``admission.SpawnAdmission``: by CPU demand,
+  a server counting until its session is initialised, under a cap of
+  ``max_concurrent_spawns`` live children held until the process group is
+  gone. Remote servers are not limited by it and share one HTTP pool.
 - A remote session hands its result over as soon as the catalog is listed,
   then closes (the DELETE, the connection's release) in a task the client owns,
   still under the server's deadline: the close costs a round trip nobody needs
@@ -30,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -55,6 +56,7 @@ from ..models import (
     UpstreamError,
     UpstreamResult,
 )
+from .admission import SpawnAdmission, SpawnStats, Ticket
 from .failures import Subject, from_exception, timed_out
 from .http import HttpPool, HttpWatch
 from .listing import ListingLimits, PhaseClock, list_catalog
@@ -77,30 +79,23 @@ def wire_cap(max_reply_bytes: int) -> int:
 CLIENT_INFO = Implementation(name="mcp-discoveryd", version=__version__)
 
 
-@dataclass(frozen=True, slots=True)
-class SpawnStats:
-    """Stdio spawns: in flight now, the most ever in flight at once, and the total."""
-
-    in_flight: int
-    peak: int
-    total: int
-
-
 class UpstreamClient:
-    """Owns the one shared HTTP connection pool and the stdio spawn limiter."""
+    """Owns the one shared HTTP connection pool and the stdio spawn admission."""
 
     def __init__(self, settings: DiscoverySettings) -> None:
         self._settings = settings
         self._limits = ListingLimits(settings.page_cap, settings.max_reply_bytes)
-        self._limiter = anyio.CapacityLimiter(settings.max_concurrent_spawns)
+        self._admission = SpawnAdmission(
+            settings.max_concurrent_spawns, policy=settings.spawn_admission
+        )
         self._pool: HttpPool | None = None
         self._closing: TaskGroup | None = None  # remote sessions closing after their handover
-        self._in_flight = self._peak = self._total = 0
         if settings.mode == "auto":
             sdk_session.DISCOVER_TIMEOUT_SECONDS = AUTO_PROBE_TIMEOUT  # read at call time
 
     async def __aenter__(self) -> Self:
         self._pool = HttpPool(wire_cap(self._settings.max_reply_bytes))
+        await self._admission.__aenter__()
         self._closing = anyio.create_task_group()
         await self._closing.__aenter__()
         return self
@@ -121,14 +116,17 @@ class UpstreamClient:
                 # The caller's own exception must leave unwrapped, not in an exception group.
                 await closing.__aexit__(None, None, None)
         finally:
-            if self._pool is not None:
-                await self._pool.aclose()
-                self._pool = None
+            try:
+                if self._pool is not None:
+                    await self._pool.aclose()
+                    self._pool = None
+            finally:
+                await self._admission.__aexit__(None, None, None)
 
     @property
     def spawn_stats(self) -> SpawnStats:
         """How many stdio servers run now and ran at most at once (tests read this)."""
-        return SpawnStats(self._in_flight, self._peak, self._total)
+        return self._admission.stats
 
     async def fetch(self, spec: ServerSpec) -> UpstreamResult:
         """Connect, list everything offered, close; never raises for upstream faults."""
@@ -137,12 +135,8 @@ class UpstreamClient:
         subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
         if isinstance(target, RemoteTarget):
             return await self._remote(target, subject, started)
-        async with self._limiter:
-            self._enter_spawn()
-            try:
-                return await self._stdio(target, subject, started)
-            finally:
-                self._in_flight -= 1
+        async with self._admission.admit() as ticket:
+            return await self._stdio(target, subject, started, ticket)
 
     async def fetch_in_process(
         self, server: Server[Any] | MCPServer, *, limit_s: float = 30.0
@@ -180,14 +174,12 @@ class UpstreamClient:
                 scope.cancel()
                 raise
 
-    def _enter_spawn(self) -> None:
-        self._in_flight += 1
-        self._total += 1
-        self._peak = max(self._peak, self._in_flight)
-
-    async def _stdio(self, target: StdioTarget, subject: Subject, started: float) -> UpstreamResult:
+    async def _stdio(
+        self, target: StdioTarget, subject: Subject, started: float, ticket: Ticket
+    ) -> UpstreamResult:
         queued = time.monotonic() - started
         watch = StdioWatch()
+        ticket.follow(lambda: watch.pid)
         deadline = anyio.current_time() + subject.timeout
         transport = stdio_transport(
             target,
@@ -195,7 +187,9 @@ class UpstreamClient:
             deadline=deadline,
             max_line_bytes=wire_cap(self._settings.max_reply_bytes),
         )
-        result = await self._session(transport, subject, time.monotonic(), stdio=watch)
+        result = await self._session(
+            transport, subject, time.monotonic(), stdio=watch, on_connected=ticket.release
+        )
         durations = {**result.durations, "queue": queued, "total": time.monotonic() - started}
         return replace(result, durations=durations)
 
@@ -208,6 +202,7 @@ class UpstreamClient:
         stdio: StdioWatch | None = None,
         http: HttpWatch | None = None,
         on_result: Callable[[UpstreamResult], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> UpstreamResult:
         """One session; with ``on_result``, the result goes there as soon as the catalog is in."""
         clock = PhaseClock()
@@ -222,6 +217,8 @@ class UpstreamClient:
                 )
                 async with client:
                     clock.end()
+                    if on_connected is not None:
+                        on_connected()
                     info = _session_info(client)
                     catalog, hint = await list_catalog(client, self._limits, clock)
                     if on_result is not None:
