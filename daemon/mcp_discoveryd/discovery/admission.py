@@ -104,13 +104,13 @@ class SpawnAdmission(AsyncContextManagerMixin):
         *,
         policy: Policy = "cpu",
         cores: int | None = None,
-        window: float = ADMISSION_WINDOW,
+        window: float | None = None,
     ) -> None:
         if policy == "cpu" and not (PROC / "self" / "stat").exists():
             policy = "handshake"
         self.policy: Policy = policy
         self.cores = cores if cores is not None else available_cores()
-        self._window = window
+        self._window = ADMISSION_WINDOW if window is None else window  # read late: tests set it
         self._cap = anyio.CapacityLimiter(cap)
         self._starting: list[Ticket] = []
         self._waiters: deque[_Waiter] = deque()
@@ -141,7 +141,8 @@ class SpawnAdmission(AsyncContextManagerMixin):
         if not self._running:
             raise RuntimeError("SpawnAdmission must be entered (async with) before admit")
         ticket = Ticket(self)
-        async with self._cap:
+        await self._cap.acquire_on_behalf_of(ticket)  # the ticket borrows: one task may hold two
+        try:
             if self.policy != "count":
                 await self._wait_for_cpu(ticket)
             ticket.admitted_at = anyio.current_time()
@@ -156,6 +157,8 @@ class SpawnAdmission(AsyncContextManagerMixin):
                 if ticket in self._starting:
                     self._starting.remove(ticket)
                 self._admit_waiters()
+        finally:
+            self._cap.release_on_behalf_of(ticket)
 
     async def _wait_for_cpu(self, ticket: Ticket) -> None:
         waiter = _Waiter(ticket)
