@@ -73,7 +73,7 @@ async def _admitted_within(gate: SpawnAdmission, seconds: float) -> bool:
 @pytest.mark.slow
 async def test_a_sleeping_child_gives_its_core_back_but_a_spinning_one_does_not() -> None:
     """One core, a long window: next to a sleeper a spawn is admitted, next to a spinner not."""
-    async with SpawnAdmission(8, cores=1, window=60) as gate:
+    async with SpawnAdmission(8, cores=1, overcommit=1, window=60) as gate:
         async with gate.admit() as ticket, _child(SLEEP) as sleeper:
             ticket.follow(lambda: sleeper.pid)
             assert await _admitted_within(gate, 5.0)
@@ -87,7 +87,7 @@ async def test_a_sleeping_child_gives_its_core_back_but_a_spinning_one_does_not(
 @pytest.mark.slow
 async def test_the_handshake_policy_holds_a_core_for_a_sleeper_until_its_window_ends() -> None:
     """Without sampling, a sleeping starter holds its core: what the CPU policy improves on."""
-    gate = SpawnAdmission(8, policy="handshake", cores=1, window=1.5)
+    gate = SpawnAdmission(8, policy="handshake", cores=1, overcommit=1, window=1.5)
     async with gate, gate.admit() as ticket, _child(SLEEP) as sleeper:
         ticket.follow(lambda: sleeper.pid)
         assert not await _admitted_within(gate, 0.5)
@@ -109,7 +109,7 @@ async def test_runnable_counts_the_whole_process_tree() -> None:
 
 async def test_a_cancelled_waiter_leaves_no_trace() -> None:
     """Cancelled while queued: the next waiter is admitted as if it had never been there."""
-    async with SpawnAdmission(8, policy="handshake", cores=1, window=60) as gate:
+    async with SpawnAdmission(8, policy="handshake", cores=1, overcommit=1, window=60) as gate:
         async with gate.admit() as first:
             assert not await _admitted_within(gate, 0.2)
             first.release()
@@ -121,7 +121,7 @@ async def test_a_cancelled_waiter_leaves_no_trace() -> None:
 async def test_cpu_bound_starts_queue_behind_the_busy_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     """Six SDK servers: all succeed, never all six at once, and some of them queued."""
     monkeypatch.setattr(admission, "ADMISSION_WINDOW", 30.0)  # a loaded machine starts slowly
-    monkeypatch.setattr(admission, "available_cores", lambda: 2)
+    monkeypatch.setattr(admission, "available_cores", lambda: 1)  # two busy starters at most
     specs = [sdk(f"cpu{i}") for i in range(6)]
     async with UpstreamClient(settings(max_concurrent_spawns=32)) as client:
         results = await _fetch_all(client, specs)

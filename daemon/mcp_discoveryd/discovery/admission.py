@@ -8,13 +8,15 @@ really do:
 
 - every ``SAMPLE_INTERVAL`` while someone waits, it reads the state of each
   starting child and of its descendants (``npx`` and ``uvx`` start
-  grandchildren) from ``/proc/PID/stat``; a child's *demand* is a moving
-  average of how many of its processes are runnable (``R``). Runnable, not CPU
-  time: on a loaded machine a child that waits for a core still wants one,
-  while its CPU time would under-report it and admit more than fits;
+  grandchildren) from ``/proc/PID/stat``; a child's *demand* is how many of
+  its processes are runnable (``R``), rising at once and falling by
+  ``DECAY`` per quiet sample. Runnable, not CPU time: on a loaded machine a
+  child that waits for a core still wants one, while its CPU time would
+  under-report it and admit more than fits;
 - a waiter is admitted while the starting children's demand, rounded up per
-  child, leaves ``HEADROOM`` of a core free (a child not sampled yet counts
-  as one busy core);
+  child, stays below ``OVERCOMMIT`` starters per core (a child not sampled yet
+  counts as one). Two per core, measured: at one per core the cores idle
+  while starters read files, wait on the handshake or on the parent;
 - a child stops counting when its session is initialised (``release``), or
   ``ADMISSION_WINDOW`` after its admission at the latest, so a hung or
   spinning server holds the others back for that long at most;
@@ -43,10 +45,11 @@ from anyio.abc import TaskStatus
 
 Policy = Literal["cpu", "handshake", "count"]
 
-SAMPLE_INTERVAL = 0.025  # seconds between samples while a spawn waits
-SMOOTHING = 0.5  # weight of the newest sample in a child's demand (about 50 ms to forget)
-IDLE_DEMAND = 0.25  # below this a child is taken as waiting (network, timer, handshake)
-HEADROOM = 0.5  # admit while the starting children leave this much of a core free
+SAMPLE_INTERVAL = 0.02  # seconds between samples while a spawn waits
+DECAY = 0.25  # a child not runnable at a sample keeps this share of its demand
+IDLE_DEMAND = 0.3  # below this (two quiet samples) a child is taken as waiting
+HEADROOM = 0.5  # admit while the starting children leave this much of the budget free
+OVERCOMMIT = 2.0  # runnable starters per core: at 1.0 the cores idle while children do I/O
 ADMISSION_WINDOW = 2.0  # seconds a starting child counts at most
 PROC = Path("/proc")
 
@@ -105,12 +108,14 @@ class SpawnAdmission(AsyncContextManagerMixin):
         policy: Policy = "cpu",
         cores: int | None = None,
         window: float | None = None,
+        overcommit: float | None = None,
     ) -> None:
         if policy == "cpu" and not (PROC / "self" / "stat").exists():
             policy = "handshake"
         self.policy: Policy = policy
         self.cores = cores if cores is not None else available_cores()
         self._window = ADMISSION_WINDOW if window is None else window  # read late: tests set it
+        self._budget = self.cores * (OVERCOMMIT if overcommit is None else overcommit)
         self._cap = anyio.CapacityLimiter(cap)
         self._starting: list[Ticket] = []
         self._waiters: deque[_Waiter] = deque()
@@ -187,7 +192,7 @@ class SpawnAdmission(AsyncContextManagerMixin):
 
     def _admit_waiters(self) -> None:
         """Admit waiters in arrival order while the starting children leave a core free."""
-        while self._waiters and self.load() + HEADROOM <= self.cores:
+        while self._waiters and self.load() + HEADROOM <= self._budget:
             waiter = self._waiters.popleft()
             waiter.ticket.admitted_at = anyio.current_time()
             self._starting.append(waiter.ticket)
@@ -204,8 +209,8 @@ class SpawnAdmission(AsyncContextManagerMixin):
             if self.policy == "cpu":
                 for ticket in self._starting:
                     pid = ticket.pid()
-                    if pid is not None:
-                        ticket.demand += SMOOTHING * (runnable(pid) - ticket.demand)
+                    if pid is not None:  # up at once, down by halves: one quiet sample is noise
+                        ticket.demand = max(runnable(pid), ticket.demand * DECAY)
             self._admit_waiters()
             await anyio.sleep(SAMPLE_INTERVAL)
 
