@@ -228,3 +228,14 @@ async def test_admit_outside_the_context_is_a_bug() -> None:
     with pytest.raises(RuntimeError):
         async with gate.admit():
             pass
+
+
+@pytest.mark.parametrize("after", [0.0, 0.002, 0.01, 0.05, 0.2])
+async def test_a_fetch_cancelled_around_its_spawn_leaves_no_process(after: float) -> None:
+    """The child is spawned before the session adopts it: a cancellation in between kills it."""
+    async with UpstreamClient(settings()) as client:
+        with anyio.move_on_after(after) as scope:
+            await client.fetch(raw("--hang", "--ignore-term", timeout=30))
+        assert scope.cancelled_caught
+        assert client.spawn_stats.in_flight == 0
+    assert [p for p in descendants().values() if RAW in p.cmdline and p.state != "Z"] == []

@@ -32,16 +32,12 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
+from functools import cache
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
-import mcp.client.session as sdk_session
-from anyio.abc import TaskGroup
-from mcp import Client, Implementation
-from mcp.client._transport import Transport as SdkTransport
-from mcp.server import Server
-from mcp.server.mcpserver import MCPServer
+from anyio.abc import Process, TaskGroup
 
 from .. import __version__
 from ..config.model import DiscoverySettings
@@ -57,10 +53,19 @@ from ..models import (
     UpstreamResult,
 )
 from .admission import SpawnAdmission, SpawnStats, Ticket
-from .failures import Subject, from_exception, timed_out
-from .http import HttpPool, HttpWatch
-from .listing import ListingLimits, PhaseClock, list_catalog
-from .stdio import StdioWatch, stdio_transport
+from .stdio import StdioWatch, abandon, spawn, stdio_transport
+
+# The SDK (and the modules that import it) costs about 0.4 s to import: it is
+# imported after the first spawn, so that the child's start covers it.
+if TYPE_CHECKING:
+    from mcp import Client, Implementation
+    from mcp.client._transport import Transport as SdkTransport
+    from mcp.server import Server
+    from mcp.server.mcpserver import MCPServer
+
+    from .failures import Subject
+    from .http import HttpPool, HttpWatch
+    from .listing import PhaseClock
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +81,12 @@ def wire_cap(max_reply_bytes: int) -> int:
     return 2 * max_reply_bytes + 64 * 1024
 
 
-CLIENT_INFO = Implementation(name="mcp-discoveryd", version=__version__)
+@cache
+def client_info() -> Implementation:
+    """How this client introduces itself in the handshake."""
+    from mcp import Implementation
+
+    return Implementation(name="mcp-discoveryd", version=__version__)
 
 
 class UpstreamClient:
@@ -84,17 +94,17 @@ class UpstreamClient:
 
     def __init__(self, settings: DiscoverySettings) -> None:
         self._settings = settings
-        self._limits = ListingLimits(settings.page_cap, settings.max_reply_bytes)
         self._admission = SpawnAdmission(
             settings.max_concurrent_spawns, policy=settings.spawn_admission
         )
         self._pool: HttpPool | None = None
         self._closing: TaskGroup | None = None  # remote sessions closing after their handover
         if settings.mode == "auto":
+            import mcp.client.session as sdk_session
+
             sdk_session.DISCOVER_TIMEOUT_SECONDS = AUTO_PROBE_TIMEOUT  # read at call time
 
     async def __aenter__(self) -> Self:
-        self._pool = HttpPool(wire_cap(self._settings.max_reply_bytes))
         await self._admission.__aenter__()
         self._closing = anyio.create_task_group()
         await self._closing.__aenter__()
@@ -132,16 +142,20 @@ class UpstreamClient:
         """Connect, list everything offered, close; never raises for upstream faults."""
         started = time.monotonic()
         target = spec.target
-        subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
         if isinstance(target, RemoteTarget):
+            from .failures import Subject
+
+            subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
             return await self._remote(target, subject, started)
         async with self._admission.admit() as ticket:
-            return await self._stdio(target, subject, started, ticket)
+            return await self._stdio(target, spec.timeout, started, ticket)
 
     async def fetch_in_process(
         self, server: Server[Any] | MCPServer, *, limit_s: float = 30.0
     ) -> UpstreamResult:
         """List an SDK server object in this process (tests, embedding): same rules as fetch."""
+        from .failures import Subject
+
         label = repr(type(server).__name__)
         subject = Subject(label, limit_s, self._settings.max_reply_bytes, frozenset())
         return await self._session(server, subject, time.monotonic())
@@ -150,8 +164,12 @@ class UpstreamClient:
         self, target: RemoteTarget, subject: Subject, started: float
     ) -> UpstreamResult:
         """Run the session in the closing task group; return once it has its result."""
-        if self._pool is None or self._closing is None:
+        from .http import HttpPool, HttpWatch
+
+        if self._closing is None:
             raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
+        if self._pool is None:  # the first remote server: no HTTP machinery for stdio-only runs
+            self._pool = HttpPool(wire_cap(self._settings.max_reply_bytes))
         http = HttpWatch()
         transport = self._pool.transport(target, http, subject.timeout)
         handover, result = anyio.create_memory_object_stream[UpstreamResult](1)
@@ -175,21 +193,35 @@ class UpstreamClient:
                 raise
 
     async def _stdio(
-        self, target: StdioTarget, subject: Subject, started: float, ticket: Ticket
+        self, target: StdioTarget, limit_s: float, started: float, ticket: Ticket
     ) -> UpstreamResult:
+        """Spawn first, then the session: the SDK's import overlaps the child's start."""
         queued = time.monotonic() - started
+        deadline = anyio.current_time() + limit_s
         watch = StdioWatch()
-        ticket.follow(lambda: watch.pid)
-        deadline = anyio.current_time() + subject.timeout
-        transport = stdio_transport(
-            target,
-            watch,
-            deadline=deadline,
-            max_line_bytes=wire_cap(self._settings.max_reply_bytes),
-        )
-        result = await self._session(
-            transport, subject, time.monotonic(), stdio=watch, on_connected=ticket.release
-        )
+        spawned: Process | OSError
+        try:
+            spawned = process = await spawn(target)
+            ticket.follow(lambda: process.pid)
+        except OSError as exc:  # reported by the transport, as any spawn failure
+            spawned = exc
+        try:
+            from .failures import Subject
+
+            subject = Subject.of(target, limit_s, self._settings.max_reply_bytes)
+            transport = stdio_transport(
+                target,
+                watch,
+                deadline=deadline,
+                max_line_bytes=wire_cap(self._settings.max_reply_bytes),
+                spawned=spawned,
+            )
+            result = await self._session(
+                transport, subject, time.monotonic(), stdio=watch, on_connected=ticket.release
+            )
+        finally:
+            if isinstance(spawned, Process) and spawned.returncode is None and not watch.spawned:
+                await abandon(spawned)  # cancelled before the transport adopted it
         durations = {**result.durations, "queue": queued, "total": time.monotonic() - started}
         return replace(result, durations=durations)
 
@@ -205,6 +237,11 @@ class UpstreamClient:
         on_connected: Callable[[], None] | None = None,
     ) -> UpstreamResult:
         """One session; with ``on_result``, the result goes there as soon as the catalog is in."""
+        from mcp import Client
+
+        from .failures import from_exception, timed_out
+        from .listing import ListingLimits, PhaseClock, list_catalog
+
         clock = PhaseClock()
         info: dict[str, Any] = {}
         catalog: Catalog | None = None
@@ -213,14 +250,15 @@ class UpstreamClient:
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + subject.timeout) as scope:
                 client = Client(
-                    server, mode=self._settings.mode, cache=None, client_info=CLIENT_INFO
+                    server, mode=self._settings.mode, cache=None, client_info=client_info()
                 )
                 async with client:
                     clock.end()
                     if on_connected is not None:
                         on_connected()
                     info = _session_info(client)
-                    catalog, hint = await list_catalog(client, self._limits, clock)
+                    limits = ListingLimits(self._settings.page_cap, self._settings.max_reply_bytes)
+                    catalog, hint = await list_catalog(client, limits, clock)
                     if on_result is not None:
                         on_result(_result(catalog, None, hint, clock, started, info))
                         on_result = None
