@@ -63,7 +63,11 @@ def _wait_port(port: int, deadline: float = 20.0) -> None:
 
 
 def _config(specs: list[ServerSpec], spawns: int | None = None) -> DaemonConfig:
-    settings = DiscoverySettings() if spawns is None else DiscoverySettings(spawns)
+    settings = (  # a given limit is the fixed count of earlier versions (bench_admission: the rest)
+        DiscoverySettings()
+        if spawns is None
+        else DiscoverySettings(max_concurrent_spawns=spawns, spawn_admission="count")
+    )
     return DaemonConfig(
         path="<bench>",
         format="toml",
@@ -195,7 +199,7 @@ STDIO_RUNS = 3  # medians of each side are compared
 def stdio_limiter() -> dict[str, Any]:
     """16 stdio upstreams: default limit vs one at a time vs the limit's ideal."""
     specs = _stdio_specs(16)
-    limit = DiscoverySettings().max_concurrent_spawns
+    limit = os.cpu_count() or 1  # the fixed limit's old default
     sequentials: list[float] = []
     parallels: list[float] = []
     ok = len(specs)
