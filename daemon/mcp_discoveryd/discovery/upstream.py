@@ -217,7 +217,12 @@ class UpstreamClient:
                 spawned=spawned,
             )
             result = await self._session(
-                transport, subject, time.monotonic(), stdio=watch, on_connected=ticket.release
+                transport,
+                subject,
+                time.monotonic(),
+                stdio=watch,
+                on_connected=ticket.release,
+                deadline=deadline,  # from the admission, the SDK's first import included
             )
         finally:
             if isinstance(spawned, Process) and spawned.returncode is None and not watch.spawned:
@@ -235,6 +240,7 @@ class UpstreamClient:
         http: HttpWatch | None = None,
         on_result: Callable[[UpstreamResult], None] | None = None,
         on_connected: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> UpstreamResult:
         """One session; with ``on_result``, the result goes there as soon as the catalog is in."""
         from mcp import Client
@@ -247,8 +253,10 @@ class UpstreamClient:
         catalog: Catalog | None = None
         hint = CacheHint()
         error: UpstreamError | None = None
+        if deadline is None:
+            deadline = anyio.current_time() + subject.timeout
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + subject.timeout) as scope:
+            with anyio.CancelScope(deadline=deadline) as scope:
                 client = Client(
                     server, mode=self._settings.mode, cache=None, client_info=client_info()
                 )
