@@ -12,7 +12,9 @@ really do:
   its processes are runnable (``R``), rising at once and falling by
   ``DECAY`` per quiet sample. Runnable, not CPU time: on a loaded machine a
   child that waits for a core still wants one, while its CPU time would
-  under-report it and admit more than fits;
+  under-report it; and a CPU rate needs two samples before it says anything
+  (measured with ``schedstat``: four times the queueing on I/O-bound starts,
+  no gain on CPU-bound ones);
 - a waiter is admitted while the starting children's demand, rounded up per
   child, stays below ``OVERCOMMIT`` starters per core (a child not sampled yet
   counts as one). Two per core, measured: at one per core the cores idle
@@ -23,8 +25,8 @@ really do:
 - ``cap`` bounds the live children whatever they do: the safety bound.
 
 Policies: ``"cpu"`` (the above; on a system without ``/proc`` it falls back to
-``"handshake"``), ``"handshake"`` (at most one starting child per core, each
-counting until its handshake or the window), ``"count"`` (only the cap: the
+``"handshake"``), ``"handshake"`` (every starting child counts as busy until
+its handshake or the window), ``"count"`` (only the cap: the
 fixed limit of earlier versions, held from spawn until the process is gone).
 Nothing runs while nobody waits: the sampler sleeps on an event.
 """
@@ -47,7 +49,7 @@ Policy = Literal["cpu", "handshake", "count"]
 
 SAMPLE_INTERVAL = 0.02  # seconds between samples while a spawn waits
 DECAY = 0.25  # a child not runnable at a sample keeps this share of its demand
-IDLE_DEMAND = 0.3  # below this (two quiet samples) a child is taken as waiting
+IDLE_DEMAND = 0.3  # below this (one quiet sample) a child is taken as waiting
 HEADROOM = 0.5  # admit while the starting children leave this much of the budget free
 OVERCOMMIT = 2.0  # runnable starters per core: at 1.0 the cores idle while children do I/O
 ADMISSION_WINDOW = 2.0  # seconds a starting child counts at most
