@@ -204,7 +204,8 @@ class _Progress:
 def render_table(report: DiscoveryReport) -> str:
     """A readable table of outcomes and a summary line."""
     multi = len({o.gateway_id for o in report.outcomes}) > 1
-    header = "SERVER STATUS SOURCE TOOLS PROMPTS RES BLOCKED TIME QUEUED NOTE".split()
+    header = ["SERVER", "STATUS", "SOURCE", "TOOLS", "PROMPTS", "RES", "BLOCKED", "TIME"]
+    header += ["QUEUED", "NOTE"]
     rows = [header]
     for o in report.outcomes:
         name = f"{o.gateway_id}/{o.server_name}" if multi else o.server_name

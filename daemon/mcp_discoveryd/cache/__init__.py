@@ -5,8 +5,6 @@ Start here: ``open_cache(config)`` gives a ``Cache`` (``get``, ``put_many``,
 build what goes into it.
 """
 
-from typing import TYPE_CHECKING, Any
-
 from .base import ClearCounts, ClearScope, EntrySummary, Inspection, Totals
 from .compat_enkrypt import EnkryptCompat, compat_enabled
 from .entries import (
@@ -21,6 +19,7 @@ from .factory import open_cache, redis_backend
 from .health import Backoff, Health
 from .keys import KeySpace
 from .memory import MemoryBackend
+from .redis_backend import RedisBackend
 from .stats import CacheStats, OperationStats, StatsListener, StatsSnapshot
 from .tiered import Cache
 
@@ -51,15 +50,3 @@ __all__ = [
     "open_cache",
     "redis_backend",
 ]
-
-
-if TYPE_CHECKING:
-    from .redis_backend import RedisBackend
-
-
-def __getattr__(name: str) -> Any:
-    if name == "RedisBackend":  # redis-py is imported only by those who use it
-        from .redis_backend import RedisBackend
-
-        return RedisBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

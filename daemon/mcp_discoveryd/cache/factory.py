@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
@@ -15,11 +15,9 @@ from .compat_enkrypt import EnkryptCompat, compat_enabled
 from .health import DEFAULT_BACKOFF, Backoff
 from .keys import KeySpace
 from .memory import MemoryBackend
+from .redis_backend import RedisBackend
 from .stats import CacheStats
 from .tiered import Cache
-
-if TYPE_CHECKING:
-    from .redis_backend import RedisBackend
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +25,6 @@ logger = logging.getLogger(__name__)
 def redis_backend(config: DaemonConfig, stats: CacheStats, **client_options: Any) -> RedisBackend:
     """The Redis backend for a config (no connection is made yet)."""
     from .redis import RedisConnection  # redis-py costs ~90 ms to import: only when used
-    from .redis_backend import RedisBackend
 
     settings = config.cache
     return RedisBackend(

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
@@ -31,10 +31,8 @@ from . import codec, status
 from .base import ClearCounts, ClearScope, EntryId, Inspection, entry_id
 from .health import DEFAULT_BACKOFF, Backoff, Health
 from .memory import MemoryBackend
+from .redis_backend import RedisBackend
 from .stats import CacheStats, Result, Tier
-
-if TYPE_CHECKING:  # redis-py (and the OpenTelemetry it pulls in) only when Redis is configured
-    from .redis_backend import RedisBackend
 
 logger = logging.getLogger(__name__)
 
