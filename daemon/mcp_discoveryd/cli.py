@@ -339,7 +339,8 @@ class _Progress:
 def render_table(report: DiscoveryReport) -> str:
     """A readable table of outcomes and a summary line."""
     multi = len({o.gateway_id for o in report.outcomes}) > 1
-    header = ["SERVER", "STATUS", "SOURCE", "TOOLS", "PROMPTS", "RES", "BLOCKED", "TIME", "NOTE"]
+    header = ["SERVER", "STATUS", "SOURCE", "TOOLS", "PROMPTS", "RES", "BLOCKED", "TIME"]
+    header += ["QUEUED", "NOTE"]
     rows = [header]
     for o in report.outcomes:
         name = f"{o.gateway_id}/{o.server_name}" if multi else o.server_name
@@ -353,6 +354,7 @@ def render_table(report: DiscoveryReport) -> str:
                 str(len(o.catalog.resources) + len(o.catalog.resource_templates)),
                 str(len(o.blocked_tools)),
                 f"{o.duration_s:.2f}s",
+                f"{o.queued_s:.2f}s",
                 _note(o),
             ]
         )

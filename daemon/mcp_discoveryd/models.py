@@ -231,6 +231,7 @@ class ServerOutcome:
     capabilities: JSONObject | None = None
     cache_hint: CacheHint = CacheHint()
     stale: bool = False  # served from a cache entry past expires_at (its refresh failed: error)
+    queued_s: float = 0.0  # part of duration_s spent waiting for spawn admission (stdio)
 
     @property
     def ok(self) -> bool:

@@ -3,10 +3,11 @@
 Each entry of ``available_servers`` carries what Secure MCP Gateway's
 ``discover_all_tools`` returns (``status``, ``tools``, ``source``) plus
 ``prompts``, ``resources``, ``resource_templates``, ``blocked_tools``,
-``blocked_count``, ``blocked_reasons``, ``error``, ``duration_s`` and ``stale``
-(true when an expired cached catalog is served because its refresh failed;
-``error`` then says why). Keys are
-server names when the run covers one gateway, ``"gateway/server"`` otherwise.
+``blocked_count``, ``blocked_reasons``, ``error``, ``duration_s``, ``queued_s``
+(the part of ``duration_s`` a stdio server waited for spawn admission) and
+``stale`` (true when an expired cached catalog is served because its refresh
+failed; ``error`` then says why). Keys are server names when the run covers one
+gateway, ``"gateway/server"`` otherwise.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def server_json(outcome: ServerOutcome) -> JSONObject:
         "tool_warnings": [w.to_json() for w in outcome.tool_warnings],
         "error": outcome.error.to_json() if outcome.error else None,
         "duration_s": round(outcome.duration_s, 4),
+        "queued_s": round(outcome.queued_s, 4),
         "stale": outcome.stale,
     }
     if outcome.protocol_version:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 
-from tests.bench import bench_cache, bench_discovery
+from tests.bench import bench_admission, bench_cache, bench_discovery
 
 print(
-    json.dumps({"discovery": bench_discovery.collect(), "cache": bench_cache.collect()}, indent=2)
+    json.dumps(
+        {
+            "discovery": bench_discovery.collect(),
+            "admission": bench_admission.collect(),
+            "cache": bench_cache.collect(),
+        },
+        indent=2,
+    )
 )

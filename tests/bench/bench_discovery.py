@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,12 @@ def _wait_port(port: int, deadline: float = 20.0) -> None:
 
 
 def _config(specs: list[ServerSpec], spawns: int | None = None) -> DaemonConfig:
-    settings = (
-        DiscoverySettings() if spawns is None else DiscoverySettings(max_concurrent_spawns=spawns)
-    )
+    settings = DiscoverySettings()
+    if spawns is not None:  # a given limit is the fixed count of earlier versions
+        fixed: dict[str, Any] = {"max_concurrent_spawns": spawns}
+        if hasattr(settings, "spawn_admission"):  # bench_admission measures the other policies
+            fixed["spawn_admission"] = "count"
+        settings = replace(settings, **fixed)  # older trees have no spawn_admission
     return DaemonConfig(
         path="<bench>",
         format="toml",
@@ -202,7 +206,7 @@ STDIO_RUNS = 3  # medians of each side are compared
 def stdio_limiter() -> dict[str, Any]:
     """16 stdio upstreams: default limit vs one at a time vs the limit's ideal."""
     specs = _stdio_specs(16)
-    limit = DiscoverySettings().max_concurrent_spawns
+    limit = os.cpu_count() or 1  # the fixed limit's old default
     sequentials: list[float] = []
     parallels: list[float] = []
     ok = len(specs)

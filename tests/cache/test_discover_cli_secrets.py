@@ -43,6 +43,7 @@ NAMES = (
     "ACCESS_TOKEN",  # ${VAR} into ?access_token=
     "TOKEN_HEADER",  # literal Authorization: Token ...
 )
+TIMINGS = ("duration_s", "queued_s")
 INNOCENT_ENV = 'DEBUG = "true", LOG_LEVEL = "info", MODE = "success", RETRIES = "1"'
 
 
@@ -130,9 +131,9 @@ async def discover(config: Path, env: dict[str, str], *extra: str) -> tuple[int,
 
 
 def without_timings(node: Any) -> Any:
-    """The report with its durations left out (they differ from run to run)."""
+    """The report with its durations and queueing times left out (they differ run to run)."""
     if isinstance(node, dict):
-        return {k: without_timings(v) for k, v in node.items() if k != "duration_s"}
+        return {k: without_timings(v) for k, v in node.items() if k not in TIMINGS}
     if isinstance(node, list):
         return [without_timings(v) for v in node]
     return node

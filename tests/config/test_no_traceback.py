@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 from tests.config.generated import (
@@ -76,6 +76,7 @@ def test_mutated_toml_configs(doc: dict[str, Any]) -> None:
 
 @FAST
 @given(mutated(ENKRYPT_SKELETON))
+@example({**ENKRYPT_SKELETON, "projects": 1})  # found: apikeys looked their project up in an int
 def test_mutated_enkrypt_configs(doc: dict[str, Any]) -> None:
     """The same for an Enkrypt file (its lenient keys coerced, ours strict)."""
     check_file(json.dumps(doc), "enkrypt_mcp_config.json", "check")

@@ -41,6 +41,8 @@ def test_code_builds_settings_by_attribute_name_with_the_files_rules() -> None:
     with pytest.raises(ValidationError):
         DiscoverySettings(max_concurrent_spawns=0)
     with pytest.raises(ValidationError):
+        DiscoverySettings(spawn_admission="fast")  # type: ignore[arg-type]  # not a policy
+    with pytest.raises(ValidationError):
         replace(CacheSettings(), max_entries="10")  # type: ignore[arg-type]  # strict: no coercion
 
 

@@ -270,3 +270,13 @@ def test_demo_config_runs_bundled_servers_from_any_directory(
     assert [t["name"] for t in by_name["calculator"].tools or ()] == ["add", "multiply"]
     installer = by_name["installer"].target
     assert isinstance(installer, StdioTarget) and "| sh" in installer.args[-1]
+
+
+def test_spawn_admission_defaults_to_cpu_under_a_cap_of_live_children(tmp_path: Path) -> None:
+    """By default stdio spawns follow the CPU under a cap of 4 per core (>= 32); "count" is kept."""
+    server = '[gateways.g.servers.s]\ncommand = "srv"\n'
+    default = load_text(tmp_path, server).discovery
+    assert default.spawn_admission == "cpu"
+    assert default.max_concurrent_spawns >= 32
+    old = load_text(tmp_path, f'[discovery]\nspawn_admission = "count"\n{server}').discovery
+    assert old.spawn_admission == "count"

@@ -341,3 +341,11 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as garbled:
         load_config(binary)
     assert garbled.value.problems[0].message == "not UTF-8 text"
+
+
+def test_unknown_spawn_admission_policy_is_reported(tmp_path: Path) -> None:
+    """Only the three policies exist; a typo is a problem at its key, not a silent default."""
+    found = problems(
+        tmp_path, '[discovery]\nspawn_admission = "fast"\n[gateways.g.servers.s]\ncommand = "x"\n'
+    )
+    assert list(found) == ["discovery.spawn_admission"]

@@ -10,6 +10,7 @@ about processes, deadlines and faults use it. Behaviour by flag:
     --prompts / --resources     advertise and serve those lists
     --ttl-ms MS                 put ttlMs and cacheScope "public" on tools/list
     --slow-ms MS                sleep before every answer
+    --start-ms MS               sleep once before serving (a package fetch, a slow start)
     --timeline FILE             append "start <ns>" / "end <ns>" (monotonic) to FILE
     --stderr TEXT               write TEXT lines to stderr at start
     --exit-code C               write --stderr, then exit at once with C
@@ -47,6 +48,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--resources", action="store_true")
     p.add_argument("--ttl-ms", type=int, default=None)
     p.add_argument("--slow-ms", type=int, default=0)
+    p.add_argument("--start-ms", type=int, default=0)
     p.add_argument("--timeline", default=None)
     p.add_argument("--stderr", action="append", default=[])
     p.add_argument("--exit-code", type=int, default=None)
@@ -163,6 +165,7 @@ def main() -> None:
     if args.hang:
         while True:
             time.sleep(3600)
+    time.sleep(args.start_ms / 1000)
     for line in sys.stdin:
         try:
             msg = json.loads(line)

@@ -15,7 +15,6 @@ from .health import DEFAULT_BACKOFF, Backoff
 from .keys import KeySpace
 from .memory import MemoryBackend
 from .recovery import Sleep, run_recovery
-from .redis import RedisConnection
 from .redis_backend import RedisBackend
 from .stats import CacheStats
 from .tiered import Cache
@@ -23,6 +22,8 @@ from .tiered import Cache
 
 def redis_backend(config: DaemonConfig, stats: CacheStats, **client_options: Any) -> RedisBackend:
     """The Redis backend for a config (no connection is made yet)."""
+    from .redis import RedisConnection  # redis-py costs ~90 ms to import: only when used
+
     settings = config.cache
     return RedisBackend(
         RedisConnection.from_settings(settings, stats=stats, **client_options),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import CacheDecodeError
 from ..models import CacheEntry, CacheType
@@ -20,8 +21,10 @@ from . import codec
 from .base import ClearCounts, ClearScope, EntryId, EntrySummary, Inspection, Totals
 from .compat_enkrypt import EnkryptCompat
 from .keys import CONFIG_MEMBER, KeySpace, is_tools_member, member_type
-from .redis import Batch, RedisConnection
 from .stats import CacheStats
+
+if TYPE_CHECKING:  # redis-py (and the OpenTelemetry it pulls in) only once Redis is configured
+    from .redis import Batch, RedisConnection
 
 logger = logging.getLogger(__name__)
 

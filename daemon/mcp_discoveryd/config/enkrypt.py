@@ -210,7 +210,8 @@ def _cache_ids(
             continue
         project = projects.get(apikey.project_id)
         if project is None:
-            if apikey.project_id not in raw_projects:
+            # A project that failed validation has its own problem; one missing is the key's.
+            if not isinstance(raw_projects, dict) or apikey.project_id not in raw_projects:
                 problems.add((*path, "project_id"), f"unknown project {apikey.project_id!r}")
             continue
         cache_id = f"{apikey.user_id}_{apikey.project_id}_{project.mcp_config_id}"

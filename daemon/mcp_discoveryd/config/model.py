@@ -25,8 +25,8 @@ KEY_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
 def default_spawn_limit() -> int:
-    """Concurrent stdio spawns: spawning is CPU-bound, so about the core count."""
-    return max(1, os.cpu_count() or 1)
+    """Live stdio children at most: the safety bound under the CPU admission (4 per core, >= 32)."""
+    return max(32, 4 * (os.cpu_count() or 1))
 
 
 # A section of the daemon's own format: frozen, unknown keys rejected, every field strict
@@ -46,7 +46,11 @@ SECTION = ConfigDict(
 class DiscoverySettings:
     """How discovery talks to upstreams: [discovery]."""
 
+    # live stdio children at most, whatever the admission policy
     max_concurrent_spawns: StrictInt = Field(default_factory=default_spawn_limit, ge=1)
+    # "cpu": spawn while the starting children leave a core idle; "handshake": each starting
+    # child counts as busy until its handshake; "count": the cap alone (discovery/admission.py)
+    spawn_admission: Literal["cpu", "handshake", "count"] = "cpu"
     # seconds; per server, covering connect, listing and close
     default_timeout: PositiveDuration = Field(default=30.0, validation_alias="timeout")
     page_cap: StrictInt = Field(default=100, ge=1)  # pages per list before it is cut off

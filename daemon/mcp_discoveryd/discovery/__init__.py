@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .upstream import SpawnStats, UpstreamClient
+    from .admission import SpawnStats
+    from .upstream import UpstreamClient
 
 __all__ = ["SpawnStats", "UpstreamClient"]
 

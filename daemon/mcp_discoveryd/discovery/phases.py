@@ -293,6 +293,7 @@ def _from_upstream(
         server_info=result.server_info,
         capabilities=result.capabilities,
         cache_hint=result.cache_hint,
+        queued_s=result.durations.get("queue", 0.0),
     )
     if result.catalog is None or result.error is not None or verdict is None:
         if outcome.error is None:

@@ -7,12 +7,19 @@ data in an ``UpstreamResult``; ``fetch`` raises only for cancellation and bugs.
 Choices worth knowing:
 
 - ``spec.timeout`` is one deadline covering connect, every listing and the
-  close. It starts once a stdio server got its spawn slot (waiting for a slot
-  is reported as the ``queue`` duration). A stdio server left with no time gets
+  close. It starts once a stdio server is admitted (the wait is reported as
+  the ``queue`` duration). A stdio server left with no time gets
   SIGKILL at once, so the wall time stays within about 0.1 s of the deadline.
-- Stdio spawns go through one ``CapacityLimiter`` of ``max_concurrent_spawns``,
-  held from spawn until the process group is gone. Remote servers are not
-  limited by it and share one HTTP client (``transports/client.py``).
+- Stdio spawns are admitted by ``admission.SpawnAdmission``: by CPU demand,
+  a server counting until its session is initialised, under a cap of
+  ``max_concurrent_spawns`` live children held until the process group is
+  gone. Remote servers are not limited by it and share one HTTP client
+  (``transports/client.py``), made at the first remote fetch.
+- The SDK (and every module that imports it: ``failures``, ``listing``, the
+  HTTP transports, ``transports/sdk_shim``) costs about 0.4 s to import. It is
+  imported after the first stdio spawn, so that the child's start covers it:
+  ``_stdio`` spawns the child (``transports.stdio.spawn``), then the session
+  imports what it needs and the transport adopts the child.
 - A remote session hands its result over as soon as the catalog is listed,
   then closes (the DELETE, the connection's release) in a task the client owns,
   still under the server's deadline: the close costs a round trip nobody needs
@@ -32,13 +39,11 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
-from typing import Any, Self
+from functools import cache
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
-from anyio.abc import TaskGroup
-from mcp import Client, Implementation
-from mcp.server import Server
-from mcp.server.mcpserver import MCPServer
+from anyio.abc import Process, TaskGroup
 
 from .. import __version__
 from ..config.model import DiscoverySettings
@@ -54,13 +59,20 @@ from ..models import (
     UpstreamError,
     UpstreamResult,
 )
-from .failures import Subject, Watch, from_exception, timed_out
-from .listing import ListingLimits, PhaseClock, list_catalog
-from .transports.client import HttpWatch, SharedClient
-from .transports.sdk_shim import SdkTransport, set_discover_probe_timeout
-from .transports.sse import sse_transport
-from .transports.stdio import StdioWatch, stdio_transport
-from .transports.streamable import streamable_transport
+from .admission import SpawnAdmission, SpawnStats, Ticket
+from .transports.stdio import StdioWatch, abandon, spawn, stdio_transport
+
+if TYPE_CHECKING:  # imported at run time once needed (see the module's docstring)
+    from mcp import Client, Implementation
+    from mcp.server import Server
+    from mcp.server.mcpserver import MCPServer
+
+    from .failures import Subject, Watch
+    from .listing import PhaseClock
+    from .transports.client import SharedClient
+    from .transports.sdk_shim import SdkTransport
+
+__all__ = ["SpawnStats", "UpstreamClient"]  # SpawnStats: re-exported by discovery/__init__
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +89,12 @@ def wire_cap(max_reply_bytes: int) -> int:
     return 2 * max_reply_bytes + 64 * 1024
 
 
-CLIENT_INFO = Implementation(name="mcp-discoveryd", version=__version__)
+@cache
+def client_info() -> Implementation:
+    """How this client introduces itself in the handshake."""
+    from mcp import Implementation
+
+    return Implementation(name="mcp-discoveryd", version=__version__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,39 +119,28 @@ class SessionInfo:
         return cls(client.protocol_version, server_info, capabilities)
 
 
-@dataclass(frozen=True, slots=True)
-class SpawnStats:
-    """Stdio spawns: in flight now, the most ever in flight at once, and the total."""
-
-    in_flight: int
-    peak: int
-    total: int
-
-
 class UpstreamClient(anyio.AsyncContextManagerMixin):
-    """Owns the one shared HTTP client and the stdio spawn limiter; ``async with`` it."""
+    """Owns the one shared HTTP client and the stdio spawn admission; ``async with`` it."""
 
     def __init__(self, settings: DiscoverySettings) -> None:
         self._settings = settings
-        self._limits = ListingLimits(settings.page_cap, settings.max_reply_bytes)
-        self._limiter = anyio.CapacityLimiter(settings.max_concurrent_spawns)
-        self._http: SharedClient | None = None
+        self._admission = SpawnAdmission(
+            settings.max_concurrent_spawns, policy=settings.spawn_admission
+        )
+        self._http: SharedClient | None = None  # made at the first remote fetch
         self._closing: TaskGroup | None = None  # remote sessions closing after their handover
-        self._in_flight = self._peak = self._total = 0
-        if settings.mode == "auto":
-            set_discover_probe_timeout(AUTO_PROBE_TIMEOUT)
 
     @asynccontextmanager
     async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
-        """The shared HTTP client, and a task group the remote sessions close in.
+        """The spawn admission, a task group the remote sessions close in, the HTTP client.
 
         A failing block cancels the closes at once, and its exception leaves
-        as it was raised, not wrapped in the task group's exception group.
+        as it was raised, not wrapped in the task groups' exception groups.
         """
-        http = self._http = SharedClient(wire_cap(self._settings.max_reply_bytes))
         failure: Exception | None = None
         try:
-            async with anyio.create_task_group() as closing:
+            # The admission inside: a closing session's bug leaves in one exception group, not two.
+            async with anyio.create_task_group() as closing, self._admission:
                 self._closing = closing
                 try:
                     yield self
@@ -142,36 +148,37 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                     failure = exc
                     closing.cancel_scope.cancel()
         finally:
-            self._closing = self._http = None
-            # Sockets are closed even when cancelled, within a bound (a TLS goodbye may stall).
-            with anyio.move_on_after(CLOSE_LIMIT, shield=True):
-                await http.aclose()
+            http, self._closing, self._http = self._http, None, None
+            if http is not None:
+                # Sockets are closed even when cancelled, within a bound (a TLS goodbye may stall).
+                with anyio.move_on_after(CLOSE_LIMIT, shield=True):
+                    await http.aclose()
         if failure is not None:
             raise failure
 
     @property
     def spawn_stats(self) -> SpawnStats:
         """How many stdio servers run now and ran at most at once (tests read this)."""
-        return SpawnStats(self._in_flight, self._peak, self._total)
+        return self._admission.stats
 
     async def fetch(self, spec: ServerSpec) -> UpstreamResult:
         """Connect, list everything offered, close; never raises for upstream faults."""
         started = time.monotonic()
         target = spec.target
-        subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
         if isinstance(target, RemoteTarget):
+            from .failures import Subject
+
+            subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
             return await self._remote(target, subject, started)
-        async with self._limiter:
-            self._enter_spawn()
-            try:
-                return await self._stdio(target, subject, started)
-            finally:
-                self._in_flight -= 1
+        async with self._admission.admit() as ticket:
+            return await self._stdio(target, spec.timeout, started, ticket)
 
     async def fetch_in_process(
         self, server: Server[Any] | MCPServer, *, limit_s: float = 30.0
     ) -> UpstreamResult:
         """List an SDK server object in this process (tests, embedding): same rules as fetch."""
+        from .failures import Subject
+
         label = repr(type(server).__name__)
         subject = Subject(label, limit_s, self._settings.max_reply_bytes, ())
         return await self._session(server, subject, time.monotonic())
@@ -180,8 +187,14 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         self, target: RemoteTarget, subject: Subject, started: float
     ) -> UpstreamResult:
         """Run the session in the closing task group; return once it has its result."""
-        if self._http is None or self._closing is None:
+        from .transports.client import HttpWatch, SharedClient
+        from .transports.sse import sse_transport
+        from .transports.streamable import streamable_transport
+
+        if self._closing is None:
             raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
+        if self._http is None:  # the first remote server: a stdio-only run never makes one
+            self._http = SharedClient(wire_cap(self._settings.max_reply_bytes))
         watch = HttpWatch(transport=target.transport.value)
         opened = sse_transport if target.transport is Transport.SSE else streamable_transport
         transport = opened(self._http, target, watch, subject.timeout)
@@ -205,22 +218,41 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                 scope.cancel()
                 raise
 
-    def _enter_spawn(self) -> None:
-        self._in_flight += 1
-        self._total += 1
-        self._peak = max(self._peak, self._in_flight)
-
-    async def _stdio(self, target: StdioTarget, subject: Subject, started: float) -> UpstreamResult:
+    async def _stdio(
+        self, target: StdioTarget, limit_s: float, started: float, ticket: Ticket
+    ) -> UpstreamResult:
+        """Spawn first, then the session: the SDK's import overlaps the child's start."""
         queued = time.monotonic() - started
+        deadline = anyio.current_time() + limit_s
         watch = StdioWatch()
-        deadline = anyio.current_time() + subject.timeout
-        transport = stdio_transport(
-            target,
-            watch,
-            deadline=deadline,
-            max_line_bytes=wire_cap(self._settings.max_reply_bytes),
-        )
-        result = await self._session(transport, subject, time.monotonic(), watch)
+        spawned: Process | OSError
+        try:
+            spawned = process = await spawn(target)
+            ticket.follow(lambda: process.pid)
+        except OSError as exc:  # reported by the transport, as any spawn failure
+            spawned = exc
+        try:
+            from .failures import Subject
+
+            subject = Subject.of(target, limit_s, self._settings.max_reply_bytes)
+            transport = stdio_transport(
+                target,
+                watch,
+                deadline=deadline,
+                max_line_bytes=wire_cap(self._settings.max_reply_bytes),
+                spawned=spawned,
+            )
+            result = await self._session(
+                transport,
+                subject,
+                time.monotonic(),
+                watch,
+                on_connected=ticket.release,
+                deadline=deadline,  # from the admission, the SDK's first import included
+            )
+        finally:
+            if isinstance(spawned, Process) and spawned.returncode is None and not watch.spawned:
+                await abandon(spawned)  # cancelled before the transport adopted it
         durations = {**result.durations, "queue": queued, "total": time.monotonic() - started}
         return replace(result, durations=durations)
 
@@ -232,22 +264,41 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         watch: Watch = None,
         *,
         on_result: Callable[[UpstreamResult], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> UpstreamResult:
-        """One session; with ``on_result``, the result goes there as soon as the catalog is in."""
+        """One session; with ``on_result``, the result goes there as soon as the catalog is in.
+
+        ``on_connected`` is called once the handshake is done; ``deadline`` (an
+        ``anyio.current_time()`` value) defaults to now plus ``subject.timeout``.
+        """
+        from mcp import Client
+
+        from .failures import from_exception, timed_out
+        from .listing import ListingLimits, PhaseClock, list_catalog
+        from .transports.sdk_shim import set_discover_probe_timeout
+
+        if self._settings.mode == "auto":  # read by the SDK at call time
+            set_discover_probe_timeout(AUTO_PROBE_TIMEOUT)
+        limits = ListingLimits(self._settings.page_cap, self._settings.max_reply_bytes)
         clock = PhaseClock()
         info = SessionInfo()
         catalog: Catalog | None = None
         hint = CacheHint()
         error: UpstreamError | None = None
+        if deadline is None:
+            deadline = anyio.current_time() + subject.timeout
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + subject.timeout) as scope:
+            with anyio.CancelScope(deadline=deadline) as scope:
                 client = Client(
-                    server, mode=self._settings.mode, cache=None, client_info=CLIENT_INFO
+                    server, mode=self._settings.mode, cache=None, client_info=client_info()
                 )
                 async with client:
                     clock.end()
+                    if on_connected is not None:
+                        on_connected()
                     info = SessionInfo.of(client)
-                    catalog, hint = await list_catalog(client, self._limits, clock)
+                    catalog, hint = await list_catalog(client, limits, clock)
                     if on_result is not None:
                         on_result(_result(catalog, None, hint, clock, started, info))
                         on_result = None

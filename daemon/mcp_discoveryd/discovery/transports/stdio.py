@@ -17,7 +17,8 @@ Our own transport rather than the SDK's ``stdio_client``, for four reasons:
   are tolerated (banners), many end the session as a protocol error.
 
 The messages are parsed and framed exactly as the SDK does (newline-delimited
-JSON-RPC through ``mcp_types.jsonrpc_message_adapter``).
+JSON-RPC through ``mcp_types.jsonrpc_message_adapter``). The SDK is imported
+only after the spawn: it costs about 0.4 s, which the child's start covers.
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
-import mcp_types
 from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ...models import StdioTarget
 from ..childenv import child_environment
-from .sdk_shim import SessionMessage
+
+if TYPE_CHECKING:
+    from .sdk_shim import SessionMessage
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +70,32 @@ class StdioWatch:
         return self.pid is not None
 
 
+async def spawn(target: StdioTarget) -> Process:
+    """Start the server in its own process group; OSError when it cannot be started."""
+    return await anyio.open_process(
+        [target.command, *target.args],
+        env=child_environment(target, os.environ),
+        cwd=target.cwd,
+        start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
+    )
+
+
+async def abandon(process: Process) -> None:
+    """Kill and reap a spawned server that no transport adopted (cancelled in between)."""
+    with anyio.CancelScope(shield=True):
+        _signal_group(process.pid, signal.SIGKILL)
+        with anyio.move_on_after(REAP_TIMEOUT):
+            await process.aclose()
+
+
 @asynccontextmanager
 async def stdio_transport(
-    target: StdioTarget, watch: StdioWatch, *, deadline: float, max_line_bytes: int
+    target: StdioTarget,
+    watch: StdioWatch,
+    *,
+    deadline: float,
+    max_line_bytes: int,
+    spawned: Process | OSError | None = None,
 ) -> AsyncIterator[
     tuple[
         MemoryObjectReceiveStream[SessionMessage | Exception],
@@ -81,17 +107,17 @@ async def stdio_transport(
     Raises OSError when the process cannot be spawned (missing binary, not
     executable, bad working directory). The close is shielded and bounded by
     ``deadline`` (an ``anyio.current_time()`` value) plus the kill and reap.
+    ``spawned``: a process ``spawn`` started earlier, adopted here (``watch.pid``
+    says it was), or the OSError its spawn raised.
     """
-    process = await anyio.open_process(
-        [target.command, *target.args],
-        env=child_environment(target, os.environ),
-        cwd=target.cwd,
-        start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
-    )
+    if isinstance(spawned, OSError):
+        raise spawned
+    process = spawned if spawned is not None else await spawn(target)
     # No awaits until the task group is entered: a cancellation in the gap would leak the child.
     watch.pid = process.pid
-    to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](0)
+    # Quoted: the SDK's message type is imported once the child runs, not before.
+    to_session, read_stream = anyio.create_memory_object_stream["SessionMessage | Exception"](0)
+    write_stream, from_session = anyio.create_memory_object_stream["SessionMessage"](0)
     async with anyio.create_task_group() as tg:
         tg.start_soon(_read_stdout, process, to_session, watch, max_line_bytes)
         stderr_done = anyio.Event()
@@ -147,6 +173,10 @@ async def _deliver(
     line: bytes, to_session: MemoryObjectSendStream[SessionMessage | Exception], watch: StdioWatch
 ) -> bool:
     """Send one line to the session; False once the session is gone or given up on."""
+    import mcp_types  # after the spawn (imported once, then a dict lookup)
+
+    from .sdk_shim import SessionMessage
+
     line = line.strip()
     if not line:
         return True

@@ -1,0 +1,238 @@
+"""Stdio spawn admission: a new server starts while the starting ones leave a core idle.
+
+A fixed count of live children wastes the machine whenever a child sleeps
+(``npx``/``uvx`` fetching packages, a server waiting before it serves, a hang),
+and spawning everything at once makes 50 Python servers share 2 cores so that
+all miss their deadlines. The controller follows what the starting children
+really do:
+
+- every ``SAMPLE_INTERVAL`` while someone waits, it reads the state of each
+  starting child and of its descendants (``npx`` and ``uvx`` start
+  grandchildren) from ``/proc/PID/stat``; a child's *demand* is how many of
+  its processes are runnable (``R``), rising at once and falling by
+  ``DECAY`` per quiet sample. Runnable, not CPU time: on a loaded machine a
+  child that waits for a core still wants one, while its CPU time would
+  under-report it; and a CPU rate needs two samples before it says anything
+  (measured with ``schedstat``: four times the queueing on I/O-bound starts,
+  no gain on CPU-bound ones);
+- a waiter is admitted while the starting children's demand, rounded up per
+  child, stays below ``OVERCOMMIT`` starters per core (a child not sampled yet
+  counts as one). Two per core, measured: at one per core the cores idle
+  while starters read files, wait on the handshake or on the parent;
+- a child stops counting when its session is initialised (``release``), or
+  ``ADMISSION_WINDOW`` after its admission at the latest, so a hung or
+  spinning server holds the others back for that long at most;
+- ``cap`` bounds the live children whatever they do: the safety bound.
+
+Policies: ``"cpu"`` (the above; on a system without ``/proc`` it falls back to
+``"handshake"``), ``"handshake"`` (every starting child counts as busy until
+its handshake or the window), ``"count"`` (only the cap: the
+fixed limit of earlier versions, held from spawn until the process is gone).
+Nothing runs while nobody waits: the sampler sleeps on an event.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Self
+
+import anyio
+from anyio import AsyncContextManagerMixin
+from anyio.abc import TaskStatus
+
+Policy = Literal["cpu", "handshake", "count"]
+
+SAMPLE_INTERVAL = 0.02  # seconds between samples while a spawn waits
+DECAY = 0.25  # a child not runnable at a sample keeps this share of its demand
+IDLE_DEMAND = 0.3  # below this (one quiet sample) a child is taken as waiting
+HEADROOM = 0.5  # admit while the starting children leave this much of the budget free
+OVERCOMMIT = 2.0  # runnable starters per core: at 1.0 the cores idle while children do I/O
+ADMISSION_WINDOW = 2.0  # seconds a starting child counts at most
+PROC = Path("/proc")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnStats:
+    """Stdio spawns: in flight now, the most ever in flight at once, and the total."""
+
+    in_flight: int
+    peak: int
+    total: int
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One admitted spawn: counts against the CPU budget until released or out of its window."""
+
+    admission: SpawnAdmission
+    pid: Callable[[], int | None] = lambda: None  # the child's pid once it is spawned
+    admitted_at: float = 0.0
+    demand: float = 1.0  # runnable processes, smoothed; a child not sampled yet counts fully
+    starting: bool = True
+
+    def follow(self, pid: Callable[[], int | None]) -> None:
+        """Sample the process whose pid ``pid()`` returns once it is spawned."""
+        self.pid = pid
+
+    def release(self) -> None:
+        """The server is up (handshake done): its share goes back to the waiters."""
+        if self.starting:
+            self.starting = False
+            self.admission._admit_waiters()
+
+
+@dataclass(eq=False)
+class _Waiter:
+    ticket: Ticket
+    admitted: anyio.Event = field(default_factory=anyio.Event)
+
+
+class SpawnAdmission(AsyncContextManagerMixin):
+    """Decides when a stdio server may spawn; ``async with`` owns the sampling task."""
+
+    def __init__(
+        self,
+        cap: int,
+        *,
+        policy: Policy = "cpu",
+        cores: int | None = None,
+        window: float | None = None,
+        overcommit: float | None = None,
+    ) -> None:
+        if policy == "cpu" and not (PROC / "self" / "stat").exists():
+            policy = "handshake"
+        self.policy: Policy = policy
+        self.cores = cores if cores is not None else available_cores()
+        self._window = ADMISSION_WINDOW if window is None else window  # read late: tests set it
+        self._budget = self.cores * (OVERCOMMIT if overcommit is None else overcommit)
+        self._cap = anyio.CapacityLimiter(cap)
+        self._starting: list[Ticket] = []
+        self._waiters: deque[_Waiter] = deque()
+        self._wake = anyio.Event()
+        self._running = False
+        self._in_flight = self._peak = self._total = 0
+
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
+        async with anyio.create_task_group() as tg:
+            if self.policy != "count":
+                await tg.start(self._run)
+            self._running = True
+            try:
+                yield self
+            finally:
+                self._running = False
+                tg.cancel_scope.cancel()
+
+    @property
+    def stats(self) -> SpawnStats:
+        """Admitted spawns now, at most at once, and in total."""
+        return SpawnStats(self._in_flight, self._peak, self._total)
+
+    @asynccontextmanager
+    async def admit(self) -> AsyncIterator[Ticket]:
+        """Wait for a live-child slot and for CPU; the slot is held until the block ends."""
+        if not self._running:
+            raise RuntimeError("SpawnAdmission must be entered (async with) before admit")
+        ticket = Ticket(self)
+        await self._cap.acquire_on_behalf_of(ticket)  # the ticket borrows: one task may hold two
+        try:
+            if self.policy != "count":
+                await self._wait_for_cpu(ticket)
+            ticket.admitted_at = anyio.current_time()
+            self._in_flight += 1
+            self._total += 1
+            self._peak = max(self._peak, self._in_flight)
+            try:
+                yield ticket
+            finally:
+                self._in_flight -= 1
+                ticket.starting = False
+                if ticket in self._starting:
+                    self._starting.remove(ticket)
+                self._admit_waiters()
+        finally:
+            self._cap.release_on_behalf_of(ticket)
+
+    async def _wait_for_cpu(self, ticket: Ticket) -> None:
+        waiter = _Waiter(ticket)
+        self._waiters.append(waiter)
+        self._admit_waiters()
+        if waiter.admitted.is_set():
+            return
+        self._wake.set()
+        try:
+            await waiter.admitted.wait()
+        except BaseException:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            elif ticket in self._starting:  # admitted as the cancellation came
+                self._starting.remove(ticket)
+                self._admit_waiters()
+            raise
+
+    def load(self) -> float:
+        """Cores the starting children want now, each rounded up once it is busy."""
+        now = anyio.current_time()
+        self._starting = [
+            t for t in self._starting if t.starting and now - t.admitted_at < self._window
+        ]
+        return sum(1.0 if t.demand >= IDLE_DEMAND else t.demand for t in self._starting)
+
+    def _admit_waiters(self) -> None:
+        """Admit waiters in arrival order while the starting children leave a core free."""
+        while self._waiters and self.load() + HEADROOM <= self._budget:
+            waiter = self._waiters.popleft()
+            waiter.ticket.admitted_at = anyio.current_time()
+            self._starting.append(waiter.ticket)
+            waiter.admitted.set()
+
+    async def _run(self, *, task_status: TaskStatus[None]) -> None:
+        """Sample while someone waits; sleep on an event otherwise."""
+        task_status.started()
+        while True:
+            if not self._waiters:
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            if self.policy == "cpu":
+                for ticket in self._starting:
+                    pid = ticket.pid()
+                    if pid is not None:  # up at once, down by halves: one quiet sample is noise
+                        ticket.demand = max(runnable(pid), ticket.demand * DECAY)
+            self._admit_waiters()
+            await anyio.sleep(SAMPLE_INTERVAL)
+
+
+def runnable(pid: int) -> int:
+    """Processes in state R in ``pid``'s tree (itself and its descendants); 0 once it is gone."""
+    count = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        base = PROC / str(current)
+        try:
+            stat = (base / "stat").read_text()
+        except OSError:  # gone
+            continue
+        count += stat[stat.rindex(")") + 2] == "R"  # the name in (...) may hold spaces
+        try:
+            todo.extend(
+                int(c) for c in (base / "task" / str(current) / "children").read_text().split()
+            )
+        except OSError:  # gone, or a kernel without CONFIG_PROC_CHILDREN: itself only
+            continue
+    return count
