@@ -23,8 +23,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cache
-
-from . import _unicode_data
+from importlib.resources import files
 
 # Default_Ignorable_Code_Point, every range of DerivedCoreProperties-17.0.0.txt (the
 # property Unicode gives to characters a renderer shows as nothing).
@@ -91,10 +90,16 @@ def _normalise(text: str, replacement: str) -> str:
     return _REMOVED_RE.sub(replacement, text)
 
 
+def _table(name: str) -> list[str]:
+    """The rows of one generated Unicode table (``unicode/*.txt``, see ``_unicode_gen.py``)."""
+    text = files(__package__).joinpath("unicode", name).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
 @cache
 def _confusables() -> dict[int, str]:
     table: dict[int, str] = {}
-    for line in _unicode_data.CONFUSABLES.splitlines():
+    for line in _table("confusables.txt"):
         source, *target = line.split()
         table[int(source, 16)] = "".join(chr(int(t, 16)) for t in target)
     return table
@@ -156,7 +161,7 @@ def ascii_lookalikes(text: str) -> list[int]:
 @cache
 def _scripts() -> tuple[list[int], list[int], list[str]]:
     """Start, end and Script of every range (sorted, for bisect)."""
-    rows = [line.split() for line in _unicode_data.SCRIPTS.splitlines()]
+    rows = [line.split() for line in _table("scripts.txt")]
     return [int(r[0], 16) for r in rows], [int(r[1], 16) for r in rows], [r[2] for r in rows]
 
 
@@ -164,7 +169,7 @@ def _scripts() -> tuple[list[int], list[int], list[str]]:
 def _extensions() -> dict[int, frozenset[str]]:
     """Script_Extensions by code point (669 of them), where it differs from Script."""
     table: dict[int, frozenset[str]] = {}
-    for line in _unicode_data.SCRIPT_EXTENSIONS.splitlines():
+    for line in _table("script_extensions.txt"):
         first, last, *codes = line.split()
         for code_point in range(int(first, 16), int(last, 16) + 1):
             table[code_point] = frozenset(codes)
