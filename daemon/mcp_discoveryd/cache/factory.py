@@ -13,6 +13,7 @@ from ..config.model import DaemonConfig
 from .compat_enkrypt import EnkryptCompat, compat_enabled
 from .health import DEFAULT_BACKOFF, Backoff
 from .keys import KeySpace
+from .listener import run_listener
 from .memory import MemoryBackend
 from .recovery import Sleep, run_recovery
 from .redis import RedisConnection
@@ -42,13 +43,15 @@ async def open_cache(
     stats: CacheStats | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
     sleep: Sleep = anyio.sleep,
+    listen: bool = True,
     **client_options: Any,
 ) -> AsyncIterator[Cache]:
     """Memory, or Redis with memory in front, per ``config.cache``.
 
     Never raises because Redis is down: the cache starts degraded and the recovery
     actor (started with ``TaskGroup.start``, so it watches before the cache is used)
-    retries until the block exits. ``client_options`` go to redis-py (TLS files, a
+    retries until the block exits. With Redis, the invalidation listener (``listen``)
+    runs beside it, subscribed before the block starts. ``client_options`` go to redis-py (TLS files, a
     connection class for tests and benchmarks). An exception raised in the block comes
     out as itself, not wrapped in the task group's ExceptionGroup. The block must be
     left in the task that entered it (the task group's cancel scope requires it).
@@ -62,6 +65,8 @@ async def open_cache(
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(partial(run_recovery, cache, backoff=backoff, sleep=sleep))
+            if listen and remote is not None:
+                await tg.start(partial(run_listener, cache))
             try:
                 await cache.connect()
                 yield cache

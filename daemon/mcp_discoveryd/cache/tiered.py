@@ -189,12 +189,15 @@ class Cache:
             self._dirty.update(entry_id(entries[i]) for i in shared)
             return
         try:
-            await self.remote.put_many(
+            older = await self.remote.put_many(
                 [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
             )
         except CacheUnavailableError as exc:
             self._mark_down(exc)
             self._dirty.update(entry_id(entries[i]) for i in shared)
+            return
+        for ident in older or ():  # another daemon stored a newer version: read that one next
+            self.memory.remove(ident)
 
     async def status(self, gateway: GatewayConfig | None = None) -> JSONObject:
         """Enkrypt's ``cache_status`` for one gateway (or none), plus the daemon's own fields."""
