@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 from anyio.abc import TaskStatus
@@ -43,9 +43,13 @@ async def run_listener(
     *,
     backoff: Backoff = LISTENER_BACKOFF,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Listen until cancelled; returns at once (ready) when the cache has no Redis behind it."""
+    """Listen until cancelled; returns at once (ready) when the cache has no Redis behind it.
+
+    ``sleep`` waits between reconnects (a seam for tests).
+    """
     remote = cache.remote
     if not isinstance(remote, RedisBackend):
         task_status.started()
@@ -87,7 +91,7 @@ async def run_listener(
             if not ready:
                 task_status.started()
                 ready = True
-            await anyio.sleep(backoff.delay(attempt))
+            await sleep(backoff.delay(attempt))
             attempt += 1
 
 
