@@ -54,6 +54,7 @@ async def run_listener(
     if not isinstance(remote, RedisBackend):
         task_status.started()
         return
+    refs = _Refs(cache, remote)
     ready = False
     lost = False  # a connection dropped since the last resync
     heard = clock()  # the last moment the subscription was known to be alive
@@ -83,7 +84,7 @@ async def run_listener(
                             task_status.started()
                             ready = True
                     else:
-                        await apply_event(cache, remote, data)
+                        await apply_event(cache, remote, data, refs)
                     heard = clock()
         except CacheUnavailableError as exc:
             lost = True
@@ -95,7 +96,25 @@ async def run_listener(
             attempt += 1
 
 
-async def apply_event(cache: Cache, remote: RedisBackend, data: bytes) -> None:
+class _Refs:
+    """Hashed identity -> held identity, rebuilt only when memory's set of entries changed."""
+
+    def __init__(self, cache: Cache, remote: RedisBackend) -> None:
+        self._cache, self._remote = cache, remote
+        self._generation = -1
+        self._map: dict[str, EntryId] = {}
+
+    def held(self, ref: str) -> EntryId | None:
+        memory = self._cache.memory
+        if memory.generation != self._generation:
+            self._generation = memory.generation
+            self._map = {_ref(self._remote, i): i for i in _held_ids(self._cache)}
+        return self._map.get(ref)
+
+
+async def apply_event(
+    cache: Cache, remote: RedisBackend, data: bytes, refs: _Refs | None = None
+) -> None:
     """Bring this daemon's memory up to one event from another daemon."""
     event = CacheEvent.decode(data)
     if event is None or event.instance == remote.instance_id:
@@ -103,9 +122,9 @@ async def apply_event(cache: Cache, remote: RedisBackend, data: bytes) -> None:
     if event.kind == "cleared":
         _drop_cleared(cache, remote, event)
     else:
-        held = {_ref(remote, i): i for i in _held_ids(cache)}
-        if event.ref in held:
-            await _reread(cache, remote, event.ref, held[event.ref])
+        ident = (refs or _Refs(cache, remote)).held(event.ref)
+        if ident is not None:
+            await _reread(cache, remote, event.ref, ident)
     remote.hub.notify(event)
 
 
