@@ -19,6 +19,7 @@ async def caches(url: str, count: int, **options: Any) -> AsyncIterator[list[Cac
     """``count`` caches on the Redis at ``url``, each subscribed before the block starts."""
     async with AsyncExitStack() as stack:
         cfg = config(redis_settings(url), (GATEWAY,))
+        options.setdefault("listen", True)
         yield [await stack.enter_async_context(open_cache(cfg, **options)) for _ in range(count)]
 
 

@@ -102,7 +102,7 @@ async def test_leases_and_events_work_on_a_cluster(redis_cluster: RedisCluster) 
     """On a cluster: one lease holder, safe release by script, and an update reaching the other
     daemon's memory (its listener subscribed through the cluster client)."""
     cfg = config(cluster_settings(redis_cluster), (gateway("gw-1", ("a",)),))
-    async with open_cache(cfg) as a, open_cache(cfg) as b:
+    async with open_cache(cfg, listen=True) as a, open_cache(cfg, listen=True) as b:
         lease = await coordinator_for(a).try_acquire("gw-1", "a", 30)
         assert lease is not None and not lease.degraded
         assert await coordinator_for(b).try_acquire("gw-1", "a", 30) is None

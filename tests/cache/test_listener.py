@@ -134,6 +134,23 @@ async def test_a_silent_reconnect_is_followed_by_a_resync(redis_server: RedisSer
         await eventually(lambda: held_tools(b) == 3, within=10)
 
 
+async def test_a_restarted_listener_resyncs_on_its_first_subscription(
+    redis_server: RedisServer,
+) -> None:
+    """A listener (re)started by a supervisor has missed whatever was published while it was
+    not running: it resyncs before it reports ready."""
+    cfg = config(redis_settings(redis_server.url), (GATEWAY,))
+    async with open_cache(cfg) as a, open_cache(cfg) as b, anyio.create_task_group() as tg:
+        now = time.time()
+        await a.put_many([entry("gw-1", "server-a", now=now - 5, tools=1)])
+        assert await b.get(TOOLS, "gw-1", "server-a") is not None
+        await a.put_many([entry("gw-1", "server-a", now=now, tools=2)])
+        assert held_tools(b) == 1  # nobody listened
+        await tg.start(run_listener, b)
+        assert held_tools(b) == 2
+        tg.cancel_scope.cancel()
+
+
 async def _stored(server: RedisServer) -> CacheEntry | None:
     backend = make_redis_backend(redis_settings(server.url))
     try:

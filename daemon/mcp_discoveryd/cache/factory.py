@@ -43,15 +43,16 @@ async def open_cache(
     stats: CacheStats | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
     sleep: Sleep = anyio.sleep,
-    listen: bool = True,
+    listen: bool = False,
     **client_options: Any,
 ) -> AsyncIterator[Cache]:
     """Memory, or Redis with memory in front, per ``config.cache``.
 
     Never raises because Redis is down: the cache starts degraded and the recovery
     actor (started with ``TaskGroup.start``, so it watches before the cache is used)
-    retries until the block exits. With Redis, the invalidation listener (``listen``)
-    runs beside it, subscribed before the block starts. ``client_options`` go to redis-py (TLS files, a
+    retries until the block exits. ``listen``: with Redis, run the invalidation listener
+    beside it, subscribed before the block starts (a daemon's supervisor may instead
+    start ``run_listener`` itself; one-shot commands need neither). ``client_options`` go to redis-py (TLS files, a
     connection class for tests and benchmarks). An exception raised in the block comes
     out as itself, not wrapped in the task group's ExceptionGroup. The block must be
     left in the task that entered it (the task group's cancel scope requires it).

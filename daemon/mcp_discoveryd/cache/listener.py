@@ -8,11 +8,12 @@ attempt failed: an unreachable Redis never holds the daemon's start back).
   ``Coordinator.wait_for_update`` are woken either way.
 - "cleared": every memory entry in scope fetched before the clear is dropped.
 - Our own events are ignored (the instance id says whose they are).
-- Pub/sub loses what is published while a connection is down. So after any
-  reconnect (ours, or redis-py's silent one, seen as a second subscribe
-  confirmation) the listener resyncs: it applies the clears recorded since it
-  last heard from Redis, and re-reads every held entry whose stored version is
-  newer (one pipeline over the indexes), then wakes every waiter.
+- Pub/sub loses what is published while a connection is down. So on every
+  subscribe confirmation (the first after a start or a supervisor's restart,
+  after our reconnect, or after redis-py's silent one) the listener resyncs: it
+  applies the clears recorded since it last heard from Redis, and re-reads every
+  held entry whose stored version is newer (one pipeline over the indexes),
+  then wakes every waiter. With an empty memory (a first start) that is cheap.
 """
 
 from __future__ import annotations
@@ -56,13 +57,11 @@ async def run_listener(
         return
     refs = _Refs(cache, remote)
     ready = False
-    lost = False  # a connection dropped since the last resync
     heard = clock()  # the last moment the subscription was known to be alive
     attempt = 0
     while True:
         try:
             async with remote.connection.subscribe(remote.keys.events_channel) as sub:
-                confirmations = 0
                 quiet = 0.0
                 while True:
                     reply = await sub.next(1.0)
@@ -75,11 +74,10 @@ async def run_listener(
                     quiet = 0.0
                     kind, data = reply
                     if kind == "subscribe":
-                        confirmations += 1
+                        # Every subscription resyncs: the first one after a (supervisor's)
+                        # restart, and redis-py's silent reconnects, may follow lost events.
                         attempt = 0
-                        if lost or confirmations > 1:
-                            await resync_view(cache, remote, since=heard - CLOCK_MARGIN)
-                            lost = False
+                        await resync_view(cache, remote, since=heard - CLOCK_MARGIN)
                         if not ready:
                             task_status.started()
                             ready = True
@@ -87,7 +85,6 @@ async def run_listener(
                         await apply_event(cache, remote, data, refs)
                     heard = clock()
         except CacheUnavailableError as exc:
-            lost = True
             logger.debug("cache: invalidation listener lost Redis: %s", exc.reason)
             if not ready:
                 task_status.started()
