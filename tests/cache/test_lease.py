@@ -80,14 +80,14 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_touches_nothing
 async def test_renew_keeps_a_long_discovery_s_lease(redis_server: RedisServer) -> None:
     """A holder that renews keeps the key past its first TTL."""
     async with caches(redis_server.url, 2) as (a, b):
-        lease = await coordinator_for(a).try_acquire("gw-1", "server-a", 0.3)
+        lease = await coordinator_for(a).try_acquire("gw-1", "server-a", 1.0)
         assert lease is not None
         for _ in range(3):
-            await anyio.sleep(0.15)
+            await anyio.sleep(0.4)  # 1.2 s in all: past the first TTL
             assert await lease.renew()
         assert await coordinator_for(b).try_acquire("gw-1", "server-a", 30) is None
         assert await lease.renew(0.05)
-        await anyio.sleep(0.15)
+        await anyio.sleep(0.1)
         assert await coordinator_for(b).try_acquire("gw-1", "server-a", 30) is not None
 
 
@@ -163,7 +163,7 @@ async def test_own_events_do_not_wake_own_waiters(redis_server: RedisServer) -> 
 
         async def wait(name: str, cache: Cache) -> None:
             coordinator = mine if cache is a else coordinator_for(cache, poll_interval=300)
-            results[name] = await coordinator.wait_for_update("gw-1", "server-a", 1.0)
+            results[name] = await coordinator.wait_for_update("gw-1", "server-a", 2.0)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(wait, "a", a)
