@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tests.cache.builders import entry, make_redis_backend, redis_settings
 from tests.cache.redis_servers import RedisServer
 
+from mcp_discoveryd.cache import CacheEvent
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.redis
@@ -55,3 +56,26 @@ def test_an_older_fetched_at_never_replaces_a_newer_one(
                 await backend.aclose()
 
     anyio.run(main)
+
+
+async def test_a_skipped_write_publishes_nothing(redis_server: RedisServer) -> None:
+    """Only a write that happened is announced: the older one sends no "updated" event."""
+    backend = make_redis_backend(redis_settings(redis_server.url))
+    now = time.time()
+    with redis_server.client() as admin, admin.pubsub() as pubsub:
+        pubsub.subscribe(backend.keys.events_channel)
+        assert pubsub.get_message(timeout=5)["type"] == "subscribe"  # listening before writes
+        try:
+            await backend.put_many([entry("gw-1", "server-a", now=now)], now=now)
+            await backend.put_many([entry("gw-1", "server-a", now=now - 60)], now=now)
+            await backend.put_many([entry("gw-1", "server-b", now=now)], now=now)
+        finally:
+            await backend.aclose()
+        events = []
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            if message["type"] == "message":
+                events.append(CacheEvent.decode(message["data"]))
+    assert [(e.fetched_at, e.member) for e in events if e is not None] == [
+        (now, backend.keys.member(CacheType.TOOLS, "server-a")),
+        (now, backend.keys.member(CacheType.TOOLS, "server-b")),
+    ]
