@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import anyio
@@ -108,8 +108,8 @@ class RedisLease:
     key: str
     token: str
     ttl_ms: int
-    _release: ScriptCall
-    _renew: ScriptCall
+    _release: ScriptCall = field(repr=False)
+    _renew: ScriptCall = field(repr=False)
     degraded: bool = False
 
     async def release(self) -> bool:
