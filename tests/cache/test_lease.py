@@ -216,3 +216,23 @@ def test_no_interleaving_lets_a_holder_remove_or_extend_another_s_lease(
                     assert stored == (current.token.encode() if current else None)
 
     anyio.run(main)
+
+
+async def test_a_cancelled_holder_still_releases(redis_server: RedisServer) -> None:
+    """Release from the ``finally`` of a cancelled discovery (shutdown) still frees the key."""
+    async with caches(redis_server.url, 2, listen=False) as (a, b):
+        holder = coordinator_for(a)
+
+        async def discover() -> None:
+            lease = await holder.try_acquire("gw-1", "server-a", 60)
+            assert lease is not None
+            try:
+                await anyio.sleep_forever()
+            finally:
+                assert await lease.release()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(discover)
+            await anyio.sleep(0.2)
+            tg.cancel_scope.cancel()
+        assert await coordinator_for(b).try_acquire("gw-1", "server-a", 60) is not None

@@ -11,6 +11,20 @@ the key arrives (the invalidation listener passes it on) or, as a fallback for
 lost events, when the lease key is gone (polled with ``PTTL``). The caller then
 re-reads the entry. Redis unreachable: leases are granted locally (``degraded``),
 never an error and never a wait.
+
+A server actor's refresh, in outline::
+
+    lease = await coordinator.try_acquire(gateway_id, name, ttl_s=deadline + margin)
+    if lease is None:                       # another daemon refreshes this key
+        await coordinator.wait_for_update(gateway_id, name, timeout=deadline + margin)
+        entry = await cache.catalog(gateway_id, spec)  # reschedule from it; if the
+        ...                                            # holder failed, try_acquire again
+    else:
+        try:
+            ...discover, calling lease.renew() every ttl/3 while it runs...
+            await cache.record(outcomes, gateways)     # publishes "updated"
+        finally:
+            await lease.release()                      # shielded, bounded
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from .tiered import Cache
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.5  # seconds between PTTL checks while waiting for another daemon
+RELEASE_BOUND = 2.0  # seconds a release may take, even in a cancelled task (shutdown)
 WaitResult = Literal["updated", "cleared", "released", "timeout"]
 
 
@@ -113,11 +128,18 @@ class RedisLease:
     degraded: bool = False
 
     async def release(self) -> bool:
-        """See ``Lease.release``: deletes the key only while it holds our token."""
-        try:
-            return bool(await self._release([self.key], [self.token]))
-        except CacheUnavailableError:
-            return False  # it expires by itself
+        """See ``Lease.release``: deletes the key only while it holds our token.
+
+        Shielded (within ``RELEASE_BOUND``): it is called from ``finally`` blocks of
+        cancelled discoveries, and a lease left behind stalls the other daemons until PX.
+        """
+        released = False
+        with anyio.move_on_after(RELEASE_BOUND, shield=True):
+            try:
+                released = bool(await self._release([self.key], [self.token]))
+            except CacheUnavailableError:
+                pass  # it expires by itself
+        return released
 
     async def renew(self, ttl_s: float | None = None) -> bool:
         """See ``Lease.renew``: extends the key only while it holds our token."""
