@@ -102,6 +102,16 @@ class MemoryBackend:
             self._drop(key)
             return True
 
+    def discard(self, entry: CacheEntry) -> bool:
+        """Forget ``entry`` if it is still the one held (not one stored since); True if so."""
+        key = entry_id(entry)
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None or slot.entry is not entry:
+                return False
+            self._drop(key)
+            return True
+
     def entries(self) -> list[CacheEntry]:
         """Every held entry, least recently used first."""
         with self._lock:

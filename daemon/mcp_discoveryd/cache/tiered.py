@@ -196,8 +196,9 @@ class Cache:
             self._mark_down(exc)
             self._dirty.update(entry_id(entries[i]) for i in shared)
             return
-        for ident in older or ():  # another daemon stored a newer version: read that one next
-            self.memory.remove(ident)
+        for entry in entries:  # skipped: Redis holds a newer version; read that one next
+            if entry_id(entry) in (older or ()):
+                self.memory.discard(entry)
 
     async def status(self, gateway: GatewayConfig | None = None) -> JSONObject:
         """Enkrypt's ``cache_status`` for one gateway (or none), plus the daemon's own fields."""
