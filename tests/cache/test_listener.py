@@ -12,7 +12,7 @@ from tests.cache.builders import config, entry, make_redis_backend, redis_settin
 from tests.cache.fleet import GATEWAY, caches, eventually
 from tests.cache.redis_servers import RedisServer
 
-from mcp_discoveryd.cache import Cache, open_cache, run_listener
+from mcp_discoveryd.cache import Cache, KeySpace, open_cache, run_listener
 from mcp_discoveryd.models import CacheEntry, CacheType
 
 pytestmark = pytest.mark.redis
@@ -121,6 +121,24 @@ async def test_a_listener_that_lost_redis_resyncs_what_it_missed(
         gate.open()
         await eventually(lambda: held_tools(b) == 6 and held_tools(b, "server-b") is None, 10)
         tg.cancel_scope.cancel()
+
+
+async def test_a_redis_restarted_empty_gets_the_held_entries_back(
+    redis_server: RedisServer,
+) -> None:
+    """Redis restarts without its data while the cache is idle (it never sees the outage):
+    the listener's resync writes back what memory holds, so other daemons find it."""
+    async with caches(redis_server.url, 1) as (cache,):
+        await cache.put_many([entry("gw-1", "server-a", tools=2)])
+        await redis_server.arestart()
+        await eventually(lambda: _exists(redis_server), within=10)
+    stored = await _stored(redis_server)
+    assert stored is not None and len(stored.catalog.tools) == 2
+
+
+def _exists(server: RedisServer) -> bool:
+    with server.client() as admin:
+        return bool(admin.exists(KeySpace().entry_key(TOOLS, "gw-1", "server-a")))
 
 
 async def test_a_silent_reconnect_is_followed_by_a_resync(redis_server: RedisServer) -> None:

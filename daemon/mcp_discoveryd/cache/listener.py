@@ -13,7 +13,8 @@ attempt failed: an unreachable Redis never holds the daemon's start back).
   after our reconnect, or after redis-py's silent one) the listener resyncs: it
   applies the clears recorded since it last heard from Redis, and re-reads every
   held entry whose stored version is newer (one pipeline over the indexes),
-  then wakes every waiter. With an empty memory (a first start) that is cheap.
+  writes back held entries Redis no longer has (it restarted empty), then wakes
+  every waiter. With an empty memory (a first start) that is cheap.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..errors import CacheUnavailableError
+from ..models import CacheEntry
 from .base import EntryId
 from .events import CacheEvent
 from .health import Backoff
 from .redis_backend import RedisBackend
 from .tiered import Cache
+from .writeback import write_newer
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +129,8 @@ async def apply_event(
 
 
 async def resync_view(cache: Cache, remote: RedisBackend, *, since: float) -> None:
-    """After messages may have been lost: apply recent clears, re-read newer entries."""
+    """After messages may have been lost: apply recent clears, re-read newer entries, and
+    write back held entries Redis lost (restarted empty) that no clear removed."""
     for event in await remote.clears_since(since):
         if event.instance != remote.instance_id:
             _drop_cleared(cache, remote, event)
@@ -134,11 +138,16 @@ async def resync_view(cache: Cache, remote: RedisBackend, *, since: float) -> No
     held = [i for i in _held_ids(cache) if i not in pending]
     now = time.time()
     stored = await remote.stored_versions(held, now=now)
+    lost: list[CacheEntry] = []
     for ident in held:
         local = cache.memory.lookup(*ident, now)
         version = stored.get(ident)
-        if local is not None and version is not None and version > local.fetched_at:
+        if local is not None and version is None:
+            lost.append(local)
+        elif local is not None and version is not None and version > local.fetched_at:
             await _reread(cache, remote, _ref(remote, ident), ident)
+    if lost and cache.health.ok:  # degraded: the recovery actor writes everything back
+        await write_newer(remote, lost, clock=time.time)
     remote.hub.notify_all(CacheEvent("updated", remote.instance_id, now))
     logger.info("cache: invalidation listener resynced %d held entries", len(held))
 
