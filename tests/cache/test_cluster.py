@@ -9,11 +9,12 @@ import time
 import pytest
 from redis.cluster import RedisCluster as ClusterClient
 from tests.cache.builders import config, entry, gateway, make_redis_backend, redis_settings
+from tests.cache.fleet import eventually
 from tests.cache.redis_topologies import RedisCluster
 
-from mcp_discoveryd.cache import open_cache
+from mcp_discoveryd.cache import coordinator_for, open_cache
 from mcp_discoveryd.config.model import CacheSettings
-from mcp_discoveryd.models import CacheType
+from mcp_discoveryd.models import CacheEntry, CacheType
 
 pytestmark = pytest.mark.redis
 
@@ -81,7 +82,7 @@ async def test_cache_works_across_the_cluster(redis_cluster: RedisCluster) -> No
     assert result["message"] == (
         "Cache cleared for all gateways (11 gateways): 22 servers and 0 gateway configs"
     )
-    assert all_keys(redis_cluster) == []
+    assert all_keys(redis_cluster) == ["mcpd:v1:clears"]  # the clears, kept for resyncs
 
 
 async def test_enkrypt_layout_on_a_cluster(redis_cluster: RedisCluster) -> None:
@@ -95,3 +96,23 @@ async def test_enkrypt_layout_on_a_cluster(redis_cluster: RedisCluster) -> None:
             assert len(json.loads(conn.get(key))["tools"]) == 2
         await cache.clear("gw-1", "a")
     assert not any(k == key for k in all_keys(redis_cluster))
+
+
+async def test_leases_and_events_work_on_a_cluster(redis_cluster: RedisCluster) -> None:
+    """On a cluster: one lease holder, safe release by script, and an update reaching the other
+    daemon's memory (its listener subscribed through the cluster client)."""
+    cfg = config(cluster_settings(redis_cluster), (gateway("gw-1", ("a",)),))
+    async with open_cache(cfg, listen=True) as a, open_cache(cfg, listen=True) as b:
+        lease = await coordinator_for(a).try_acquire("gw-1", "a", 30)
+        assert lease is not None and not lease.degraded
+        assert await coordinator_for(b).try_acquire("gw-1", "a", 30) is None
+        assert await lease.release() and not await lease.release()
+        now = time.time()
+        await a.put_many([entry("gw-1", "a", now=now - 5, tools=1)])
+        assert await b.get(CacheType.TOOLS, "gw-1", "a") is not None
+        await a.put_many([entry("gw-1", "a", now=now, tools=4)])
+        await eventually(lambda: _tools(b.lookup(CacheType.TOOLS, "gw-1", "a")) == 4, within=2)
+
+
+def _tools(found: CacheEntry | None) -> int | None:
+    return None if found is None else len(found.catalog.tools)

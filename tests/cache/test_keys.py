@@ -86,3 +86,16 @@ def test_tools_entry_needs_a_server() -> None:
     """A tools key without a server name is a programming error."""
     with pytest.raises(ValueError, match="server"):
         KeySpace().entry_key(CacheType.TOOLS, GATEWAY, None)
+
+
+def test_lease_and_event_names_hide_identifiers_and_share_the_entry_s_slot() -> None:
+    """The lease lives beside its entry (same hash tag) and, like events, names no identifier."""
+    keys = KeySpace("acme", secret="s3cret")
+    lease = keys.lease_key(GATEWAY, SERVER)
+    entry = keys.entry_key(CacheType.TOOLS, GATEWAY, SERVER)
+    tag = re.compile(r"\{([0-9a-f]+)\}")
+    assert tag.findall(lease) == tag.findall(entry)
+    assert lease != entry and lease.startswith("acme:v1:")
+    for name in (lease, keys.entry_ref(CacheType.TOOLS, GATEWAY, SERVER), keys.events_channel):
+        assert GATEWAY not in name and SERVER not in name
+    assert keys.lease_key(GATEWAY, "other") != lease

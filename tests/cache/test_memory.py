@@ -97,3 +97,28 @@ def test_threads_storing_and_reading_keep_the_bounds() -> None:
     held = memory.entries()
     assert len(held) == memory.entry_count <= 50
     assert memory.byte_count == sum(sizes[e.server_name] for e in held)
+
+
+def test_generation_moves_when_the_set_of_entries_changes_only() -> None:
+    """A new or dropped entry bumps the generation; a replaced one does not (listener's map)."""
+    memory = MemoryBackend()
+    now = time.time()
+    start = memory.generation
+    memory.store(entry("gw-1", "a", now=now), now=now)
+    added = memory.generation
+    memory.store(entry("gw-1", "a", now=now, tools=5), now=now)
+    assert added > start and memory.generation == added
+    memory.remove((CacheType.TOOLS, "gw-1", "a"))
+    assert memory.generation > added
+
+
+def test_discard_forgets_only_the_very_entry_given() -> None:
+    """A writer whose write lost drops its own copy, never a newer one stored meanwhile."""
+    memory = MemoryBackend()
+    now = time.time()
+    mine, newer = entry("gw-1", "a", now=now - 5), entry("gw-1", "a", now=now)
+    memory.store(mine, now=now)
+    memory.store(newer, now=now)
+    assert not memory.discard(mine)
+    assert memory.lookup(CacheType.TOOLS, "gw-1", "a", now) is newer
+    assert memory.discard(newer) and memory.lookup(CacheType.TOOLS, "gw-1", "a", now) is None

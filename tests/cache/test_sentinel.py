@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 from tests.cache.builders import config, entry, gateway
+from tests.cache.fleet import eventually
 from tests.cache.redis_topologies import RedisSentinel, RedisSentinelFactory
 
-from mcp_discoveryd.cache import Backoff, open_cache
+from mcp_discoveryd.cache import Backoff, coordinator_for, open_cache
 from mcp_discoveryd.config.model import CacheSettings
 from mcp_discoveryd.models import CacheType
 from mcp_discoveryd.secret import Secret, SecretUrl
@@ -112,3 +115,21 @@ async def test_sentinel_and_master_over_tls_with_the_urls_ca(
     assert await _roundtrip(_auth_settings(pair, url, sentinel_password=SENTINEL_PW)) == "ok"
     with pair.master.client() as conn:
         assert conn.dbsize() > 0
+
+
+async def test_leases_and_events_through_sentinel(redis_sentinel: RedisSentinel) -> None:
+    """Behind Sentinel too: one lease holder, and an update reaches the other daemon's memory."""
+    cfg = config(sentinel_settings(redis_sentinel), (gateway("gw-1", ("a",)),))
+    async with open_cache(cfg, listen=True) as a, open_cache(cfg, listen=True) as b:
+        assert await coordinator_for(a).try_acquire("gw-1", "a", 30) is not None
+        assert await coordinator_for(b).try_acquire("gw-1", "a", 30) is None
+        now = time.time()
+        await a.put_many([entry("gw-1", "a", now=now - 5, tools=1)])
+        assert await b.get(CacheType.TOOLS, "gw-1", "a") is not None
+        await a.put_many([entry("gw-1", "a", now=now, tools=4)])
+
+        def updated() -> bool:
+            found = b.lookup(CacheType.TOOLS, "gw-1", "a")
+            return found is not None and len(found.catalog.tools) == 4
+
+        await eventually(updated, within=2)

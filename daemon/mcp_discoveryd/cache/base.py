@@ -147,8 +147,9 @@ class Backend(Protocol):
 
     async def put_many(
         self, entries: Sequence[CacheEntry], *, now: float, blobs: Sequence[bytes] | None = None
-    ) -> None:
-        """Store entries (``blobs``: their encoded forms, when already made)."""
+    ) -> Sequence[EntryId] | None:
+        """Store entries (``blobs``: their encoded forms, when already made); the ids skipped
+        because the store holds a version fetched later (None: the store never skips)."""
         ...
 
     async def stored_versions(self, ids: Sequence[EntryId], *, now: float) -> dict[EntryId, float]:

@@ -13,6 +13,7 @@ from ..config.model import DaemonConfig
 from .compat_enkrypt import EnkryptCompat, compat_enabled
 from .health import DEFAULT_BACKOFF, Backoff
 from .keys import KeySpace
+from .listener import run_listener
 from .memory import MemoryBackend
 from .recovery import Sleep, run_recovery
 from .redis_backend import RedisBackend
@@ -43,13 +44,16 @@ async def open_cache(
     stats: CacheStats | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
     sleep: Sleep = anyio.sleep,
+    listen: bool = False,
     **client_options: Any,
 ) -> AsyncIterator[Cache]:
     """Memory, or Redis with memory in front, per ``config.cache``.
 
     Never raises because Redis is down: the cache starts degraded and the recovery
     actor (started with ``TaskGroup.start``, so it watches before the cache is used)
-    retries until the block exits. ``client_options`` go to redis-py (TLS files, a
+    retries until the block exits. ``listen``: with Redis, run the invalidation listener
+    beside it, subscribed before the block starts (a daemon's supervisor may instead
+    start ``run_listener`` itself; one-shot commands need neither). ``client_options`` go to redis-py (TLS files, a
     connection class for tests and benchmarks). An exception raised in the block comes
     out as itself, not wrapped in the task group's ExceptionGroup. The block must be
     left in the task that entered it (the task group's cancel scope requires it).
@@ -63,6 +67,8 @@ async def open_cache(
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(partial(run_recovery, cache, backoff=backoff, sleep=sleep))
+            if listen and remote is not None:
+                await tg.start(partial(run_listener, cache))
             try:
                 await cache.connect()
                 yield cache

@@ -8,6 +8,9 @@ Layout (``P`` is the configured prefix, ``G`` the gateway's hash, ``S`` the serv
     P:v1:tools        every tools entry, "G:S" -> stale_until (ms)   ZSET
     P:v1:configs      every config entry, "G" -> stale_until (ms)    ZSET
     P:v1:gateways     registry of gateways, "G" -> latest stale_until ZSET
+    P:v1:{G}:lease:S  refresh lease of (gateway, server)     STRING token, PX = lease TTL
+    P:v1:events       pub/sub channel: "updated"/"cleared" events (cache/events.py)
+    P:v1:clears       recent clears, event -> time (ms), for a resync    ZSET
 
 Identifiers are hashed with HMAC-SHA256 under the configured secret (plain
 SHA-256 without one) and cut to 128 bits, so no gateway id or API key ever
@@ -53,6 +56,8 @@ class KeySpace:
         self.tools_set = f"{self.root}:tools"
         self.configs_set = f"{self.root}:configs"
         self.gateways_set = f"{self.root}:gateways"
+        self.events_channel = f"{self.root}:events"
+        self.clears_set = f"{self.root}:clears"
 
     def gateway_hash(self, gateway_id: str) -> str:
         """The gateway's identifier as it appears in keys and index members."""
@@ -89,6 +94,15 @@ class KeySpace:
     def index_key_for(self, gateway_hash: str) -> str:
         """The index hash of an already-hashed gateway."""
         return f"{self.root}:{{{gateway_hash}}}:idx"
+
+    def lease_key(self, gateway_id: str, server_name: str) -> str:
+        """The refresh lease of a tools entry (in its gateway's slot, beside the entry)."""
+        gh = self.gateway_hash(gateway_id)
+        return f"{self.root}:{{{gh}}}:lease:{self.server_hash(server_name)}"
+
+    def entry_ref(self, cache_type: CacheType, gateway_id: str, server_name: str | None) -> str:
+        """An entry's hashed identity in events: ``G/member``."""
+        return f"{self.gateway_hash(gateway_id)}/{self.member(cache_type, server_name)}"
 
     def global_member(self, cache_type: CacheType, gateway_hash: str, member: str) -> str:
         """The entry's member in the global ``tools``/``configs`` sets."""

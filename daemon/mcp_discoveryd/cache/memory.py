@@ -39,6 +39,7 @@ class MemoryBackend:
         self._slots: OrderedDict[EntryId, _Slot] = OrderedDict()
         self._bytes = 0
         self.evictions = 0
+        self.generation = 0  # bumped whenever the set of held identities changes
 
     @property
     def entry_count(self) -> int:
@@ -81,8 +82,11 @@ class MemoryBackend:
             return False
         key = entry_id(entry)
         with self._lock:
-            if key in self._slots:
-                self._drop(key)
+            old = self._slots.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size  # replaced: the set of identities is unchanged
+            else:
+                self.generation += 1
             self._slots[key] = _Slot(entry, size)
             self._bytes += size
             while len(self._slots) > self.max_entries or self._bytes > self.max_bytes:
@@ -94,6 +98,16 @@ class MemoryBackend:
         """Forget one entry; True when it was held."""
         with self._lock:
             if key not in self._slots:
+                return False
+            self._drop(key)
+            return True
+
+    def discard(self, entry: CacheEntry) -> bool:
+        """Forget ``entry`` if it is still the one held (not one stored since); True if so."""
+        key = entry_id(entry)
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None or slot.entry is not entry:
                 return False
             self._drop(key)
             return True
@@ -191,3 +205,4 @@ class MemoryBackend:
     def _drop(self, key: EntryId) -> None:
         slot = self._slots.pop(key)
         self._bytes -= slot.size
+        self.generation += 1

@@ -6,17 +6,19 @@ number), Redis Cluster and Sentinel (the master is looked up through the
 sentinels, which are asked with their own credentials and, for a ``rediss://`` URL,
 over TLS). Work goes out as pipelines (``Batch``), one round trip each.
 Everything redis-py raises is translated here to ``CacheUnavailableError``,
-with secrets scrubbed from the message.
+with secrets scrubbed from the message. Lua scripts (``script``) and pub/sub
+(``subscribe``) go through the same seam.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import anyio
 from redis.asyncio import Redis, RedisCluster, Sentinel
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -53,6 +55,39 @@ class Batch:
         """Queue several commands."""
         for command in commands:
             self(*command)
+
+    def eval(self, source: str, keys: Sequence[str], args: Sequence[Arg]) -> int:
+        """Queue a Lua script; its body travels each time, so no NOSCRIPT can fail the batch."""
+        return self("EVAL", source, len(keys), *keys, *args)
+
+
+ScriptCall = Callable[[Sequence[str], Sequence[Arg]], Awaitable[Any]]
+
+
+class Subscription:
+    """One pub/sub connection's incoming traffic: confirmations and messages, translated."""
+
+    def __init__(self, pubsub: Any, translated: Callable[[str], Any]) -> None:
+        self._pubsub = pubsub
+        self._translated = translated
+
+    async def next(self, wait: float) -> tuple[str, bytes] | None:
+        """``("subscribe", channel)`` or ``("message", data)``; None after ``wait`` seconds of silence.
+
+        redis-py reconnects a dropped connection and subscribes again by itself: that shows
+        here as another ``subscribe``, the listener's cue that messages may have been lost.
+        """
+        with self._translated("pubsub"):
+            reply = await self._pubsub.get_message(timeout=wait)
+        if not isinstance(reply, dict) or reply.get("type") not in ("subscribe", "message"):
+            return None
+        data = reply.get("data")
+        return str(reply["type"]), data if isinstance(data, bytes) else str(data).encode()
+
+    async def ping(self) -> None:
+        """Ask for a reply on this connection, so a dead one is found while all is quiet."""
+        with self._translated("pubsub"):
+            await self._pubsub.ping()
 
 
 class RedisConnection:
@@ -100,6 +135,34 @@ class RedisConnection:
         """A round trip that proves the server answers and accepts our credentials."""
         await self.call("ping", "PING")
 
+    def script(self, operation: str, source: str) -> ScriptCall:
+        """A Lua script run by its digest (EVALSHA, loaded again when Redis lost it)."""
+        registered = self._client.register_script(source)
+
+        async def call(keys: Sequence[str], args: Sequence[Arg]) -> Any:
+            with self._translated(operation):
+                return await registered(keys=list(keys), args=list(args))
+
+        return call
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        """A dedicated pub/sub connection listening on ``channel``, closed on exit."""
+        if self.kind == "redis-cluster":
+            with self._translated("subscribe"):
+                await self._client.initialize()  # the cluster's pub/sub needs its slot map
+        pubsub = self._client.pubsub()
+        try:
+            with self._translated("subscribe"):
+                await pubsub.subscribe(channel)
+            yield Subscription(pubsub, self._untimed)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await pubsub.aclose()
+                except _UNAVAILABLE:
+                    pass
+
     async def aclose(self) -> None:
         """Close every connection; errors on the way out are not worth raising."""
         for client in (self._client, *self._closers):
@@ -110,11 +173,16 @@ class RedisConnection:
 
     @contextmanager
     def _translated(self, operation: str) -> Iterator[None]:
-        with self._stats.timed(operation, self.kind):
-            try:
-                yield
-            except _UNAVAILABLE as exc:
-                raise CacheUnavailableError(self.kind, self._reason(exc)) from None
+        with self._stats.timed(operation, self.kind), self._untimed(operation):
+            yield
+
+    @contextmanager
+    def _untimed(self, operation: str) -> Iterator[None]:
+        # Pub/sub waits are not operations: timing them would swamp the latency figures.
+        try:
+            yield
+        except _UNAVAILABLE as exc:
+            raise CacheUnavailableError(self.kind, self._reason(exc)) from None
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc)

@@ -6,11 +6,18 @@ in one more pipeline: never ``KEYS``, never ``SCAN``. Entries expire in Redis
 at ``stale_until`` (``PX``). An undecodable value (corrupt, another format
 version, another identity) is reported and served as a miss. redis-py itself is
 only touched through ``redis.RedisConnection``.
+
+Writes are idempotent across daemons: an entry is written by a Lua step that
+skips it when Redis holds one fetched later (newer ``fetched_at`` wins), and
+that publishes the "updated" event only when it wrote. A clear publishes
+"cleared" and leaves the event in the ``clears`` set for listeners that missed it.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -18,9 +25,11 @@ from typing import TYPE_CHECKING
 from ..errors import CacheDecodeError
 from ..models import CacheEntry, CacheType
 from . import codec
-from .base import ClearCounts, ClearScope, EntryId, EntrySummary, Inspection, Totals
+from .base import ClearCounts, ClearScope, EntryId, EntrySummary, Inspection, Totals, entry_id
 from .compat_enkrypt import EnkryptCompat
+from .events import CacheEvent, Hub
 from .keys import CONFIG_MEMBER, KeySpace, is_tools_member, member_type
+from .scripts import PUT_IF_NOT_OLDER
 from .stats import CacheStats
 
 if TYPE_CHECKING:  # redis-py (and the OpenTelemetry it pulls in) only once Redis is configured
@@ -43,8 +52,11 @@ class RedisBackend:
         index_ttl: float,
         compat: EnkryptCompat | None = None,
         memo_bytes: int = MEMO_BYTES,
+        instance_id: str | None = None,
     ) -> None:
         self.name = connection.kind
+        self.instance_id = instance_id or secrets.token_hex(8)  # tells our events from others'
+        self.hub = Hub()  # this daemon's waiters for other daemons' events
         self.connection = connection
         self.keys = keys
         self.compat = compat
@@ -98,13 +110,17 @@ class RedisBackend:
 
     async def put_many(
         self, entries: Sequence[CacheEntry], *, now: float, blobs: Sequence[bytes] | None = None
-    ) -> None:
-        """Store shared entries in one pipeline (private and expired ones are skipped)."""
+    ) -> list[EntryId]:
+        """Store shared entries in one pipeline (private and expired ones are skipped).
+
+        Returns the ids not written because Redis holds a version fetched later.
+        """
         if blobs is None:
             blobs = [codec.encode(e) for e in entries]
         batch = self.connection.batch()
         now_ms = int(now * 1000)
         latest: dict[str, int] = {}  # gateway hash -> latest stale_until (ms)
+        puts: list[tuple[int, EntryId]] = []  # (reply position, id) of each guarded write
         for entry, blob in zip(entries, blobs, strict=True):
             if entry.private or now >= entry.stale_until:
                 continue
@@ -112,22 +128,63 @@ class RedisBackend:
             member = self.keys.member(entry.cache_type, entry.server_name)
             stale_ms = int(entry.stale_until * 1000)
             summary = codec.encode_summary(EntrySummary.of(entry, len(blob)))
-            batch("SET", self.keys.entry_key_for(gh, member), blob, "PX", max(1, stale_ms - now_ms))
-            batch("HSET", self.keys.index_key_for(gh), member, summary)
+            event = CacheEvent.updated(self.instance_id, now, f"{gh}/{member}", entry.fetched_at)
+            position = batch.eval(
+                PUT_IF_NOT_OLDER,
+                [self.keys.entry_key_for(gh, member), self.keys.index_key_for(gh)],
+                [
+                    blob,
+                    max(1, stale_ms - now_ms),
+                    member,
+                    summary,
+                    repr(entry.fetched_at),
+                    self.keys.events_channel,
+                    event.encode(),
+                ],
+            )
+            puts.append((position, entry_id(entry)))
             global_member = self.keys.global_member(entry.cache_type, gh, member)
             batch("ZADD", self.keys.global_set(entry.cache_type), stale_ms, global_member)
             latest[gh] = max(latest.get(gh, 0), stale_ms)
             if self.compat is not None:
                 batch.extend(self.compat.write(entry, now=now))
         if not latest:
-            return
+            return []
         for gh, stale_ms in latest.items():
             # The index outlives every entry it lists: the longest lifetime these settings give.
             index_ttl = max(self._index_ttl_ms, stale_ms - now_ms)
             batch("PEXPIRE", self.keys.index_key_for(gh), index_ttl)
             batch("ZADD", self.keys.gateways_set, "GT", stale_ms, gh)
         self._queue_housekeeping(batch, now_ms)
-        await self.connection.run(batch, "put_many")
+        replies = await self.connection.run(batch, "put_many")
+        return [ident for position, ident in puts if not int(replies[position])]
+
+    async def fetch_ref(self, ref: str, *, now: float) -> tuple[CacheEntry, int] | None:
+        """The live entry stored under a hashed identity ``G/member`` (an event's), or None."""
+        gh, _, member = ref.partition("/")
+        key = self.keys.entry_key_for(gh, member)
+        data = await self.connection.call("get", "GET", key)
+        entry = self._decode(key, data) if data is not None else None
+        if entry is None or now >= entry.stale_until:
+            return None
+        return entry, len(data)
+
+    async def clears_since(self, since: float) -> list[CacheEvent]:
+        """The "cleared" events published at or after ``since`` (for a listener's resync)."""
+        raw = await self.connection.call(
+            "clears", "ZRANGEBYSCORE", self.keys.clears_set, int(since * 1000), "+inf"
+        )
+        found = (CacheEvent.decode(item) for item in raw)
+        return [event for event in found if event is not None and event.kind == "cleared"]
+
+    def _queue_announce(self, batch: Batch, scope: ClearScope) -> None:
+        """Publish "cleared" and keep it in the clears set as long as an index lives."""
+        now = time.time()
+        event = CacheEvent.cleared(self.instance_id, now, scope, self.keys).encode()
+        now_ms = int(now * 1000)
+        batch("ZADD", self.keys.clears_set, now_ms, event)
+        batch("ZREMRANGEBYSCORE", self.keys.clears_set, "-inf", now_ms - self._index_ttl_ms)
+        batch("PUBLISH", self.keys.events_channel, event)
 
     async def stored_versions(self, ids: Sequence[EntryId], *, now: float) -> dict[EntryId, float]:
         """``fetched_at`` of the live stored entry for each id that has one (for write-back)."""
@@ -205,9 +262,10 @@ class RedisBackend:
         counted: list[tuple[int, str, CacheType]] = []  # (reply position, gateway, type) of DELs
         for gh, index in zip(hashes, indexes, strict=True):
             counted += self._queue_clear(batch, scope, gh, by_hash.get(gh), index, known)
+        self._queue_announce(batch, scope)  # even when Redis held nothing: memory views may
+        replies = await self.connection.run(batch, "clear")
         if not counted:
             return ClearCounts()
-        replies = await self.connection.run(batch, "clear")
         removed = {CacheType.TOOLS: 0, CacheType.GATEWAY_CONFIG: 0}
         touched: set[str] = set()
         for position, gh, cache_type in counted:
