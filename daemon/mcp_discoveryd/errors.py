@@ -79,3 +79,23 @@ class UnknownTargetError(DiscoveryError):
         self.name = name
         choices = ", ".join(sorted(known)) or "none"
         super().__init__(f"unknown {what} {name!r} (known: {choices})")
+
+
+# --- daemon ----------------------------------------------------------------------
+
+
+class DaemonError(DiscoverydError):
+    """Base class of errors that stop the long-running daemon."""
+
+
+class CoreActorFailed(DaemonError):
+    """An actor the daemon cannot run without (the cache's recovery actor) failed."""
+
+    def __init__(self, actor: str, reason: str) -> None:
+        self.actor = actor
+        self.reason = reason
+        super().__init__(f"core actor {actor} failed: {reason}")
+
+
+class NotAccepting(DaemonError):
+    """The daemon is shutting down and takes no new work."""

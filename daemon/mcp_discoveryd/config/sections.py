@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -183,7 +183,7 @@ class Settings:
     cache: CacheSettings
     server_policy: ServerPolicy  # the defaults of every server
     tool_policy: ToolPolicy
-    daemon: DaemonSettings = DaemonSettings()
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
 
 def read_sections(
