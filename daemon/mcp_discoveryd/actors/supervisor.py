@@ -151,6 +151,8 @@ class ActorSet:
                         )
                         await anyio.sleep(delay)
         finally:
+            handle.receive.close()  # queued and later requests get an answer, never a hang
+            handle.send.close()
             handle.done.set()
 
     def _fail(self, handle: Handle, name: str, exc: Exception, count: int) -> None:
