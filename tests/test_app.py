@@ -6,19 +6,20 @@ records its starts in a marker file, so spawns are counted, not guessed.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 import pytest
+from tests.actors.support import spawns, start_times, until, write_config
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config import load_config
 from mcp_discoveryd.discovery import guardrails
 from mcp_discoveryd.models import CacheType, ServerSpec
-from tests.actors.support import spawns, start_times, until, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -66,11 +67,11 @@ async def test_failing_upstream_is_served_stale_backs_off_and_recovers(tmp_path:
         assert "serving the entry" in row["note"]
         # After failure k the next attempt waited at least half its backoff: 0.1, 0.2, 0.4 s.
         starts = start_times(path, "a")[1:5]  # the first start was the preload (good)
-        gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
         for n, gap in enumerate(gaps, start=1):
             assert gap >= 0.2 * 2 ** (n - 1) / 2, gaps
         outage.unlink()
-        await until(lambda: handle.state.failures == 0, timeout=20)
+        await until(lambda: handle.state.failures == 0, limit=20)
         back = api.catalog("g", "a")
         assert back is not None and back.freshness(time.time()) == "fresh"
         assert back.fetched_at > good.fetched_at and back.consecutive_failures == 0

@@ -60,8 +60,12 @@ def start_times(config: Path, name: str) -> list[float]:
     return [int(line.split()[1]) / 1e9 for line in lines if line.startswith("start ")]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 15.0, step: float = 0.05) -> None:
-    """Wait until ``condition()`` holds; fail after ``timeout`` seconds."""
-    with anyio.fail_after(timeout):
-        while not condition():
-            await anyio.sleep(step)
+async def until(condition: Callable[[], bool], limit: float = 15.0) -> None:
+    """Wait until ``condition()`` holds; fail after ``limit`` seconds.
+
+    Polled: the conditions read actor state that no event announces (by design:
+    actors publish frozen snapshots, they do not notify tests).
+    """
+    with anyio.fail_after(limit):
+        while not condition():  # noqa: ASYNC110 - see the docstring
+            await anyio.sleep(0.05)

@@ -151,7 +151,8 @@ class ActorSet:
                         )
                         await anyio.sleep(delay)
         finally:
-            handle.receive.close()  # queued and later requests get an answer, never a hang
+            _answer_queued(handle, "server actor stopped")
+            handle.receive.close()  # later requests get an answer at once, never a hang
             handle.send.close()
             handle.done.set()
 
@@ -161,6 +162,18 @@ class ActorSet:
             f"crashed {count} times in {window:.0f}s (last: {exc!r}); serving what the cache holds"
         )
         handle.state = replace(handle.state, phase="failed", next_run_at=None, note=note)
+        _answer_queued(handle, "server actor failed")
         handle.receive.close()  # senders get an answer at once, never a hang
         handle.preloaded.set()
         logger.error("actor %s failed for good: %s", name, note, exc_info=exc)
+
+
+def _answer_queued(handle: Handle, why: str) -> None:
+    """Answer the requests still queued in a mailbox that nobody will read any more."""
+    while True:
+        try:
+            message = handle.receive.receive_nowait()
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            return
+        if isinstance(message, Request):
+            message.reply.set(interrupted(handle.selection, f"{why}; serving what the cache holds"))
