@@ -7,6 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from tests.actors.support import spawn_file, spawns, until, write_config
 
 from mcp_discoveryd.actors.messages import ActorState, Message, Reply, Request
 from mcp_discoveryd.actors.server import ActorDeps, ServerActor
@@ -16,7 +17,6 @@ from mcp_discoveryd.config import load_config
 from mcp_discoveryd.discovery.phases import select
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import CacheType
-from tests.actors.support import spawn_file, spawns, until, write_config
 
 pytestmark = pytest.mark.slow
 
