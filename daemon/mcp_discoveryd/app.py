@@ -26,8 +26,8 @@ from typing import Literal, Self
 import anyio
 from anyio.abc import TaskStatus
 
+from .actors.deps import ActorDeps
 from .actors.messages import LocalCoordinator, RefreshCoordinator
-from .actors.server import ActorDeps
 from .actors.supervisor import ActorSet, Handle
 from .cache import Cache, open_cache
 from .config import load_config

@@ -9,8 +9,9 @@ import anyio
 import pytest
 from tests.actors.support import spawn_file, spawns, until, write_config
 
+from mcp_discoveryd.actors.deps import ActorDeps
 from mcp_discoveryd.actors.messages import ActorState, Message, Reply, Request
-from mcp_discoveryd.actors.server import ActorDeps, ServerActor
+from mcp_discoveryd.actors.server import ServerActor
 from mcp_discoveryd.actors.supervisor import ActorSet
 from mcp_discoveryd.cache import open_cache
 from mcp_discoveryd.config import load_config

@@ -16,26 +16,21 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import replace
 
 import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..cache.health import Backoff
-from ..config.model import DaemonConfig, DaemonSettings
-from ..discovery import guardrails
-from ..discovery.phases import CatalogCache, Fetcher, Selection, run_discovery
+from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
+from .deps import ActorDeps
 from .messages import (
     ActorState,
-    LocalCoordinator,
     Message,
-    RefreshCoordinator,
     Reply,
     Request,
     Trigger,
@@ -44,33 +39,6 @@ from .messages import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class ActorCache(CatalogCache, Protocol):
-    """What an actor needs of the cache: discovery's part and a synchronous memory read."""
-
-    def lookup(
-        self, cache_type: CacheType, gateway_id: str, server_name: str | None
-    ) -> CacheEntry | None:
-        """The entry held in memory, or None."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class ActorDeps:
-    """What every server actor uses and none owns (each is safe to share)."""
-
-    config: DaemonConfig  # the config the actor was started under
-    fetcher: Fetcher
-    cache: ActorCache
-    checks: guardrails.Guardrails = field(default_factory=guardrails.Guardrails)
-    coordinator: RefreshCoordinator = field(default_factory=LocalCoordinator)
-    clock: Callable[[], float] = time.time
-    rng: random.Random = field(default_factory=random.Random)
-
-    @property
-    def settings(self) -> DaemonSettings:
-        return self.config.daemon
 
 
 class ServerActor:
@@ -196,6 +164,8 @@ class ServerActor:
             return
         if outcome.error is None:
             due = entry.refresh_at if entry is not None else now + self._backoff.maximum
+            if due <= now:  # the entry read instead (a refresh not granted) is due too: not a spin
+                due = now + self._backoff.delay(0, self._deps.rng)
             self._set(
                 phase="idle",
                 runs=runs,
@@ -259,7 +229,7 @@ class ServerActor:
             if entry is None:
                 self._set(note="entry gone (evicted or cleared); refreshing")
                 return 0.0
-            due = entry.refresh_at
+            due = max(due, entry.refresh_at)  # a later write (manual, another daemon) moved it
         return max(0.0, due - self._deps.clock())
 
     def _entry(self) -> CacheEntry | None:

@@ -24,8 +24,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..cache.health import Backoff
 from ..discovery.phases import Selection
 from ..models import ServerOutcome
+from .deps import ActorDeps
 from .messages import ActorState, Message, Reply, Request, Update, interrupted
-from .server import ActorDeps, ServerActor
+from .server import ServerActor
 
 logger = logging.getLogger(__name__)
 
