@@ -16,7 +16,8 @@ import pytest
 from tests.actors.support import spawns, start_times, until, write_config
 
 from mcp_discoveryd.api import DaemonApi
-from mcp_discoveryd.app import Daemon
+from mcp_discoveryd.app import EXIT_SOFTWARE, Daemon, serve
+from mcp_discoveryd.cache import Cache
 from mcp_discoveryd.config import load_config
 from mcp_discoveryd.discovery import guardrails
 from mcp_discoveryd.models import CacheType, ServerSpec
@@ -176,3 +177,18 @@ async def test_a_crash_loop_is_contained(tmp_path: Path) -> None:
         assert "server actor failed" in report.outcomes[0].error.message
         calm = await api.discover("g", "calm")
         assert calm.status == "success" and spawns(path, "calm") == 2
+
+
+async def test_a_failed_core_actor_stops_the_daemon_with_exit_code_70(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: Cache, attempt: int, delay: float) -> None:
+        raise RuntimeError("bug in the recovery actor")
+
+    monkeypatch.setattr(Cache, "note_retry", broken)  # the cache's recovery actor crashes
+    cache = 'backend = "redis"\nurl = "redis://127.0.0.1:1/0"'  # unreachable: recovery runs
+    path = write_config(tmp_path / "d.toml", {"a": []}, cache=cache)
+    with anyio.fail_after(20):
+        code = await serve(load_config(path))
+    assert code == EXIT_SOFTWARE == 70
+    assert "a core part of the daemon failed" in caplog.text

@@ -85,16 +85,7 @@ class UnknownTargetError(DiscoveryError):
 
 
 class DaemonError(DiscoverydError):
-    """Base class of errors that stop the long-running daemon."""
-
-
-class CoreActorFailed(DaemonError):
-    """An actor the daemon cannot run without (the cache's recovery actor) failed."""
-
-    def __init__(self, actor: str, reason: str) -> None:
-        self.actor = actor
-        self.reason = reason
-        super().__init__(f"core actor {actor} failed: {reason}")
+    """Base class of errors of the long-running daemon."""
 
 
 class NotAccepting(DaemonError):

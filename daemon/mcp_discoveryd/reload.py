@@ -78,8 +78,8 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
 
     daemon.reload_error = None
     summary = {
-        "added": [f"{g}/{s}" for g, s in added],
-        "changed": [f"{g}/{s}" for g, s in changed],
+        "added": sorted(f"{g}/{s}" for g, s in added),
+        "changed": sorted(f"{g}/{s}" for g, s in changed),
         "removed": [f"{g}/{s}" for g, s in removed],
     }
     for note in notes:
