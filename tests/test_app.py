@@ -20,6 +20,7 @@ from mcp_discoveryd.app import EXIT_SOFTWARE, Daemon, serve
 from mcp_discoveryd.cache import Cache
 from mcp_discoveryd.config import load_config
 from mcp_discoveryd.discovery import guardrails
+from mcp_discoveryd.errors import NotAccepting
 from mcp_discoveryd.models import CacheType, ServerSpec
 
 pytestmark = pytest.mark.slow
@@ -192,3 +193,13 @@ async def test_a_failed_core_actor_stops_the_daemon_with_exit_code_70(
         code = await serve(load_config(path))
     assert code == EXIT_SOFTWARE == 70
     assert "a core part of the daemon failed" in caplog.text
+
+
+async def test_once_stopped_the_api_takes_no_new_work(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": []})
+    async with Daemon(load_config(path)) as daemon:
+        api = DaemonApi(daemon)
+    assert daemon.phase == "stopped"
+    with pytest.raises(NotAccepting):
+        await api.discover("g", "a")
+    assert (await api.reload())["status"] == "error"

@@ -140,6 +140,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
 
     async def reload(self) -> dict[str, object]:
         """Read the config file again; apply it if valid, else keep the running one."""
+        if not self.accepting:
+            return {"status": "error", "message": "the daemon is stopping"}
         async with self._reloading:
             return await apply_reload(self)
 
