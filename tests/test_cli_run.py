@@ -101,3 +101,17 @@ def test_sighup_reloads_the_config(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "reload: 1 added, 0 changed, 0 removed, 1 unchanged" in err
+
+
+def test_run_with_an_invalid_config_exits_78_listing_the_problem(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[daemon]\nready = "later"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 78
+    assert "daemon.ready" in done.stderr
