@@ -203,3 +203,18 @@ async def test_once_stopped_the_api_takes_no_new_work(tmp_path: Path) -> None:
     with pytest.raises(NotAccepting):
         await api.discover("g", "a")
     assert (await api.reload())["status"] == "error"
+
+
+async def test_a_config_defined_server_is_served_checked_with_no_actor_and_no_spawn(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": [], "cfg": []}, config_defined=["cfg"])
+    async with Daemon(load_config(path)) as daemon:
+        api = DaemonApi(daemon)
+        entry = api.catalog("g", "cfg")
+        assert entry is not None and entry.source == "config"
+        assert [t["name"] for t in entry.catalog.tools] == ["echo"]
+        assert ("g", "cfg") not in daemon.actors.handles and spawns(path, "cfg") == 0
+        write_config(path, {"a": []})
+        assert (await api.reload())["removed"] == ["g/cfg"]
+        assert api.catalog("g", "cfg") is None and not daemon.config_entries

@@ -32,6 +32,8 @@ class DaemonApi:
         spec = gateway.server(server_name) if gateway is not None else None
         if spec is None:
             return None
+        if spec.is_config_defined:
+            return daemon.config_entries.get((gateway_id, server_name))
         entry = daemon.cache.lookup(CacheType.TOOLS, gateway_id, server_name)
         if entry is None or entry.definition != daemon.cache.fingerprint(spec):
             return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Literal, Self
@@ -32,9 +32,11 @@ from .actors.supervisor import ActorSet, Handle
 from .cache import Cache, open_cache
 from .config import load_config
 from .config.model import DaemonConfig
+from .configured import check_configured
 from .discovery import guardrails
-from .discovery.phases import Fetcher, Selection, run_discovery, select
+from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
+from .models import CacheEntry
 from .reload import apply_reload
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self.started_at = time.time()
         self.ready_at: float | None = None
         self.reload_error: str | None = None
+        # config-defined servers' checked catalogs, replaced whole (configured.py)
+        self.config_entries: Mapping[tuple[str, str], CacheEntry] = {}
         self.loader = loader
         self._fetcher = fetcher
         self._checks = checks or guardrails.Guardrails()
@@ -145,17 +149,6 @@ class Daemon(anyio.AsyncContextManagerMixin):
         async with self._reloading:
             return await apply_reload(self)
 
-    async def discover_config_defined(self, selections: list[Selection]) -> None:
-        """The three phases for servers whose tools are in the config (no actor, no upstream)."""
-        if selections:
-            await run_discovery(
-                self.config,
-                self.deps.fetcher,
-                cache=self.cache,
-                selections=selections,
-                checks=self._checks,
-            )
-
     async def _start(self) -> list[Handle]:
         """Start every server actor (each begins its preload) and serve config-defined ones."""
         chosen = select(self.config)
@@ -166,7 +159,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
             len(chosen) - len(to_discover),
         )
         handles = [await self.actors.start(sel, self.deps) for sel in to_discover]
-        await self.discover_config_defined([s for s in chosen if s.spec.is_config_defined])
+        await check_configured(self, [s for s in chosen if s.spec.is_config_defined])
         await self.cache.record([], self.config.gateways)
         return handles
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from .configured import check_configured
 from .discovery.phases import Selection, select
 from .errors import ConfigError
 
@@ -73,7 +74,7 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
             config_defined.append(sel)
         else:
             await actors.start(sel, daemon.deps)
-    await daemon.discover_config_defined(config_defined)
+    await check_configured(daemon, config_defined)
     await cache.record([], new.gateways)
 
     daemon.reload_error = None
