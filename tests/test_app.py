@@ -218,3 +218,21 @@ async def test_a_config_defined_server_is_served_checked_with_no_actor_and_no_sp
         write_config(path, {"a": []})
         assert (await api.reload())["removed"] == ["g/cfg"]
         assert api.catalog("g", "cfg") is None and not daemon.config_entries
+
+
+async def test_a_stricter_tool_policy_applies_to_reads_at_once_after_reload(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": []}, cache='tool_ttl = "1h"')
+    async with Daemon(load_config(path)) as daemon:
+        api = DaemonApi(daemon)
+        before = api.catalog("g", "a")
+        assert before is not None and len(before.catalog.tools) == 3
+        write_config(path, {"a": []})  # the same server, now with a deny list:
+        path.write_text(path.read_text() + 'denied_tools = ["tool_1"]\n')
+        assert (await api.reload())["changed"] == ["g/a"]
+        after = api.catalog("g", "a")  # at once: before the new actor's first discovery ends
+        assert after is not None
+        assert [t["name"] for t in after.catalog.tools] == ["tool_0", "tool_2"]
+        assert [b.name for b in after.blocked_tools] == ["tool_1"]
+        assert api.catalog("g", "a") is after  # an unchanged entry is checked once

@@ -8,15 +8,24 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import anyio
 
 from .actors.messages import interrupted
 from .app import Daemon
 from .cache.fingerprint import policy_fingerprint
+from .discovery.guardrails import check_tools
 from .discovery.phases import run_discovery, select
 from .errors import NotAccepting
-from .models import CacheEntry, CacheType, DiscoveryReport, JSONObject, ServerOutcome
+from .models import (
+    CacheEntry,
+    CacheType,
+    DiscoveryReport,
+    JSONObject,
+    ServerOutcome,
+    ServerSpec,
+)
 
 
 class DaemonApi:
@@ -24,9 +33,18 @@ class DaemonApi:
 
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
+        # per server: (the entry read, the spec it was checked under, what is served)
+        self._checked: dict[tuple[str, str], tuple[CacheEntry, ServerSpec, CacheEntry]] = {}
 
     def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
-        """The server's entry made from its current definition (fresh or stale), or None."""
+        """The server's entry made from its current definition (fresh or stale), or None.
+
+        Its tools pass today's tool policy on the way out (an entry made under a looser
+        policy, by this daemon before a reload or by another one sharing Redis, never
+        serves what the policy now blocks); the check is kept per entry object, so a
+        read of an unchanged entry costs a lookup. An external provider's verdicts
+        apply at discovery.
+        """
         daemon = self._daemon
         gateway = daemon.config.gateway(gateway_id)
         spec = gateway.server(server_name) if gateway is not None else None
@@ -39,7 +57,20 @@ class DaemonApi:
             return None
         if entry.blocked_tools and entry.policy != policy_fingerprint(spec.tool_policy):
             return None
-        return entry
+        key = (gateway_id, server_name)
+        checked = self._checked.get(key)
+        if checked is not None and checked[0] is entry and checked[1] is spec:
+            return checked[2]
+        verdict = check_tools(entry.catalog.tools, spec.tool_policy)
+        served = entry
+        if verdict.blocked:
+            served = replace(
+                entry,
+                catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
+                blocked_tools=entry.blocked_tools + tuple(verdict.blocked),
+            )
+        self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown
+        return served
 
     async def discover(
         self, gateway_id: str | None = None, server_name: str | None = None, *, refresh: bool = True
