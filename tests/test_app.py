@@ -67,6 +67,7 @@ async def test_failing_upstream_is_served_stale_backs_off_and_recovers(tmp_path:
         row = status["servers"][0]
         assert row["state"] == "backoff" and row["entry"] == "stale"
         assert "serving the entry" in row["note"]
+        assert status["daemon"]["preloaded"] == status["daemon"]["actors"] == 1
         # After failure k the next attempt waited at least half its backoff: 0.1, 0.2, 0.4 s.
         starts = start_times(path, "a")[1:5]  # the first start was the preload (good)
         gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
