@@ -150,10 +150,12 @@ class CrashingChecks(guardrails.Guardrails):
     """Raises (a bug, not an upstream failure) for server "crashy" while budget lasts."""
 
     budget: list[int] = field(default_factory=lambda: [0])
+    delay: float = 0.0  # seconds before raising: requests arrive while it runs
 
     async def check_servers(self, specs: list[ServerSpec]) -> list[tuple[str, ...]]:  # type: ignore[override]
         if any(s.name == "crashy" for s in specs) and self.budget[0] != 0:
             self.budget[0] -= 1
+            await anyio.sleep(self.delay)
             raise RuntimeError("bug in a guardrail")
         return await super().check_servers(specs)
 
@@ -165,6 +167,26 @@ async def test_an_actor_that_raises_is_restarted(tmp_path: Path) -> None:
         handle = daemon.actors.handles[("g", "crashy")]
         assert handle.state.restarts == 2 and handle.state.phase == "idle"
         assert DaemonApi(daemon).catalog("g", "crashy") is not None
+
+
+async def test_requests_queued_during_a_crash_are_served_by_the_restarted_actor(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"crashy": []}, daemon='ready = "at-once"')
+    checks = CrashingChecks(budget=[1], delay=0.3)
+    async with Daemon(load_config(path), checks=checks) as daemon:
+        api = DaemonApi(daemon)
+        reports = []
+
+        async def ask() -> None:
+            reports.append(await api.discover("g", "crashy", refresh=False))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(ask)
+        assert [r.status for r in reports] == ["success"] * 5
+        assert daemon.actors.handles[("g", "crashy")].state.restarts == 1
+        assert spawns(path, "crashy") == 1
 
 
 async def test_a_crash_loop_is_contained(tmp_path: Path) -> None:
