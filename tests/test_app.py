@@ -201,6 +201,13 @@ async def test_a_crash_loop_is_contained(tmp_path: Path) -> None:
         assert "server actor failed" in report.outcomes[0].error.message
         calm = await api.discover("g", "calm")
         assert calm.status == "success" and spawns(path, "calm") == 2
+        checks.budget[0] = 0  # the bug fixed: a reload retries the failed actor, only it
+        calm_handle = daemon.actors.handles[("g", "calm")]
+        reply = await api.reload()
+        assert reply["restarted"] == ["g/crashy"] and reply["changed"] == []
+        assert daemon.actors.handles[("g", "calm")] is calm_handle
+        await daemon.actors.handles[("g", "crashy")].preloaded.wait()
+        assert api.catalog("g", "crashy") is not None
 
 
 async def test_a_failed_core_actor_stops_the_daemon_with_exit_code_70(

@@ -2,10 +2,13 @@
 
 A server is unchanged when its ``ServerSpec`` is equal: its actor keeps running, and
 if only its gateway changed (another server added beside it) it is told so without a
-discovery. A changed server's actor is replaced (its old entry no longer matches the
-definition, so the new actor discovers). A removed server's actor stops and its entry
-is cleared; a removed gateway's config entry too. An invalid file changes nothing:
-the error is logged and kept for status until a reload succeeds.
+discovery. A changed server's actor is replaced: it discovers, unless a fresh entry
+made from the same definition exists (a tool policy change alone), and reads pass
+the new policy at once either way (``api.catalog``). A removed server's actor stops and its entry
+is cleared; a removed gateway's config entry too. An actor marked failed (a crash
+loop) is restarted even when unchanged: a reload is how an operator retries it.
+An invalid file changes nothing: the error is logged and kept for status until a
+reload succeeds.
 
 [discovery] and [cache] changes need a restart (the client and the cache are open);
 they are reported and the running ones kept.
@@ -61,11 +64,18 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
     added: list[tuple[str, str]] = []
     changed: list[tuple[str, str]] = []
     config_defined: list[Selection] = []
+    restarted: list[tuple[str, str]] = []
     for key, sel in after.items():
         prev = before.get(key)
-        if prev is not None and prev.spec == sel.spec:
+        failed = key in actors.handles and actors.handles[key].state.phase == "failed"
+        if prev is not None and prev.spec == sel.spec and not failed:
             if prev.gateway != sel.gateway and key in actors.handles:
                 actors.update(key, sel)
+            continue
+        if failed and prev is not None and prev.spec == sel.spec:
+            restarted.append(key)  # a reload is how an operator retries a failed actor
+            await actors.stop(key)
+            await actors.start(sel, daemon.deps)
             continue
         (changed if prev is not None else added).append(key)
         if key in actors.handles:
@@ -82,6 +92,7 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
         "added": sorted(f"{g}/{s}" for g, s in added),
         "changed": sorted(f"{g}/{s}" for g, s in changed),
         "removed": [f"{g}/{s}" for g, s in removed],
+        "restarted": sorted(f"{g}/{s}" for g, s in restarted),
     }
     for note in notes:
         logger.warning("reload: %s", note)
