@@ -44,13 +44,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.parametrize("ready", ["at-once", "after-preload"])
 def test_sigterm_during_a_discovery_exits_0_within_the_bound_leaving_no_child(
-    tmp_path: Path,
+    tmp_path: Path, ready: str
 ) -> None:
     config = write_config(
         tmp_path / "d.toml",
         {"slow": ["--slow-ms", "4000"]},
-        daemon='ready = "at-once"\nshutdown_timeout = "1s"',
+        daemon=f'ready = "{ready}"\nshutdown_timeout = "1s"',
     )
     proc = _start(config)
     child = _wait_spawned(config, "slow", proc)

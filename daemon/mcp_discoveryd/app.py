@@ -71,6 +71,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._coordinator = coordinator or LocalCoordinator()
         self._handle_signals = handle_signals
         self._stop = anyio.Event()
+        self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
         self._reloading = anyio.Lock()
         self._cache: Cache | None = None
         self._actors: ActorSet | None = None
@@ -104,8 +105,10 @@ class Daemon(anyio.AsyncContextManagerMixin):
         return self.phase in ("preloading", "ready")
 
     def request_stop(self) -> None:
-        """Begin a graceful shutdown (``wait_stop`` returns)."""
+        """Begin a graceful shutdown (``wait_stop`` returns; a preload being waited for ends)."""
         self._stop.set()
+        if self._waiting is not None:
+            self._waiting.cancel()
 
     async def wait_stop(self) -> None:
         """Return once a stop was asked for (a signal or ``request_stop``)."""
@@ -131,8 +134,11 @@ class Daemon(anyio.AsyncContextManagerMixin):
                 if self.config.daemon.ready == "at-once":
                     tg.start_soon(self._preload, handles)
                 else:
-                    with anyio.move_on_after(self.config.daemon.preload_timeout):
-                        await self._preload(handles)
+                    with anyio.move_on_after(self.config.daemon.preload_timeout) as waiting:
+                        self._waiting = waiting  # a stop request ends the wait at once
+                        if not self._stop.is_set():
+                            await self._preload(handles)
+                    self._waiting = None
                 self._ready()
                 try:
                     yield self

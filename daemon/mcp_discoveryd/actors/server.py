@@ -194,7 +194,7 @@ class ServerActor:
             note = f"serving the entry of {_ago(now - entry.fetched_at)} ago"
             note += f" (stale until {_clock(entry.stale_until)})" if now >= entry.expires_at else ""
         else:
-            note = "no entry: nothing to serve"
+            note = "no entry to serve (past its stale_until, or never fetched)"
         self._set(
             phase="backoff",
             runs=runs,
