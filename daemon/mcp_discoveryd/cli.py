@@ -41,6 +41,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK:<3} success: every server answered (or the cache call succeeded)
   {EXIT_FAILED:<3} at least one server failed or was blocked, or results could not be stored/cleared
   {EXIT_USAGE:<3} usage error: bad arguments, or an unknown gateway, server or cache type
+  70  run: a core part of the daemon failed (EX_SOFTWARE; the service manager restarts it)
   {EXIT_CONFIG:<3} configuration error (EX_CONFIG): the config file is missing or invalid
   {EXIT_PIPE:<3} stdout closed early (a reader such as head went away; 128 + SIGPIPE)
 """
@@ -58,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
-        "--log-level", default="WARNING", choices=LOG_LEVELS, help="log to stderr from this level"
+        "--log-level",
+        default=None,
+        choices=LOG_LEVELS,
+        help="log to stderr from this level (default: INFO for run, WARNING otherwise)",
     )
     # Given after the subcommand, it overrides the one before it (SUPPRESS: no default there).
     common = argparse.ArgumentParser(add_help=False)
@@ -88,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--strict", action="store_true", help="treat warnings (unknown Enkrypt keys) as errors"
     )
+
+    run = command(commands, "run", "run the daemon in the foreground until SIGTERM or Ctrl-C")
+    run.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
 
     discover = command(commands, "discover", "run one discovery and print the results")
     discover.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
@@ -137,7 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
+    if args.command == "run":  # a long-running process: each line says when
+        fmt = "%(asctime)s %(levelname)-7s %(message)s"
+        logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S")
+    else:
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # httpx2 logs each request's full URL at INFO, query tokens included; the SDK's SSE
     # client logs the URL it connects to at DEBUG with its user info (user:password@).
     quiet = max(logging.WARNING, logging.getLogger().level)
@@ -151,7 +163,22 @@ def _main(argv: Sequence[str] | None) -> int:
         return check_config(args.path or args.config, strict=args.strict)
     if args.command == "cache":
         return cache_command(args)
+    if args.command == "run":
+        return run_daemon(args)
     return discover(args)
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    """`run`: the daemon in the foreground; logs to stderr, exits 0 on SIGTERM/SIGINT."""
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from .app import serve
+
+    try:
+        return anyio.run(serve, config)
+    except KeyboardInterrupt:  # Ctrl-C before the signal handler was installed
+        return EXIT_OK
 
 
 def _load(path: str) -> DaemonConfig | None:

@@ -79,3 +79,14 @@ class UnknownTargetError(DiscoveryError):
         self.name = name
         choices = ", ".join(sorted(known)) or "none"
         super().__init__(f"unknown {what} {name!r} (known: {choices})")
+
+
+# --- daemon ----------------------------------------------------------------------
+
+
+class DaemonError(DiscoverydError):
+    """Base class of errors of the long-running daemon."""
+
+
+class NotAccepting(DaemonError):
+    """The daemon is shutting down and takes no new work."""

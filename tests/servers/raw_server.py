@@ -14,6 +14,7 @@ about processes, deadlines and faults use it. Behaviour by flag:
     --timeline FILE             append "start <ns>" / "end <ns>" (monotonic) to FILE
     --stderr TEXT               write TEXT lines to stderr at start
     --exit-code C               write --stderr, then exit at once with C
+    --fail-while FILE           exit at once with code 3 while FILE exists (a switchable outage)
     --hang                      read nothing and answer nothing, forever
     --ignore-term               ignore SIGTERM (only SIGKILL ends it)
     --garbage N                 write N non-JSON lines on stdout at start
@@ -52,6 +53,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--timeline", default=None)
     p.add_argument("--stderr", action="append", default=[])
     p.add_argument("--exit-code", type=int, default=None)
+    p.add_argument("--fail-while", default=None)
     p.add_argument("--hang", action="store_true")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--garbage", type=int, default=0)
@@ -160,6 +162,9 @@ def main() -> None:
         print(line, file=sys.stderr, flush=True)
     if args.exit_code is not None:
         sys.exit(args.exit_code)
+    if args.fail_while and os.path.exists(args.fail_while):
+        print("outage switched on", file=sys.stderr, flush=True)
+        sys.exit(3)
     for i in range(args.garbage):
         print(f"garbage line {i}: this is not JSON-RPC", flush=True)
     if args.hang:

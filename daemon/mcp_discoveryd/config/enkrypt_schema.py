@@ -90,4 +90,5 @@ class OwnSection(Section):
 
     discovery: Any = None
     cache: Any = None
+    daemon: Any = None
     guardrails: Any = None

@@ -84,6 +84,20 @@ class CacheSettings:
     enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
 
 
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class DaemonSettings:
+    """How the long-running daemon (``run``) behaves: [daemon]."""
+
+    # "after-preload": ready once every server's first discovery ended (or preload_timeout)
+    ready: Literal["after-preload", "at-once"] = "after-preload"
+    preload_timeout: PositiveDuration = 120.0
+    shutdown_timeout: Duration = 10.0  # in-flight discoveries may finish this long, then cancelled
+    retry_initial: PositiveDuration = 1.0  # backoff after a failed refresh, doubled per failure
+    retry_max: PositiveDuration = 300.0
+    restart_limit: StrictInt = Field(default=5, ge=1)  # crashes within restart_window, then failed
+    restart_window: PositiveDuration = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """One gateway: its servers and the identities its cache entries are stored under."""
@@ -110,6 +124,7 @@ class DaemonConfig:
     gateways: tuple[GatewayConfig, ...]
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
     # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config
     # lists them, --strict makes them errors, discover prints them first.
     warnings: tuple[ConfigProblem, ...] = ()

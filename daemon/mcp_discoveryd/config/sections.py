@@ -1,4 +1,4 @@
-"""The daemon's own settings sections: [discovery], [cache], [guardrails].
+"""The daemon's own settings sections: [discovery], [cache], [daemon], [guardrails].
 
 [discovery] and [cache] are read straight into ``DiscoverySettings`` and
 ``CacheSettings`` (``model.py``: declared once). The [guardrails] tables are read here
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..models import ServerPolicy, ToolPolicy
 from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
-from .model import CacheSettings, DiscoverySettings
+from .model import CacheSettings, DaemonSettings, DiscoverySettings
 from .problems import KeyPath, Problems, file_key, validate
 from .redis_url import check_redis_url
 
@@ -183,6 +183,7 @@ class Settings:
     cache: CacheSettings
     server_policy: ServerPolicy  # the defaults of every server
     tool_policy: ToolPolicy
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
 
 def read_sections(
@@ -204,6 +205,11 @@ def read_sections(
     if section is not None:
         cache = cache_settings(written_in(section, raw, path, problems), cache)
         check_cache(cache, path, problems)
+    daemon = DaemonSettings()
+    raw, path = doc.get("daemon", {}), (*prefix, "daemon")
+    section = validate(DaemonSettings, raw, path, problems)
+    if section is not None:
+        daemon = dataclasses.replace(daemon, **written_in(section, raw, path, problems))
     guardrails = (
         validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)
         or GuardrailsSection()
@@ -213,4 +219,5 @@ def read_sections(
         cache=cache,
         server_policy=overlay(ServerPolicy(), guardrails.servers),
         tool_policy=overlay(ToolPolicy(), guardrails.tools),
+        daemon=daemon,
     )

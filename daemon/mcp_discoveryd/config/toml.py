@@ -1,6 +1,6 @@
 """The daemon's own TOML format -> DaemonConfig, with every problem found reported at once.
 
-Layout: top-level [discovery], [cache], [guardrails.servers], [guardrails.tools], then
+Layout: top-level [discovery], [cache], [daemon], [guardrails.servers], [guardrails.tools], then
 [gateways.<id>] (optional ``name``, ``cache_ids``) and [gateways.<id>.servers.<name>]
 with ``command``/``args``/``env``/``cwd`` (stdio) or ``url``/``transport``/``headers``
 (remote), ``description``, ``timeout``, ``tools``, ``allowed_tools``, ``denied_tools``
@@ -53,7 +53,7 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _NAME_RULE = "use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
 _SYNTAX = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.DOTALL)
 _STDIO_KEYS = ("args", "env", "cwd", "inherit_env")
-_OWN_SECTIONS = ("discovery", "cache", "guardrails")
+_OWN_SECTIONS = ("discovery", "cache", "daemon", "guardrails")
 _REMOTE_KEYS = ("transport", "headers")
 
 
@@ -62,6 +62,7 @@ class Root(Section):
 
     discovery: Any = None
     cache: Any = None
+    daemon: Any = None
     guardrails: Any = None
     gateways: dict[str, Any] = Field(default_factory=dict)
 
@@ -137,6 +138,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
+        daemon=settings.daemon,
     )
 
 

@@ -1,0 +1,102 @@
+"""What a server actor is sent (its mailbox), what it answers, and the state it shows.
+
+Every value here is frozen except ``Reply``, a one-shot slot that only the actor
+fills and only the requester reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import anyio
+
+from ..discovery.phases import Selection
+from ..models import ErrorKind, ServerOutcome, UpstreamError
+
+Phase = Literal["starting", "discovering", "idle", "backoff", "blocked", "failed", "stopped"]
+Trigger = Literal["preload", "refresh", "retry", "manual"]
+
+
+class Reply:
+    """Where an actor puts the outcome a requester waits for (set once)."""
+
+    def __init__(self) -> None:
+        self._done = anyio.Event()
+        self._outcome: ServerOutcome | None = None
+
+    def set(self, outcome: ServerOutcome) -> None:
+        """Answer; later answers are ignored (the first one wins)."""
+        if self._outcome is None:
+            self._outcome = outcome
+            self._done.set()
+
+    async def wait(self) -> ServerOutcome:
+        """The outcome, once the actor answered."""
+        await self._done.wait()
+        assert self._outcome is not None
+        return self._outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Discover now (``refresh``: ask the upstream even when the entry is fresh), or join."""
+
+    refresh: bool
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """The server's definition is unchanged but its gateway changed: use this selection."""
+
+    selection: Selection
+
+
+Message = Request | Update
+
+
+@dataclass(frozen=True, slots=True)
+class ActorState:
+    """What one server actor shows to status: replaced whole, never mutated."""
+
+    phase: Phase = "starting"
+    runs: int = 0  # discoveries ended (upstream or cache)
+    failures: int = 0  # consecutive failed discoveries
+    last_status: str | None = None  # the last outcome's status ("success", "error", ...)
+    last_error: UpstreamError | None = None
+    last_run_at: float | None = None  # wall clock
+    next_run_at: float | None = None  # wall clock: the next refresh or retry
+    restarts: int = 0  # crashes the supervisor restarted this actor after
+    note: str = ""  # why, in words (an entry gone past its grace, a crash loop, ...)
+
+
+class RefreshCoordinator(Protocol):
+    """Asked before each upstream refresh of a key: may this daemon refresh it now?
+
+    The seam for a cross-host lease: a coordinator that says no makes the actor read
+    the shared cache instead (another daemon's result) and reschedule from it.
+    """
+
+    async def may_refresh(self, gateway_id: str, server_name: str) -> bool:
+        """True when this daemon should ask the upstream now."""
+        ...
+
+
+class LocalCoordinator:
+    """One daemon alone: always yes (the in-process single flight is the actor itself)."""
+
+    async def may_refresh(self, gateway_id: str, server_name: str) -> bool:
+        """See ``RefreshCoordinator``."""
+        return True
+
+
+def interrupted(selection: Selection, why: str) -> ServerOutcome:
+    """The outcome a requester gets when the actor stopped before answering."""
+    return ServerOutcome(
+        gateway_id=selection.gateway.id,
+        server_name=selection.spec.name,
+        status="error",
+        source="discovery",
+        error=UpstreamError(ErrorKind.INTERNAL, why),
+    )

@@ -1,0 +1,249 @@
+"""The server actor: one per (gateway, server) that needs discovery.
+
+It owns its server's discovery (the per-server path of ``run_discovery``: the
+server guardrails, the fetch, the tool guardrails, the cache record), the refresh
+timer (the entry's ``refresh_at``, which the cache set at about 80 % of the TTL
+with jitter), the backoff after failures, and the single flight: requests that
+arrive while a discovery runs wait in the mailbox and get that discovery's
+outcome when it ends; they never start another.
+
+The cache alone decides what a failure does to the entry it holds (kept, served
+stale until ``stale_until``); the actor only reschedules. State is shown as a
+frozen ``ActorState`` replaced whole, so readers never see it half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from ..cache.health import Backoff
+from ..discovery.phases import Selection, run_discovery
+from ..models import CacheEntry, CacheType, ServerOutcome
+from .deps import ActorDeps
+from .messages import (
+    ActorState,
+    Message,
+    Reply,
+    Request,
+    Trigger,
+    Update,
+    interrupted,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ServerActor:
+    """Discovers one server on request and on its refresh timer, one discovery at a time."""
+
+    def __init__(
+        self,
+        selection: Selection,
+        deps: ActorDeps,
+        mailbox: MemoryObjectReceiveStream[Message],
+        *,
+        on_state: Callable[[ActorState], None],
+        preloaded: anyio.Event,
+        state: ActorState | None = None,
+    ) -> None:
+        self.selection = selection
+        self._deps = deps
+        self._mailbox = mailbox
+        self._on_state = on_state
+        self._preloaded = preloaded  # set once the first discovery ended
+        self._state = state or ActorState()
+        backoff = deps.settings
+        self._backoff = Backoff(backoff.retry_initial, backoff.retry_max)
+
+    @property
+    def state(self) -> ActorState:
+        """The latest state (frozen)."""
+        return self._state
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve until the mailbox is closed; a preload discovery first, unless one happened."""
+        task_status.started()
+        replies: list[Reply] = []
+        try:
+            trigger: Trigger | None = "preload" if not self._preloaded.is_set() else None
+            refresh = False
+            while True:
+                if trigger is None:
+                    message, trigger = await self._next()
+                    if message is None and trigger is None:
+                        return  # mailbox closed and nothing in flight: stopped
+                    if isinstance(message, Update):
+                        self.selection, trigger = message.selection, None
+                        continue
+                    refresh = True if message is None else message.refresh
+                    if isinstance(message, Request):
+                        replies.append(message.reply)
+                assert trigger is not None
+                outcome = await self._discover(trigger, refresh)
+                closed = self._drain(replies)
+                for reply in replies:
+                    reply.set(outcome)
+                replies.clear()
+                if closed:
+                    return
+                trigger = None
+        finally:
+            for reply in replies:  # a crash or a cancel: nobody is left waiting forever
+                reply.set(interrupted(self.selection, "discovery interrupted"))
+            self._set(phase="stopped")
+
+    async def _next(self) -> tuple[Message | None, Trigger | None]:
+        """The next message, or the timer firing (None, trigger); (None, None) when closed."""
+        delay = self._delay()
+        with anyio.move_on_after(delay):
+            try:
+                message = await self._mailbox.receive()
+            except anyio.EndOfStream:
+                return None, None
+            return message, "manual"
+        return None, "retry" if self._state.failures else "refresh"
+
+    def _drain(self, replies: list[Reply]) -> bool:
+        """Join every request that arrived during the run; True when the mailbox is closed."""
+        while True:
+            try:
+                message = self._mailbox.receive_nowait()
+            except anyio.WouldBlock:
+                return False
+            except anyio.EndOfStream:
+                return True
+            if isinstance(message, Update):
+                self.selection = message.selection
+            else:
+                replies.append(message.reply)
+
+    async def _discover(self, trigger: Trigger, refresh: bool) -> ServerOutcome:
+        deps, sel = self._deps, self.selection
+        if trigger in ("refresh", "retry"):
+            refresh = await deps.coordinator.may_refresh(sel.gateway.id, sel.spec.name)
+        self._set(phase="discovering")
+        report = await run_discovery(
+            deps.config,
+            deps.fetcher,
+            cache=deps.cache,
+            refresh=refresh,
+            selections=[sel],
+            checks=deps.checks,
+        )
+        outcome = report.outcomes[0]
+        self._after(outcome, trigger)
+        self._preloaded.set()
+        return outcome
+
+    def _after(self, outcome: ServerOutcome, trigger: Trigger) -> None:
+        """Reschedule from the outcome and the entry the cache now holds, and say so."""
+        now = self._deps.clock()
+        name = f"{outcome.gateway_id}/{outcome.server_name}"
+        entry = self._entry()
+        runs = self._state.runs + 1
+        if outcome.status == "blocked":
+            self._set(
+                phase="blocked",
+                runs=runs,
+                failures=0,
+                last_status="blocked",
+                last_error=outcome.error,
+                last_run_at=now,
+                next_run_at=None,
+                note="blocked by server guardrails: " + "; ".join(outcome.violations),
+            )
+            logger.warning("%s %s: blocked (%s)", trigger, name, "; ".join(outcome.violations))
+            return
+        if outcome.error is None:
+            due = entry.refresh_at if entry is not None else now + self._backoff.maximum
+            if due <= now:  # the entry read instead (a refresh not granted) is due too: not a spin
+                due = now + self._backoff.delay(0, self._deps.rng)
+            self._set(
+                phase="idle",
+                runs=runs,
+                failures=0,
+                last_status=outcome.status,
+                last_error=None,
+                last_run_at=now,
+                next_run_at=due,
+                note="",
+            )
+            logger.info(
+                "%s %s: ok, %d tool(s)%s from %s in %.2fs; next refresh in %.0fs",
+                trigger,
+                name,
+                len(outcome.catalog.tools),
+                f" ({len(outcome.blocked_tools)} blocked)" if outcome.blocked_tools else "",
+                outcome.source,
+                outcome.duration_s,
+                max(0.0, due - now),
+            )
+            return
+        failures = self._state.failures + 1
+        due = now + self._backoff.delay(failures - 1, self._deps.rng)
+        error = outcome.error
+        if entry is not None:
+            note = f"serving the entry of {_ago(now - entry.fetched_at)} ago"
+            note += f" (stale until {_clock(entry.stale_until)})" if now >= entry.expires_at else ""
+        else:
+            note = "no entry to serve (past its stale_until, or never fetched)"
+        self._set(
+            phase="backoff",
+            runs=runs,
+            failures=failures,
+            last_status=outcome.status,
+            last_error=error,
+            last_run_at=now,
+            next_run_at=due,
+            note=f"{failures} failed discover{'y' if failures == 1 else 'ies'}; {note}",
+        )
+        logger.warning(
+            "%s %s failed (%s: %s); %s; retry in %.1fs",
+            trigger,
+            name,
+            error.kind.value,
+            error.message,
+            note,
+            due - now,
+        )
+
+    def _delay(self) -> float:
+        """Seconds until the next refresh or retry (inf: only a message wakes the actor).
+
+        While idle the entry's own ``refresh_at`` counts, read again each time: whoever
+        wrote the entry last (a manual refresh, another daemon) moved it.
+        """
+        due = self._state.next_run_at
+        if due is None:
+            return math.inf
+        if self._state.phase == "idle":
+            entry = self._entry()
+            if entry is None:
+                self._set(note="entry gone (evicted or cleared); refreshing")
+                return 0.0
+            due = max(due, entry.refresh_at)  # a later write (manual, another daemon) moved it
+        return max(0.0, due - self._deps.clock())
+
+    def _entry(self) -> CacheEntry | None:
+        sel = self.selection
+        return self._deps.cache.lookup(CacheType.TOOLS, sel.gateway.id, sel.spec.name)
+
+    def _set(self, **changes: object) -> None:
+        self._state = replace(self._state, **changes)  # type: ignore[arg-type]
+        self._on_state(self._state)
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
+
+
+def _clock(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(epoch))

@@ -1,0 +1,164 @@
+"""The in-process API of a running daemon: what the control socket will serve.
+
+``catalog`` is a lookup of an immutable entry in memory (no actor round trip);
+``discover`` asks the server actors, so it joins a discovery already in flight;
+``status``, ``clear`` and ``reload`` act on the daemon as a whole.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import anyio
+
+from .actors.messages import interrupted
+from .app import Daemon
+from .cache.fingerprint import policy_fingerprint
+from .discovery.guardrails import check_tools
+from .discovery.phases import run_discovery, select
+from .errors import NotAccepting
+from .models import (
+    CacheEntry,
+    CacheType,
+    DiscoveryReport,
+    JSONObject,
+    ServerOutcome,
+    ServerSpec,
+)
+
+
+class DaemonApi:
+    """Status, catalogs, discover, clear and reload over one running ``Daemon``."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        # per server: (the entry read, the spec it was checked under, what is served)
+        self._checked: dict[tuple[str, str], tuple[CacheEntry, ServerSpec, CacheEntry]] = {}
+
+    def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
+        """The server's entry made from its current definition (fresh or stale), or None.
+
+        Its tools pass today's tool policy on the way out (an entry made under a looser
+        policy, by this daemon before a reload or by another one sharing Redis, never
+        serves what the policy now blocks); the check is kept per entry object, so a
+        read of an unchanged entry costs a lookup. An external provider's verdicts
+        apply at discovery.
+        """
+        daemon = self._daemon
+        gateway = daemon.config.gateway(gateway_id)
+        spec = gateway.server(server_name) if gateway is not None else None
+        if spec is None:
+            return None
+        if spec.is_config_defined:
+            return daemon.config_entries.get((gateway_id, server_name))
+        entry = daemon.cache.lookup(CacheType.TOOLS, gateway_id, server_name)
+        if entry is None or entry.definition != daemon.cache.fingerprint(spec):
+            return None
+        if entry.blocked_tools and entry.policy != policy_fingerprint(spec.tool_policy):
+            return None
+        key = (gateway_id, server_name)
+        checked = self._checked.get(key)
+        if checked is not None and checked[0] is entry and checked[1] is spec:
+            return checked[2]
+        verdict = check_tools(entry.catalog.tools, spec.tool_policy)
+        served = entry
+        if verdict.blocked:
+            served = replace(
+                entry,
+                catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
+                blocked_tools=entry.blocked_tools + tuple(verdict.blocked),
+            )
+        self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown
+        return served
+
+    async def discover(
+        self, gateway_id: str | None = None, server_name: str | None = None, *, refresh: bool = True
+    ) -> DiscoveryReport:
+        """Discover one server, a gateway or all; joins discoveries already in flight.
+
+        Unknown names raise ``UnknownTargetError``; ``NotAccepting`` once stopping.
+        """
+        daemon = self._daemon
+        if not daemon.accepting:
+            raise NotAccepting("the daemon is stopping")
+        started = time.monotonic()
+        chosen = select(daemon.config, gateway_id, server_name)
+        outcomes: dict[tuple[str, str], ServerOutcome] = {}
+        handles = daemon.actors.handles
+
+        async def ask(key: tuple[str, str]) -> None:
+            outcomes[key] = await daemon.actors.ask(key, refresh)
+
+        async with anyio.create_task_group() as tg:
+            for sel in chosen:
+                key = (sel.gateway.id, sel.spec.name)
+                if key in handles:
+                    tg.start_soon(ask, key)
+            rest = [s for s in chosen if (s.gateway.id, s.spec.name) not in handles]
+            if rest:
+                report = await run_discovery(
+                    daemon.config, daemon.deps.fetcher, cache=daemon.cache, selections=rest
+                )
+                outcomes.update({(o.gateway_id, o.server_name): o for o in report.outcomes})
+        ordered = [
+            outcomes.get((s.gateway.id, s.spec.name)) or interrupted(s, "no answer") for s in chosen
+        ]
+        return DiscoveryReport(tuple(ordered), time.monotonic() - started)
+
+    async def status(self, gateway_id: str | None = None) -> JSONObject:
+        """The daemon's state, every server actor's, and the cache status."""
+        daemon = self._daemon
+        now = time.time()
+        servers: list[JSONObject] = []
+        for (gw, name), handle in sorted(daemon.actors.handles.items()):
+            state = handle.state
+            entry = daemon.cache.lookup(CacheType.TOOLS, gw, name)
+            servers.append(
+                {
+                    "gateway": gw,
+                    "server": name,
+                    "state": state.phase,
+                    "entry": entry.freshness(now) if entry is not None else "none",
+                    "runs": state.runs,
+                    "failures": state.failures,
+                    "restarts": state.restarts,
+                    "last_status": state.last_status,
+                    "last_error": state.last_error.to_json() if state.last_error else None,
+                    "next_run_in_s": (
+                        round(state.next_run_at - now, 1) if state.next_run_at else None
+                    ),
+                    "note": state.note,
+                }
+            )
+        gateway = daemon.config.gateway(gateway_id) if gateway_id is not None else None
+        return {
+            "daemon": {
+                "state": daemon.phase,
+                "config": daemon.config.path,
+                "started_at": daemon.started_at,
+                "ready_at": daemon.ready_at,
+                "reload_error": daemon.reload_error,
+                "preloaded": sum(1 for h in daemon.actors.handles.values() if h.preloaded.is_set()),
+                "actors": len(daemon.actors.handles),
+                "config_defined": len(daemon.config_entries),
+            },
+            "servers": servers,
+            **(await daemon.cache.status(gateway)),
+        }
+
+    async def clear(
+        self,
+        gateway_id: str | None = None,
+        server_name: str | None = None,
+        cache_type: str | None = None,
+    ) -> JSONObject:
+        """Clear entries (the cache's own reply); actors refresh what they own when next due."""
+        daemon = self._daemon
+        return await daemon.cache.clear(
+            gateway_id, server_name, cache_type, gateways=daemon.config.gateways
+        )
+
+    async def reload(self) -> dict[str, object]:
+        """Reload the config file (as SIGHUP does); the reply says what changed or why not."""
+        return await self._daemon.reload()

@@ -1,0 +1,71 @@
+"""Helpers for the daemon tests: a TOML config of real stdio servers, spawn counts, waiting."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import anyio
+
+SERVERS = Path(__file__).resolve().parents[1] / "servers"
+RAW = str(SERVERS / "raw_server.py")
+
+
+def write_config(
+    path: Path,
+    servers: Mapping[str, Sequence[str]],
+    *,
+    daemon: str = "",
+    cache: str = 'tool_ttl = "4s"\nstale_grace = "6s"',
+    config_defined: Sequence[str] = (),
+) -> Path:
+    """A TOML config of one gateway "g": raw_server.py with each server's flags.
+
+    Every server appends "start ..." to ``<dir>/<name>.spawns`` when it starts; the
+    ``config_defined`` servers list a tool instead (never spawned).
+    """
+    lines = [f'[cache]\nmin_ttl = "0s"\n{cache}\n', f"[daemon]\n{daemon}\n", "[gateways.g]\n"]
+    for name, flags in servers.items():
+        args = [RAW, "--timeline", str(spawn_file(path, name)), *flags]
+        lines.append(f"[gateways.g.servers.{name}]")
+        lines.append(f"command = {json.dumps(sys.executable)}")
+        lines.append(f"args = {json.dumps(args)}")
+        if name in config_defined:
+            lines.append(f"[gateways.g.servers.{name}.tools.echo]")
+            lines.append('description = "Echo the input."')
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def spawn_file(config: Path, name: str) -> Path:
+    """Where server ``name`` of the config at ``config`` records its starts."""
+    return config.parent / f"{name}.spawns"
+
+
+def spawns(config: Path, name: str) -> int:
+    """How many times server ``name`` was started."""
+    file = spawn_file(config, name)
+    if not file.exists():
+        return 0
+    return sum(1 for line in file.read_text().splitlines() if line.startswith("start "))
+
+
+def start_times(config: Path, name: str) -> list[float]:
+    """Monotonic seconds at which server ``name`` started, in order."""
+    file = spawn_file(config, name)
+    lines = file.read_text().splitlines() if file.exists() else []
+    return [int(line.split()[1]) / 1e9 for line in lines if line.startswith("start ")]
+
+
+async def until(condition: Callable[[], bool], limit: float = 15.0) -> None:
+    """Wait until ``condition()`` holds; fail after ``limit`` seconds.
+
+    Polled: the conditions read actor state that no event announces (by design:
+    actors publish frozen snapshots, they do not notify tests).
+    """
+    with anyio.fail_after(limit):
+        while not condition():  # noqa: ASYNC110 - see the docstring
+            await anyio.sleep(0.05)

@@ -1,0 +1,86 @@
+"""The server actor and its supervisor alone, over a real cache and real stdio servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+import pytest
+from tests.actors.support import spawn_file, spawns, until, write_config
+
+from mcp_discoveryd.actors.deps import ActorDeps
+from mcp_discoveryd.actors.messages import ActorState, Message, Reply, Request
+from mcp_discoveryd.actors.server import ServerActor
+from mcp_discoveryd.actors.supervisor import ActorSet
+from mcp_discoveryd.cache import open_cache
+from mcp_discoveryd.config import load_config
+from mcp_discoveryd.discovery.phases import select
+from mcp_discoveryd.discovery.upstream import UpstreamClient
+from mcp_discoveryd.models import CacheType
+
+pytestmark = pytest.mark.slow
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _last_pid(config: Path, name: str) -> int:
+    return int(spawn_file(config, name).read_text().splitlines()[-1].split()[2])
+
+
+async def test_cancelled_mid_discovery_the_actor_leaves_its_state_whole(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": ["--slow-ms", "400"]})
+    config = load_config(path)
+    (sel,) = select(config)
+    async with open_cache(config) as cache, UpstreamClient(config.discovery) as client:
+        send, receive = anyio.create_memory_object_stream[Message](8)
+        states: list[ActorState] = []
+        preloaded = anyio.Event()
+        deps = ActorDeps(config, client, cache)
+        actor = ServerActor(sel, deps, receive, on_state=states.append, preloaded=preloaded)
+        async with anyio.create_task_group() as tg, send, receive:
+            await tg.start(actor.run)
+            await preloaded.wait()
+            before = cache.lookup(CacheType.TOOLS, "g", "a")
+            assert before is not None
+            reply = Reply()
+            await send.send(Request(refresh=True, reply=reply))
+            await until(lambda: spawns(path, "a") == 2 and actor.state.phase == "discovering")
+            tg.cancel_scope.cancel()
+        outcome = await reply.wait()  # answered, not left hanging
+        assert outcome.error is not None and "interrupted" in outcome.error.message
+        assert cache.lookup(CacheType.TOOLS, "g", "a") is before  # untouched by the cancel
+        assert actor.state.phase == "stopped" and actor.state.runs == 1
+        assert not _alive(_last_pid(path, "a"))  # the child of the cancelled discovery is gone
+
+
+async def test_an_actor_stopped_mid_discovery_answers_every_queued_request_and_leaves_no_child(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": ["--slow-ms", "400"]})
+    config = load_config(path)
+    (sel,) = select(config)
+    async with open_cache(config) as cache, UpstreamClient(config.discovery) as client:
+        async with anyio.create_task_group() as tg:
+            actors = ActorSet(tg)
+            handle = await actors.start(sel, ActorDeps(config, client, cache))
+            await until(lambda: spawns(path, "a") == 1)
+            queued = Reply()
+            await handle.send.send(Request(refresh=True, reply=queued))
+            with anyio.fail_after(5):
+                await actors.stop(("g", "a"), grace=0.0)
+            with anyio.fail_after(1):
+                answer = await queued.wait()
+            assert answer.error is not None and "stopped" in answer.error.message
+            assert handle.done.is_set() and ("g", "a") not in actors.handles
+            assert handle.state.phase == "stopped"
+            assert (
+                cache.lookup(CacheType.TOOLS, "g", "a") is None
+            )  # a cancelled preload stores nothing
+        assert not _alive(_last_pid(path, "a"))
