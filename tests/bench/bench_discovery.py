@@ -247,6 +247,29 @@ async def _sdk_loop(specs: list[ServerSpec]) -> float:
     return time.perf_counter() - started
 
 
+async def _sdk_concurrent(specs: list[ServerSpec], limit: int) -> float:
+    """The SDK alone, every server at once under the engine's cap of live children."""
+    limiter = anyio.CapacityLimiter(limit)
+
+    async def one(spec: ServerSpec) -> None:
+        assert isinstance(spec.target, StdioTarget)
+        params = StdioServerParameters(command=spec.target.command, args=list(spec.target.args))
+        async with limiter, Client(params, mode="legacy", cache=None) as client:
+            await client.list_tools()
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for spec in specs:
+            tg.start_soon(one, spec)
+    return time.perf_counter() - started
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children so far."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _workload(kind: str) -> list[ServerSpec]:
     if kind == "minimal":
         return _stdio_specs(8)
@@ -284,20 +307,31 @@ def _run_cli(specs: list[ServerSpec]) -> tuple[float, int]:
 
 def cli_vs_sdk_loop() -> dict[str, Any]:
     """The same 8 stdio servers: this CLI (a subprocess, imports included), the engine
-    in-process, and a one-at-a-time loop over the SDK."""
+    in-process, the SDK alone with the same concurrency (every server at once under the
+    engine's cap of live children), and a one-at-a-time loop over the SDK. CPU seconds
+    (this process and the servers) beside each in-process wall time."""
     results: dict[str, Any] = {}
     kinds = ["minimal"] + (["server_everything"] if EVERYTHING.exists() else [])
+    cap = DiscoverySettings().max_concurrent_spawns
     for kind in kinds:
         specs = _workload(kind)
         cli_wall, cli_ok = _run_cli(specs)
+        cpu = _cpu()
         engine_wall, engine_ok = anyio.run(_discover, _config(specs))
+        engine_cpu, cpu = _cpu() - cpu, _cpu()
+        concurrent = anyio.run(_sdk_concurrent, specs, cap)
+        concurrent_cpu, cpu = _cpu() - cpu, _cpu()
         sdk = anyio.run(_sdk_loop, specs)
         results[kind] = {
             "upstreams": len(specs),
             "cli_s": round(cli_wall, 3),
             "cli_succeeded": cli_ok,
             "engine_s": round(engine_wall, 3),
+            "engine_cpu_s": round(engine_cpu, 3),
             "engine_succeeded": engine_ok,
+            "sdk_concurrent_s": round(concurrent, 3),
+            "sdk_concurrent_cpu_s": round(concurrent_cpu, 3),
+            "engine_vs_sdk_concurrent": round(engine_wall / concurrent, 3),
             "sdk_sequential_loop_s": round(sdk, 3),
             "cli_speedup": round(sdk / cli_wall, 3),
             "engine_speedup": round(sdk / engine_wall, 3),
