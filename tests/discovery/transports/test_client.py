@@ -293,6 +293,19 @@ async def test_an_sse_session_takes_the_same_proxy_path(no_proxies: pytest.Monke
     assert f"GET {base}/sse HTTP/1.1" in seen, seen
 
 
+async def test_every_shard_takes_the_environments_proxy(no_proxies: pytest.MonkeyPatch) -> None:
+    """Twelve servers over four shards: the proxy carries every one of their requests."""
+    async with forward_proxy() as (proxy, seen), serve_app(echo_app()) as base:
+        no_proxies.setenv("HTTP_PROXY", proxy)
+        shared = SharedClient(1024, shards=4)
+        try:
+            for i in range(12):
+                await _post(shared, f"{base}/echo?upstream={i}")
+        finally:
+            await shared.aclose()
+    assert sorted(seen) == sorted(f"POST {base}/echo?upstream={i} HTTP/1.1" for i in range(12))
+
+
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*"])
 async def test_no_proxy_sends_those_hosts_direct(
     no_proxies: pytest.MonkeyPatch, no_proxy: str
