@@ -8,6 +8,8 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -51,11 +53,13 @@ class _Held:
     def __init__(self) -> None:
         self.now = self.peak = 0
         self.release = anyio.Event()
+        self.one_in = anyio.Event()
         self.two_in = anyio.Event()
 
     async def hold(self, request: Request) -> JSONResponse:
         self.now += 1
         self.peak = max(self.peak, self.now)
+        self.one_in.set()
         if self.now >= 2:
             self.two_in.set()
         await self.release.wait()
@@ -112,11 +116,25 @@ async def test_an_endpoint_sends_the_servers_headers_and_names_the_daemon() -> N
     assert echoed["team"] == "blue" and echoed["extra"] == "1"
 
 
-async def test_requests_to_one_origin_reuse_one_kept_alive_connection(
+async def test_sessions_of_one_upstream_reuse_one_kept_alive_connection(
     no_proxies: pytest.MonkeyPatch,
 ) -> None:
-    """Two servers on one host, one after the other: the second request rides the first's socket."""
+    """One server twice, one after the other: the second request rides the first's socket."""
     shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app()) as base:
+            first = await _post(shared, f"{base}/echo?upstream=1")
+            second = await _post(shared, f"{base}/echo?upstream=1")
+    finally:
+        await shared.aclose()
+    assert first["port"] == second["port"]
+
+
+async def test_one_pool_serves_every_server_of_an_origin_from_one_socket(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """Unsharded, two servers on one host share the kept-alive connection too."""
+    shared = SharedClient(1024, shards=1)
     try:
         async with serve_app(echo_app()) as base:
             first = await _post(shared, f"{base}/echo?upstream=1")
@@ -145,9 +163,8 @@ async def test_open_connections_stay_within_the_total_limit(
     no_proxies: pytest.MonkeyPatch,
 ) -> None:
     """With a limit of two connections, four requests at once reach the server two at a time."""
-    no_proxies.setattr(shared_client, "LIMITS", httpx2.Limits(max_connections=2))
     held = _Held()
-    shared = SharedClient(1024)
+    shared = SharedClient(1024, limits=httpx2.Limits(max_connections=2), shards=1)
     try:
         async with serve_app(echo_app(held)) as base, anyio.create_task_group() as tg:
             for i in range(4):
@@ -167,6 +184,62 @@ async def test_open_connections_stay_within_the_total_limit(
     finally:
         await shared.aclose()
     assert held.peak == 2
+
+
+async def test_sharded_pools_together_stay_within_the_total_limit(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """Twelve servers at once over sixteen shards of a three-connection cap: three at most."""
+    held = _Held()
+    shared = SharedClient(1024, limits=httpx2.Limits(max_connections=3), shards=16)
+    try:
+        async with serve_app(echo_app(held)) as base, anyio.create_task_group() as tg:
+            for i in range(12):
+                endpoint = Endpoint(shared, remote_target(f"{base}/hold?n={i}"), HttpWatch(), 5)
+
+                async def one(endpoint: Endpoint = endpoint) -> None:
+                    async with endpoint, endpoint.stream("GET", {}) as response:
+                        await response.aread()
+
+                tg.start_soon(one)
+            with anyio.fail_after(10):
+                await held.one_in.wait()
+            for _ in range(30):  # give more requests every chance to arrive, were they let through
+                await anyio.sleep(0.01)
+            assert 1 <= held.peak <= 3
+            held.release.set()
+    finally:
+        await shared.aclose()
+    assert held.peak <= 3
+
+
+@given(
+    total=st.one_of(st.none(), st.integers(1, 2000)),
+    idle=st.one_of(st.none(), st.integers(0, 2000)),
+    shards=st.integers(1, 64),
+)
+def test_split_limits_keep_the_totals_and_give_every_pool_a_connection(
+    total: int | None, idle: int | None, shards: int
+) -> None:
+    """The shards' caps add up to the configured caps, evenly, and no pool is left without one."""
+    limits = httpx2.Limits(
+        max_connections=total, max_keepalive_connections=idle, keepalive_expiry=3.0
+    )
+    parts = shared_client.split_limits(limits, shards)
+    assert 1 <= len(parts) <= shards
+    caps = [part.max_connections for part in parts]
+    idles = [part.max_keepalive_connections for part in parts]
+    if total is None:
+        assert len(parts) == shards and set(caps) == {None}
+    else:
+        ints = [cap for cap in caps if cap is not None]
+        assert sum(ints) == total and min(ints) >= 1 and max(ints) - min(ints) <= 1
+    if idle is None:
+        assert set(idles) == {None}
+    else:
+        counts = [count for count in idles if count is not None]
+        assert sum(counts) == idle and max(counts) - min(counts) <= 1
+    assert {part.keepalive_expiry for part in parts} == {3.0}
 
 
 async def test_https_upstream_is_listed_over_tls(
@@ -218,6 +291,19 @@ async def test_an_sse_session_takes_the_same_proxy_path(no_proxies: pytest.Monke
         result, _ = await fetch(ServerSpec(name="far", target=target, timeout=10))
     assert tool_names(result) == list(HIGH_TOOLS)
     assert f"GET {base}/sse HTTP/1.1" in seen, seen
+
+
+async def test_every_shard_takes_the_environments_proxy(no_proxies: pytest.MonkeyPatch) -> None:
+    """Twelve servers over four shards: the proxy carries every one of their requests."""
+    async with forward_proxy() as (proxy, seen), serve_app(echo_app()) as base:
+        no_proxies.setenv("HTTP_PROXY", proxy)
+        shared = SharedClient(1024, shards=4)
+        try:
+            for i in range(12):
+                await _post(shared, f"{base}/echo?upstream={i}")
+        finally:
+            await shared.aclose()
+    assert sorted(seen) == sorted(f"POST {base}/echo?upstream={i} HTTP/1.1" for i in range(12))
 
 
 @pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1", "*"])

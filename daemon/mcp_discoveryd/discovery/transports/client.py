@@ -1,16 +1,23 @@
 """The one HTTP client every remote upstream shares: httpx2, with explicit limits.
 
-Building an ``httpx2.AsyncClient`` costs about 100 ms (its SSL context), so it
-is built once per ``UpstreamClient``. Pooling, keep-alive, TLS and proxies are
-httpx2's: with ``trust_env`` the client mounts the environment's proxies
-(``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) and reads
-``SSL_CERT_FILE``/``SSL_CERT_DIR``, so a request takes the same path with or
-without a proxy. Limits: ``MAX_CONNECTIONS`` open connections in all (a
-request waits for a free one, within its server's deadline) and
-``MAX_KEEPALIVE`` idle ones. httpx2 has no per-host limit, and none is added:
-the upstreams of one host are usually many paths on one gateway, which a
-per-host cap would queue behind each other; the total cap is what bounds the
-daemon's sockets.
+Pooling, keep-alive, TLS and proxies are httpx2's: with ``trust_env`` each
+client mounts the environment's proxies (``HTTP_PROXY``, ``HTTPS_PROXY``,
+``ALL_PROXY``, ``NO_PROXY``), and the one SSL context (about 100 ms to build,
+so built once per ``SharedClient``) reads ``SSL_CERT_FILE``/``SSL_CERT_DIR``;
+a request takes the same path with or without a proxy.
+
+The pool is sharded: ``SHARDS`` identical ``httpx2.AsyncClient`` objects, an
+upstream URL always sent through the same one (a hash of the URL), each with
+its share of the limits. httpcore2's pool looks at every connection it holds
+on every request, and for each idle one asks anyio for its socket, which
+costs a ``getpeername()`` call: with 50 sessions on one gateway that scan was
+a third of the client's CPU per upstream; a shard holds a sixteenth of the
+connections. Limits: ``MAX_CONNECTIONS`` open connections in all (a request
+waits for a free one in its shard, within its server's deadline) and
+``MAX_KEEPALIVE`` idle ones, split evenly between the shards. httpx2 has no
+per-host limit, and none is added: the upstreams of one host are usually
+many paths on one gateway, which a per-host cap would queue behind each
+other; the total cap is what bounds the daemon's sockets.
 
 Every response leaves ``send`` with its body decoded (gzip, deflate, and what
 else httpx2 decodes) and counted as decoded: ``max_body_bytes`` caps what a
@@ -25,6 +32,7 @@ server's cookies to another on the same host.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +49,7 @@ CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
 MAX_CONNECTIONS = 512  # open connections, every upstream together
 MAX_KEEPALIVE = 128  # idle connections kept for reuse
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept (httpx2's default)
+SHARDS = 16  # clients the limits are split between (see above)
 LIMITS = httpx2.Limits(
     max_connections=MAX_CONNECTIONS,
     max_keepalive_connections=MAX_KEEPALIVE,
@@ -82,24 +91,34 @@ class ReplyTooLargeError(httpx2.StreamError):
 
 
 class SharedClient:
-    """The one ``httpx2.AsyncClient`` of every remote upstream, and the cap on its bodies."""
+    """The httpx2 clients of every remote upstream (one per shard), and the cap on bodies."""
 
-    def __init__(self, max_body_bytes: int) -> None:
+    def __init__(
+        self, max_body_bytes: int, limits: httpx2.Limits = LIMITS, shards: int = SHARDS
+    ) -> None:
         self.max_body_bytes = max_body_bytes
-        self._client = httpx2.AsyncClient(
-            limits=LIMITS,
-            trust_env=True,
-            follow_redirects=False,  # the SDK's rule (same origin only) decides, per request
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-            timeout=httpx2.Timeout(None, connect=CONNECT_TIMEOUT),
-        )
+        ssl_context = httpx2.create_ssl_context(trust_env=True)  # shared: each costs ~100 ms
+        self._clients = [
+            httpx2.AsyncClient(
+                limits=share,
+                verify=ssl_context,
+                trust_env=True,
+                follow_redirects=False,  # the SDK's rule (same origin only) decides, per request
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                timeout=httpx2.Timeout(None, connect=CONNECT_TIMEOUT),
+            )
+            for share in split_limits(limits, shards)
+        ]
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def send(self, request: httpx2.Request, watch: HttpWatch) -> httpx2.Response:
         """Send ``request``; the response's body (unread) comes decoded and capped."""
-        inner = await self._client.send(request, stream=True)
+        clients = self._clients
+        client = clients[zlib.crc32(str(request.url).encode()) % len(clients)]
+        inner = await client.send(request, stream=True)
         headers = inner.headers.copy()
         for name in ("content-encoding", "content-length"):  # they describe the wire, not us
             headers.pop(name, None)
@@ -180,6 +199,29 @@ class Endpoint:
                 yield followed
         finally:
             await response.aclose()
+
+
+def split_limits(limits: httpx2.Limits, shards: int) -> list[httpx2.Limits]:
+    """``limits`` shared between at most ``shards`` pools: the totals hold, each pool gets one.
+
+    Fewer pools than asked when the connection cap is smaller (a pool needs a
+    connection); counts differ by at most one between pools.
+    """
+    total, idle = limits.max_connections, limits.max_keepalive_connections
+    count = max(1, shards if total is None else min(shards, total))
+    return [
+        httpx2.Limits(
+            max_connections=None if total is None else _share(total, count, i),
+            max_keepalive_connections=None if idle is None else _share(idle, count, i),
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+        for i in range(count)
+    ]
+
+
+def _share(total: int, count: int, index: int) -> int:
+    """Pool ``index``'s part of ``total`` split as evenly as possible between ``count`` pools."""
+    return total // count + (1 if index < total % count else 0)
 
 
 def connect_timeout(limit_s: float) -> float:
