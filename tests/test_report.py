@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-from mcp_discoveryd.cli import _Progress, render_table
 from mcp_discoveryd.models import (
     BlockedTool,
     Catalog,
@@ -13,6 +12,7 @@ from mcp_discoveryd.models import (
     ServerOutcome,
     UpstreamError,
 )
+from mcp_discoveryd.render import Progress, render_table
 from mcp_discoveryd.report import report_json
 
 
@@ -71,7 +71,7 @@ def test_table_lists_each_server_with_its_note_and_a_summary() -> None:
 def test_progress_line_counts_done_running_and_failed() -> None:
     """The live line is rewritten in place as servers finish, then cleared."""
     stream = io.StringIO()
-    progress = _Progress(stream)
+    progress = Progress(stream)
     progress.total = 3
     progress.show()
     progress.advance(outcome("g", "a"))
