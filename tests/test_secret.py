@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from mcp_discoveryd.config.model import CacheSettings, DaemonConfig, GatewayConfig
+from mcp_discoveryd.config.settings import CacheSettings, DaemonConfig, GatewayConfig
 from mcp_discoveryd.config.targets import remote_target, secret, stdio_target
 from mcp_discoveryd.discovery.failures import Subject
 from mcp_discoveryd.discovery.transports.stdio import StdioWatch

@@ -31,7 +31,7 @@ from .actors.messages import LocalCoordinator, RefreshCoordinator
 from .actors.supervisor import ActorSet, Handle
 from .cache import Cache, open_cache
 from .config import load_config
-from .config.model import DaemonConfig
+from .config.settings import DaemonConfig
 from .configured import check_configured
 from .discovery import guardrails
 from .discovery.phases import Fetcher, select

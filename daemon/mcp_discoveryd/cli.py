@@ -25,7 +25,7 @@ import anyio
 
 from . import __version__
 from .config import load_config
-from .config.model import DaemonConfig
+from .config.settings import DaemonConfig
 from .errors import ConfigError, DiscoveryError, UnknownTargetError
 from .models import CacheType, DiscoveryReport
 from .render import Progress, render_offerings, render_table

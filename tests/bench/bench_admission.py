@@ -31,7 +31,7 @@ from typing import Any
 
 import anyio
 
-from mcp_discoveryd.config.model import DiscoverySettings
+from mcp_discoveryd.config.settings import DiscoverySettings
 from mcp_discoveryd.discovery.admission import available_cores
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import ServerSpec, StdioTarget, UpstreamResult

@@ -35,7 +35,7 @@ from tests.cache.counting import CountingConnection
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import CacheStats, MemoryBackend, codec, open_cache, redis_backend
-from mcp_discoveryd.config.model import CacheSettings, DaemonConfig
+from mcp_discoveryd.config.settings import CacheSettings, DaemonConfig
 from mcp_discoveryd.models import CacheType, Catalog
 from mcp_discoveryd.secret import SecretUrl
 

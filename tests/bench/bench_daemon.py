@@ -26,7 +26,12 @@ import anyio
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
-from mcp_discoveryd.config.model import CacheSettings, DaemonConfig, DaemonSettings, GatewayConfig
+from mcp_discoveryd.config.settings import (
+    CacheSettings,
+    DaemonConfig,
+    DaemonSettings,
+    GatewayConfig,
+)
 from mcp_discoveryd.models import Catalog, ServerSpec, StdioTarget, UpstreamResult
 
 TOOLS = tuple({"name": f"t{i}", "inputSchema": {"type": "object"}} for i in range(10))

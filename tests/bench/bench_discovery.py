@@ -39,7 +39,7 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from mcp_discoveryd.config.model import DaemonConfig, DiscoverySettings, GatewayConfig
+from mcp_discoveryd.config.settings import DaemonConfig, DiscoverySettings, GatewayConfig
 
 try:
     from mcp_discoveryd.config.targets import remote_target

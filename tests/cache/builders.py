@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from mcp_discoveryd.cache import CacheStats, RedisBackend, redis_backend
-from mcp_discoveryd.config.model import CacheSettings, DaemonConfig, GatewayConfig
+from mcp_discoveryd.config.settings import CacheSettings, DaemonConfig, GatewayConfig
 from mcp_discoveryd.models import (
     BlockedTool,
     CacheEntry,

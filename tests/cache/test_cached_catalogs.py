@@ -20,7 +20,7 @@ from tests.cache.builders import entry, redis_settings
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import Cache, MemoryBackend, open_cache
-from mcp_discoveryd.config.model import (
+from mcp_discoveryd.config.settings import (
     CacheSettings,
     DaemonConfig,
     DiscoverySettings,

@@ -13,7 +13,7 @@ from tests.cache.fleet import eventually
 from tests.cache.redis_topologies import RedisCluster
 
 from mcp_discoveryd.cache import coordinator_for, open_cache
-from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.config.settings import CacheSettings
 from mcp_discoveryd.models import CacheEntry, CacheType
 
 pytestmark = pytest.mark.redis

@@ -12,7 +12,7 @@ from tests.cache.builders import HOUR, config, entry, gateway, redis_settings
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import EnkryptCompat, compat_enabled, open_cache
-from mcp_discoveryd.config.model import CacheSettings, GatewayConfig
+from mcp_discoveryd.config.settings import CacheSettings, GatewayConfig
 from mcp_discoveryd.models import CacheType
 
 CACHE_IDS = ("u1_p1_cfg", "u2_p1_cfg")

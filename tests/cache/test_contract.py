@@ -12,7 +12,7 @@ from tests.cache.redis_topologies import RedisCluster
 
 from mcp_discoveryd.cache import ClearScope, MemoryBackend, RedisBackend
 from mcp_discoveryd.cache.base import Backend
-from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.config.settings import CacheSettings
 from mcp_discoveryd.models import CacheEntry, CacheType
 from mcp_discoveryd.secret import SecretUrl
 

@@ -11,7 +11,7 @@ from tests.cache.builders import config, redis_settings
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import open_cache
-from mcp_discoveryd.config.model import DaemonConfig, GatewayConfig
+from mcp_discoveryd.config.settings import DaemonConfig, GatewayConfig
 from mcp_discoveryd.discovery.phases import run_discovery
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import CacheType, DiscoveryReport, ServerSpec, StdioTarget

@@ -12,7 +12,7 @@ from tests.cache.redis_servers import RedisFactory
 
 from mcp_discoveryd.cache import open_cache
 from mcp_discoveryd.config import load_config
-from mcp_discoveryd.config.model import DaemonConfig
+from mcp_discoveryd.config.settings import DaemonConfig
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.redis

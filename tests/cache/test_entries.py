@@ -16,7 +16,7 @@ from mcp_discoveryd.cache import (
     entry_with_failure,
     gateway_config_entry,
 )
-from mcp_discoveryd.config.model import CacheSettings, GatewayConfig
+from mcp_discoveryd.config.settings import CacheSettings, GatewayConfig
 from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.models import (
     CacheHint,

@@ -22,7 +22,7 @@ from mcp_discoveryd.cache import (
     coordinator_for,
     open_cache,
 )
-from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.config.settings import CacheSettings
 
 pytestmark = pytest.mark.redis
 

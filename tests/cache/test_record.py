@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tests.cache.builders import catalog, gateway
 
 from mcp_discoveryd.cache import Cache, MemoryBackend
-from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.config.settings import CacheSettings
 from mcp_discoveryd.models import CacheType, ErrorKind, ServerOutcome, UpstreamError
 
 Kind = Literal["ok", "timeout", "partial", "crash", "stale", "blocked", "config"]

@@ -21,7 +21,7 @@ from tests.cache.redis_servers import RedisFactory, RedisServer, RedisTlsFactory
 
 from mcp_discoveryd.cache import CacheStats, codec, open_cache
 from mcp_discoveryd.cache.redis import RedisConnection
-from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.config.settings import CacheSettings
 from mcp_discoveryd.errors import CacheUnavailableError
 from mcp_discoveryd.models import CacheType
 

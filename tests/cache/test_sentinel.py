@@ -11,7 +11,7 @@ from tests.cache.fleet import eventually
 from tests.cache.redis_topologies import RedisSentinel, RedisSentinelFactory
 
 from mcp_discoveryd.cache import Backoff, coordinator_for, open_cache
-from mcp_discoveryd.config.model import CacheSettings
+from mcp_discoveryd.config.settings import CacheSettings
 from mcp_discoveryd.models import CacheType
 from mcp_discoveryd.secret import Secret, SecretUrl
 

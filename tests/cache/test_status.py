@@ -14,7 +14,7 @@ from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import Cache, open_cache
 from mcp_discoveryd.cache.status import clear_scope
-from mcp_discoveryd.config.model import CacheSettings, GatewayConfig
+from mcp_discoveryd.config.settings import CacheSettings, GatewayConfig
 from mcp_discoveryd.models import CacheType, ServerSpec, StdioTarget
 from mcp_discoveryd.secret import SecretUrl
 

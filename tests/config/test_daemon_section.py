@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.config.support import load_text, problems
 
-from mcp_discoveryd.config.model import DaemonSettings
+from mcp_discoveryd.config.settings import DaemonSettings
 
 SERVER = '[gateways.g.servers.a]\ncommand = "true"\n'
 

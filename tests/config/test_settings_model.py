@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from tests.config.support import config_error, load_text, problems
 
-from mcp_discoveryd.config.model import CacheSettings, DiscoverySettings
 from mcp_discoveryd.config.problems import Problems
 from mcp_discoveryd.config.sections import read_sections
+from mcp_discoveryd.config.settings import CacheSettings, DiscoverySettings
 from mcp_discoveryd.secret import Secret, SecretUrl
 
 SERVER = '[gateways.g.servers.s]\ncommand = "echo"\n'

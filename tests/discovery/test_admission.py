@@ -22,7 +22,7 @@ from anyio.abc import Process
 from tests.conftest import descendants
 from tests.discovery.upstream_support import RAW, SDK, raw, settings
 
-from mcp_discoveryd.config.model import DaemonConfig, GatewayConfig
+from mcp_discoveryd.config.settings import DaemonConfig, GatewayConfig
 from mcp_discoveryd.discovery import admission
 from mcp_discoveryd.discovery.admission import SpawnAdmission, runnable
 from mcp_discoveryd.discovery.phases import run_discovery

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mcp_discoveryd.config.model import DaemonConfig, DiscoverySettings, GatewayConfig
+from mcp_discoveryd.config.settings import DaemonConfig, DiscoverySettings, GatewayConfig
 from mcp_discoveryd.discovery.phases import run_discovery, select
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.errors import UnknownTargetError

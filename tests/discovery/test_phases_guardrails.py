@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcp_discoveryd.config.model import DaemonConfig, GatewayConfig
+from mcp_discoveryd.config.settings import DaemonConfig, GatewayConfig
 from mcp_discoveryd.discovery.guardrails import Guardrails, ToolVerdict
 from mcp_discoveryd.discovery.phases import run_discovery
 from mcp_discoveryd.discovery.upstream import UpstreamClient

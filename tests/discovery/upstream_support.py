@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mcp_discoveryd.config.model import DiscoverySettings
+from mcp_discoveryd.config.settings import DiscoverySettings
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import ServerSpec, StdioTarget, UpstreamResult
 from mcp_discoveryd.secret import Secret

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..config.model import DaemonConfig, DaemonSettings
+from ..config.settings import DaemonConfig, DaemonSettings
 from ..discovery import guardrails
 from ..discovery.phases import CatalogCache, Fetcher
 from ..models import CacheEntry, CacheType

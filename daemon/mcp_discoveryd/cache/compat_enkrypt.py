@@ -22,7 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from ..config.model import DaemonConfig
+from ..config.settings import DaemonConfig
 from ..models import CacheEntry, CacheType, JSONObject
 
 Command = tuple[str | int, ...]  # a Redis command: name, then arguments

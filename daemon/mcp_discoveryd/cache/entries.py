@@ -16,7 +16,7 @@ import random
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from ..config.model import CacheSettings, GatewayConfig
+from ..config.settings import CacheSettings, GatewayConfig
 from ..models import (
     CacheEntry,
     CacheHint,

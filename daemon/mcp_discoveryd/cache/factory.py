@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from ..config.model import DaemonConfig
+from ..config.settings import DaemonConfig
 from .compat_enkrypt import EnkryptCompat, compat_enabled
 from .health import DEFAULT_BACKOFF, Backoff
 from .keys import KeySpace

@@ -25,8 +25,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..config.model import CacheSettings
 from ..config.redis_url import url_options
+from ..config.settings import CacheSettings
 from ..errors import CacheUnavailableError
 from ..secret import Secret, scrub
 from .stats import CacheStats

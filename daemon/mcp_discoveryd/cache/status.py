@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config.model import CacheSettings, GatewayConfig
+from ..config.settings import CacheSettings, GatewayConfig
 from ..models import CacheType, JSONObject
 from .base import ClearCounts, ClearScope, EntrySummary, Inspection
 from .health import Health

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 import anyio
 
-from ..config.model import CacheSettings, GatewayConfig
+from ..config.settings import CacheSettings, GatewayConfig
 from ..errors import CacheUnavailableError
 from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpec
 from . import codec, status

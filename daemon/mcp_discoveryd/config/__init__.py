@@ -13,7 +13,7 @@ from ..errors import ConfigError, ConfigProblem
 from .durations import format_duration, parse_duration
 from .enkrypt import load_enkrypt
 from .limits import MAX_BYTES
-from .model import CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
+from .settings import CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .sizes import parse_size
 from .toml import load_toml
 

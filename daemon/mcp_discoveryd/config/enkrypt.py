@@ -35,10 +35,10 @@ from .enkrypt_schema import (
 from .enkrypt_servers import ServerContext, read_server
 from .envref import expand_tree, referenced_names
 from .limits import check_shape, parse_bounded
-from .model import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
 from .sections import Settings, read_sections
+from .settings import HOUR, CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .targets import (
     check_inherit_env,
 )

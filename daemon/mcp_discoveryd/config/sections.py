@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ..models import ServerPolicy, ToolPolicy
 from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
-from .model import CacheSettings, DaemonSettings, DiscoverySettings
 from .problems import KeyPath, Problems, file_key, validate
 from .redis_url import check_redis_url
+from .settings import CacheSettings, DaemonSettings, DiscoverySettings
 
 __all__ = [
     "Duration",

@@ -24,7 +24,6 @@ from pydantic import Field
 from ..models import RemoteTarget, ServerSpec, StdioTarget, Transport
 from .envref import expand_tree, referenced_names
 from .limits import check_shape, parse_bounded
-from .model import DaemonConfig, GatewayConfig
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
 from .sections import (
@@ -37,6 +36,7 @@ from .sections import (
     server_policy,
     tool_policy,
 )
+from .settings import DaemonConfig, GatewayConfig
 from .targets import (
     BOTH_TARGETS,
     NO_TARGET,

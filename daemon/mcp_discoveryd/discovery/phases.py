@@ -30,7 +30,7 @@ from typing import Protocol
 
 import anyio
 
-from ..config.model import DaemonConfig, GatewayConfig
+from ..config.settings import DaemonConfig, GatewayConfig
 from ..errors import UnknownTargetError
 from ..models import (
     CacheEntry,

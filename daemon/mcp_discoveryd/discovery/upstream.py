@@ -46,7 +46,7 @@ import anyio
 from anyio.abc import Process, TaskGroup
 
 from .. import __version__
-from ..config.model import DiscoverySettings
+from ..config.settings import DiscoverySettings
 from ..models import (
     CacheHint,
     Catalog,

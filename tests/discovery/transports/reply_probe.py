@@ -15,7 +15,7 @@ import sys
 
 import anyio
 
-from mcp_discoveryd.config.model import DiscoverySettings
+from mcp_discoveryd.config.settings import DiscoverySettings
 from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import ServerSpec, Transport
