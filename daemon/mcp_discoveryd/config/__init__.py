@@ -11,7 +11,6 @@ from pathlib import Path
 
 from ..errors import ConfigError, ConfigProblem
 from .durations import format_duration, parse_duration
-from .enkrypt import load_enkrypt
 from .limits import MAX_BYTES
 from .settings import CacheSettings, DaemonConfig, DiscoverySettings, GatewayConfig
 from .sizes import parse_size
@@ -55,6 +54,8 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Daemo
         raise ConfigError(name, [ConfigProblem("file", "cannot read: bad path")]) from None
     env = os.environ if env is None else env
     if detect_format(name, text) == "enkrypt":
+        from .enkrypt import load_enkrypt  # its models cost ~0.1 s to build: only for JSON
+
         return load_enkrypt(text, name, env)
     return load_toml(text, name, env)
 
