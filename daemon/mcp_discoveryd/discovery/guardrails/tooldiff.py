@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from ...models import AcceptedTool, BlockedTool, JSONObject, ToolChange
 
 COVERED = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+WITHHELD = "withheld:"  # how a withheld tool's reason starts (status lists them apart)
 DIFF_LIMIT = 240  # characters of description diff kept per change
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -98,6 +99,11 @@ def describe_diff(old: str, new: str) -> str:
     return text if len(text) <= DIFF_LIMIT else text[: DIFF_LIMIT - 1] + "…"
 
 
+def change_json(change: ToolChange) -> JSONObject:
+    """A change as reported (status, discover): without the definition hashes."""
+    return {k: v for k, v in change.to_json().items() if k != "current"}
+
+
 def summary(change: ToolChange) -> str:
     """One readable line for a change: the tool, its kind and what changed."""
     if change.kind != "changed":
@@ -148,4 +154,4 @@ def accept(
 def _reason(change: ToolChange) -> str:
     what = "new since the accepted listing" if change.kind == "new" else "definition changed"
     fields = f" ({', '.join(change.fields)})" if change.fields else ""
-    return f"withheld: {what}{fields}; accept it through the API to serve it"
+    return f"{WITHHELD} {what}{fields}; accept it through the API to serve it"
