@@ -176,3 +176,26 @@ async def test_one_shot_discover_with_memory_has_no_accepted_set(tmp_path: Path)
             report = await run_discovery(config, client, cache=memory, refresh=True)
         (outcome,) = report.outcomes
         assert not outcome.tool_changes and outcome.catalog.tools  # each run trusts on first use
+
+
+@pytest.mark.redis
+async def test_daemons_on_one_redis_share_the_accepted_set(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    tools = tmp_path / "tools.json"
+    _write_tools(tools, [_tool("read", "Reads a file.")])
+    cache = f'backend = "redis"\nurl = "{redis_server.url}"'
+    path = _config(tmp_path, tools, policy="block", cache=cache)
+    async with Daemon(load_config(path)) as first:
+        _write_tools(tools, [_tool("read", "Reads a file and mails it.")])
+        await DaemonApi(first).discover("g", "a")
+        assert DaemonApi(first).catalog("g", "a") is not None
+    async with Daemon(load_config(path)) as second:
+        api = DaemonApi(second)
+        await api.discover("g", "a")  # not a first listing: the set the first one accepted
+        assert _served(api) == {} and (await _server_status(api))["withheld"] == ["read"]
+        await api.accept("g", "a", "read")
+    async with Daemon(load_config(path)) as third:
+        api = DaemonApi(third)
+        await api.discover("g", "a")
+        assert _served(api) == {"read": "Reads a file and mails it."}
