@@ -40,7 +40,8 @@ class DaemonApi:
     def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
         """The server's entry made from its current definition (fresh or stale), or None.
 
-        Its tools pass today's tool policy on the way out (an entry made under a looser
+        Its tools pass today's tool policy on the way out (and, under ``on_tool_change =
+        "block"``, its pending changes are withheld) (an entry made under a looser
         policy, by this daemon before a reload or by another one sharing Redis, never
         serves what the policy now blocks); the check is kept per entry object, so a
         read of an unchanged entry costs a lookup. An external provider's verdicts
@@ -63,12 +64,14 @@ class DaemonApi:
         if checked is not None and checked[0] is entry and checked[1] is spec:
             return checked[2]
         verdict = check_tools(entry.catalog.tools, spec.tool_policy)
+        policy = spec.tool_policy.on_tool_change
+        kept, withheld = tooldiff.withhold(verdict.kept, entry.tool_changes, policy)
         served = entry
-        if verdict.blocked:
+        if verdict.blocked or withheld:
             served = replace(
                 entry,
-                catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
-                blocked_tools=entry.blocked_tools + tuple(verdict.blocked),
+                catalog=replace(entry.catalog, tools=kept),
+                blocked_tools=entry.blocked_tools + tuple(verdict.blocked) + withheld,
             )
         self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown
         return served

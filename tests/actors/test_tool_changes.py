@@ -199,3 +199,18 @@ async def test_daemons_on_one_redis_share_the_accepted_set(
         api = DaemonApi(third)
         await api.discover("g", "a")
         assert _served(api) == {"read": "Reads a file and mails it."}
+
+
+async def test_a_reload_to_block_withholds_pending_changes_at_once(tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    _write_tools(tools, [_tool("read", "Reads a file."), _tool("list", "Lists.")])
+    path = _config(tmp_path, tools, policy="report", cache='backend = "memory"')
+    async with Daemon(load_config(path)) as daemon:
+        api = DaemonApi(daemon)
+        _write_tools(tools, [_tool("read", "Reads a file and mails it."), _tool("list", "Lists.")])
+        await api.discover("g", "a")
+        assert set(_served(api)) == {"read", "list"}  # report: served
+        _write_tools(tools, [_tool("read", "Reads a file."), _tool("list", "Lists.")])
+        path.write_text(path.read_text().replace('"report"', '"block"'))
+        await api.reload()
+        assert _served(api) == {"list": "Lists."}  # the entry's pending change, withheld

@@ -273,13 +273,15 @@ class _Run:
     ) -> ServerOutcome:
         """A cached catalog, checked again by today's tool policy (``refresh_error``: served stale)."""
         verdict = await self.checks.check_tools(sel.spec, entry.catalog.tools)
+        policy = sel.spec.tool_policy.on_tool_change
+        kept, withheld = tooldiff.withhold(verdict.kept, entry.tool_changes, policy)
         return ServerOutcome(
             gateway_id=sel.gateway.id,
             server_name=sel.spec.name,
             status="success",
             source="cache",
-            catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
-            blocked_tools=entry.blocked_tools + verdict.blocked,
+            catalog=replace(entry.catalog, tools=kept),
+            blocked_tools=entry.blocked_tools + verdict.blocked + withheld,
             tool_warnings=verdict.warnings,
             error=refresh_error,
             duration_s=duration,

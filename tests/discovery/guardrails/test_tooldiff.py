@@ -135,3 +135,11 @@ def test_accept_one_tool_or_every_pending_change() -> None:
     assert not tooldiff.compare(one, [_tool("a", "New text.")] + [_tool("gone")])
     every, none_left = tooldiff.accept(known, changes, None)
     assert not none_left and not tooldiff.compare(every, listing)
+
+
+def test_withhold_applies_block_to_a_catalog_stored_under_report() -> None:
+    known = (tooldiff.accepted(_tool("a")),)
+    stored = tooldiff.review(known, [_tool("a", "New."), _tool("b")], "report")
+    kept, withheld = tooldiff.withhold(stored.kept, stored.changes, "block")
+    assert kept == () and [b.name for b in withheld] == ["a", "b"]
+    assert tooldiff.withhold(stored.kept, stored.changes, "report") == (stored.kept, ())

@@ -131,14 +131,28 @@ def review(
     changes = compare(known, tools)
     if on_change != "block":
         return Review(tuple(tools), (), tuple(known), changes)
+    kept, withheld = withhold(tools, changes, on_change)
+    return Review(kept, withheld, tuple(known), changes)
+
+
+def withhold(
+    tools: Sequence[JSONObject], changes: Sequence[ToolChange], on_change: str
+) -> tuple[tuple[JSONObject, ...], tuple[BlockedTool, ...]]:
+    """Tools a stored catalog may serve under today's policy: under "block", none pending.
+
+    An entry made under "report" holds changed tools; once the policy is "block" they
+    are withheld at once, not at the next refresh.
+    """
     held = {c.tool: c for c in changes if c.kind != "removed"}
+    if on_change != "block" or not held:
+        return tuple(tools), ()
+    kept = tuple(t for t in tools if str(t.get("name", "")) not in held)
     withheld = tuple(
         BlockedTool(name, (_reason(held[name]),))
         for name in (str(t.get("name", "")) for t in tools)
         if name in held
     )
-    kept = tuple(t for t in tools if str(t.get("name", "")) not in held)
-    return Review(kept, withheld, tuple(known), changes)
+    return kept, withheld
 
 
 def accept(
