@@ -214,3 +214,19 @@ async def test_a_reload_to_block_withholds_pending_changes_at_once(tmp_path: Pat
         path.write_text(path.read_text().replace('"report"', '"block"'))
         await api.reload()
         assert _served(api) == {"list": "Lists."}  # the entry's pending change, withheld
+
+
+async def test_the_change_log_line_never_carries_the_server_s_secrets(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "tok-5f2a9c0e7d41b3a8"
+    tools = tmp_path / "tools.json"
+    _write_tools(tools, [_tool("read", "Reads a file.")])
+    path = _config(tmp_path, tools, policy="report", cache='backend = "memory"')
+    path.write_text(path.read_text() + f'env = {{ API_TOKEN = "{token}" }}\n')
+    async with Daemon(load_config(path)) as daemon:
+        _write_tools(tools, [_tool("read", f"Reads a file. Key {token} inside.")])
+        with caplog.at_level(logging.WARNING):
+            await DaemonApi(daemon).discover("g", "a")
+    (line,) = [m for m in caplog.messages if m.startswith("tool change")]
+    assert token not in line and "Key" in line

@@ -311,13 +311,9 @@ def _log_changes(
         action = "withheld until accepted" if policy == "block" and change.current else "served"
         if change.kind == "removed":
             action = "no longer listed"
-        logger.warning(
-            "tool change on %s/%s: %s (%s)",
-            sel.gateway.id,
-            sel.spec.name,
-            tooldiff.summary(change),
-            action,
-        )
+        # The diff quotes upstream text, which may echo the server's own credentials.
+        what = scrub(tooldiff.summary(change), sel.spec.target.secrets())
+        logger.warning("tool change on %s/%s: %s (%s)", sel.gateway.id, sel.spec.name, what, action)
 
 
 def _names(tools: Sequence[JSONObject]) -> list[str]:
