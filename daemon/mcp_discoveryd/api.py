@@ -2,7 +2,8 @@
 
 ``catalog`` is a lookup of an immutable entry in memory (no actor round trip);
 ``discover`` asks the server actors, so it joins a discovery already in flight;
-``status``, ``clear`` and ``reload`` act on the daemon as a whole.
+``status``, ``clear`` and ``reload`` act on the daemon as a whole; ``accept``
+accepts changed tool definitions (rug-pull detection, ``discovery/guardrails/tooldiff``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import anyio
 from .actors.messages import interrupted
 from .app import Daemon
 from .cache.fingerprint import policy_fingerprint
-from .discovery.guardrails import check_tools
+from .discovery.guardrails import check_tools, tooldiff
 from .discovery.phases import run_discovery, select
-from .errors import NotAccepting
+from .errors import NotAccepting, UnknownTargetError
 from .models import (
     CacheEntry,
     CacheType,
@@ -39,7 +40,8 @@ class DaemonApi:
     def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
         """The server's entry made from its current definition (fresh or stale), or None.
 
-        Its tools pass today's tool policy on the way out (an entry made under a looser
+        Its tools pass today's tool policy on the way out (and, under ``on_tool_change =
+        "block"``, its pending changes are withheld) (an entry made under a looser
         policy, by this daemon before a reload or by another one sharing Redis, never
         serves what the policy now blocks); the check is kept per entry object, so a
         read of an unchanged entry costs a lookup. An external provider's verdicts
@@ -62,12 +64,14 @@ class DaemonApi:
         if checked is not None and checked[0] is entry and checked[1] is spec:
             return checked[2]
         verdict = check_tools(entry.catalog.tools, spec.tool_policy)
+        policy = spec.tool_policy.on_tool_change
+        kept, withheld = tooldiff.withhold(verdict.kept, entry.tool_changes, policy)
         served = entry
-        if verdict.blocked:
+        if verdict.blocked or withheld:
             served = replace(
                 entry,
-                catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
-                blocked_tools=entry.blocked_tools + tuple(verdict.blocked),
+                catalog=replace(entry.catalog, tools=kept),
+                blocked_tools=entry.blocked_tools + tuple(verdict.blocked) + withheld,
             )
         self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown
         return served
@@ -129,6 +133,7 @@ class DaemonApi:
                         round(state.next_run_at - now, 1) if state.next_run_at else None
                     ),
                     "note": state.note,
+                    **_changes(entry),
                 }
             )
         gateway = daemon.config.gateway(gateway_id) if gateway_id is not None else None
@@ -159,6 +164,52 @@ class DaemonApi:
             gateway_id, server_name, cache_type, gateways=daemon.config.gateways
         )
 
+    async def accept(
+        self, gateway_id: str, server_name: str, tool_name: str | None = None
+    ) -> JSONObject:
+        """Accept the current definition of one changed tool (None: every pending change).
+
+        The accepted set is stored in the server's entry (shared through Redis). A discovery
+        in flight is joined first, so it cannot write back the set it read before; withheld
+        tools are then discovered again and served. ``UnknownTargetError`` for an unknown
+        server, or a tool with no pending change.
+        """
+        select(self._daemon.config, gateway_id, server_name)  # unknown names raise
+        await self.discover(gateway_id, server_name, refresh=False)
+        cache = self._daemon.cache
+        entry = await cache.held(gateway_id, server_name)
+        pending = entry.tool_changes if entry is not None else ()
+        if tool_name is not None and tool_name not in {c.tool for c in pending}:
+            raise UnknownTargetError("pending tool change", tool_name, [c.tool for c in pending])
+        if entry is None or not pending:
+            return {"accepted": [], "pending": [], "rediscovered": False}
+        accepted, left = tooldiff.accept(entry.accepted_tools or (), pending, tool_name)
+        chosen = [c.tool for c in pending if c not in left]
+        await cache.put_many([replace(entry, accepted_tools=accepted, tool_changes=left)])
+        withheld = {b.name for b in entry.blocked_tools} & set(chosen)
+        if withheld:
+            await self.discover(gateway_id, server_name, refresh=True)
+        return {
+            "accepted": chosen,
+            "pending": [c.tool for c in left],
+            "rediscovered": bool(withheld),
+        }
+
     async def reload(self) -> dict[str, object]:
         """Reload the config file (as SIGHUP does); the reply says what changed or why not."""
         return await self._daemon.reload()
+
+
+def _changes(entry: CacheEntry | None) -> JSONObject:
+    """A server's pending tool changes and withheld tools, for status."""
+    if entry is None:
+        return {"tool_changes": [], "withheld": []}
+    withheld = [
+        b.name
+        for b in entry.blocked_tools
+        if any(r.startswith(tooldiff.WITHHELD) for r in b.reasons)
+    ]
+    return {
+        "tool_changes": [tooldiff.change_json(c) for c in entry.tool_changes],
+        "withheld": withheld,
+    }

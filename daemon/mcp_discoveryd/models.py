@@ -90,6 +90,9 @@ class ToolPolicy:
     # (pattern, reason) for deny entries that give their own reason (Enkrypt's
     # {"pattern": ..., "reason": ...}): that reason is what a blocked tool reports.
     deny_reasons: tuple[tuple[str, str], ...] = ()
+    # A tool whose definition changed since it was accepted (or a new one): "report" serves it
+    # and reports the change, "block" withholds it until accepted through the API.
+    on_tool_change: Literal["report", "block"] = "report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,76 @@ class BlockedTool:
         return {"name": self.name, "reasons": list(self.reasons)}
 
 
+@dataclass(frozen=True, slots=True)
+class AcceptedTool:
+    """An accepted tool definition: its content hash, each covered field's, its description."""
+
+    name: str
+    hash: str
+    fields: tuple[tuple[str, str], ...] = ()  # (field, hash) of each covered field present
+    description: str = ""  # kept to show what a later description changed
+
+    def to_json(self) -> JSONObject:
+        return {
+            "name": self.name,
+            "hash": self.hash,
+            "fields": dict(self.fields),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_json(cls, raw: JSONObject) -> AcceptedTool:
+        """The stored form read back; TypeError/KeyError when malformed."""
+        fields = raw.get("fields", {})
+        if not isinstance(fields, dict):
+            raise TypeError("accepted tool fields must be an object")
+        return cls(
+            name=str(raw["name"]),
+            hash=str(raw["hash"]),
+            fields=tuple((str(k), str(v)) for k, v in fields.items()),
+            description=str(raw.get("description", "")),
+        )
+
+
+ChangeKind = Literal["new", "changed", "removed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChange:
+    """A tool that differs from the accepted set: what changed, and its current definition."""
+
+    tool: str
+    kind: ChangeKind
+    fields: tuple[str, ...] = ()  # covered fields that changed ("changed" only)
+    diff: str = ""  # a short readable diff of the description
+    current: AcceptedTool | None = None  # what accepting it accepts (None: removed)
+
+    def to_json(self) -> JSONObject:
+        out: JSONObject = {"tool": self.tool, "kind": self.kind}
+        if self.fields:
+            out["fields"] = list(self.fields)
+        if self.diff:
+            out["diff"] = self.diff
+        if self.current is not None:
+            out["current"] = self.current.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, raw: JSONObject) -> ToolChange:
+        """The stored form read back; TypeError/KeyError/ValueError when malformed."""
+        kind = raw["kind"]
+        if kind not in ("new", "changed", "removed"):
+            raise ValueError(f"unknown tool change kind {kind!r}")
+        current = raw.get("current")
+        return cls(
+            tool=str(raw["tool"]),
+            kind=kind,
+            fields=tuple(str(f) for f in raw.get("fields", ())),
+            diff=str(raw.get("diff", "")),
+            current=AcceptedTool.from_json(current) if current is not None else None,
+        )
+
+
 Source = Literal["config", "discovery", "cache"]
 Status = Literal["success", "error", "blocked"]
 
@@ -232,6 +305,10 @@ class ServerOutcome:
     cache_hint: CacheHint = CacheHint()
     stale: bool = False  # served from a cache entry past expires_at (its refresh failed: error)
     queued_s: float = 0.0  # part of duration_s spent waiting for spawn admission (stdio)
+    # Rug-pull detection (discovered catalogs only): the accepted set to store (None: not
+    # reviewed) and how the listing differs from it (pending until accepted).
+    accepted_tools: tuple[AcceptedTool, ...] | None = None
+    tool_changes: tuple[ToolChange, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -285,6 +362,10 @@ class CacheEntry:
     private: bool = False  # an upstream asked for a private scope: never in a shared cache
     definition: str = ""  # fingerprint of the server definition it was made from (tools entries)
     policy: str = ""  # fingerprint of the tool policy that removed its blocked_tools
+    # The accepted tool definitions (None: an entry made before rug-pull detection) and the
+    # listing's differences from them, pending until accepted.
+    accepted_tools: tuple[AcceptedTool, ...] | None = None
+    tool_changes: tuple[ToolChange, ...] = ()
 
     def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
         """Fresh until expires_at, then stale (still served) until stale_until."""

@@ -6,13 +6,14 @@ Each entry of ``available_servers`` carries what Secure MCP Gateway's
 ``blocked_count``, ``blocked_reasons``, ``error``, ``duration_s``, ``queued_s``
 (the part of ``duration_s`` a stdio server waited for spawn admission) and
 ``stale`` (true when an expired cached catalog is served because its refresh
-failed; ``error`` then says why). Keys are server names when the run covers one
+failed; ``error`` then says why) and ``tool_changes`` (tools new, changed or
+removed since their definitions were accepted; pending until accepted). Keys are server names when the run covers one
 gateway, ``"gateway/server"`` otherwise.
 """
 
 from __future__ import annotations
 
-from .discovery.guardrails import blocked_reasons
+from .discovery.guardrails import blocked_reasons, tooldiff
 from .models import DiscoveryReport, JSONObject, ServerOutcome
 
 
@@ -42,6 +43,7 @@ def server_json(outcome: ServerOutcome) -> JSONObject:
         "duration_s": round(outcome.duration_s, 4),
         "queued_s": round(outcome.queued_s, 4),
         "stale": outcome.stale,
+        "tool_changes": [tooldiff.change_json(c) for c in outcome.tool_changes],
     }
     if outcome.protocol_version:
         entry["protocol_version"] = outcome.protocol_version

@@ -24,6 +24,7 @@ about processes, deadlines and faults use it. Behaviour by flag:
     --bad-tool                  list a tool with no name (not valid MCP)
     --protocol VERSION          claim this protocol version in the handshake
     --ignore-unknown            never answer a method it does not know (no -32601)
+    --tools-file FILE           list the tools in FILE (a JSON list), read at each tools/list
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--bad-tool", action="store_true")
     p.add_argument("--protocol", default=None)
     p.add_argument("--ignore-unknown", action="store_true")
+    p.add_argument("--tools-file", default=None)
     return p.parse_args()
 
 
@@ -136,7 +138,11 @@ def _answer(args: argparse.Namespace, method: str, params: dict[str, Any]) -> An
                     }
                 ]
             }
-        result = _page(args, _tools(args), "tools", params.get("cursor"))
+        tools = _tools(args)
+        if args.tools_file:  # a test rewrites it between runs: a rug pull upstream
+            with open(args.tools_file) as f:
+                tools = json.load(f)
+        result = _page(args, tools, "tools", params.get("cursor"))
         if args.ttl_ms is not None:
             result.update(ttlMs=args.ttl_ms, cacheScope="public")
         return result

@@ -6,6 +6,11 @@ upstream sent them (MCP wire shape), so nothing is lost between memory and
 Redis. Anything that is not a well-formed version-1 entry raises
 ``CacheDecodeError``; callers treat that as a miss.
 
+Fields are only ever added to version 1, optional with a default meaning "not
+known" (``accepted_tools`` and ``tool_changes`` of rug-pull detection came so):
+an entry written before them reads as never reviewed, and a daemon that predates
+them ignores them. The version moves only when a field changes meaning.
+
 Stdlib ``json`` on purpose: decoding a 50-tool catalog costs ~0.35 ms, orjson
 halves that, and the Redis backend already skips decoding unchanged bytes, so a
 new dependency would not change any figure that matters.
@@ -18,12 +23,14 @@ from typing import Any
 
 from ..errors import CacheDecodeError
 from ..models import (
+    AcceptedTool,
     BlockedTool,
     CacheEntry,
     CacheType,
     Catalog,
     ErrorKind,
     JSONObject,
+    ToolChange,
     UpstreamError,
 )
 from .base import EntrySummary
@@ -74,6 +81,10 @@ def encode(entry: CacheEntry) -> bytes:
         "policy": entry.policy,
     }
     doc.update((k, v) for k, v in optional.items() if v)
+    if entry.accepted_tools is not None:  # an empty accepted set is not "never reviewed"
+        doc["accepted_tools"] = [a.to_json() for a in entry.accepted_tools]
+    if entry.tool_changes:
+        doc["tool_changes"] = [c.to_json() for c in entry.tool_changes]
     return _dumps(doc).encode()
 
 
@@ -180,7 +191,17 @@ def _entry(doc: dict[str, Any]) -> CacheEntry:
         private=bool(doc.get("private", False)),
         definition=_str(doc.get("definition", "")),
         policy=_str(doc.get("policy", "")),
+        accepted_tools=_accepted(doc.get("accepted_tools")),
+        tool_changes=tuple(ToolChange.from_json(c) for c in doc.get("tool_changes", ())),
     )
+
+
+def _accepted(raw: Any) -> tuple[AcceptedTool, ...] | None:
+    if raw is None:  # an entry written before rug-pull detection: never reviewed
+        return None
+    if not isinstance(raw, list):
+        raise TypeError("accepted_tools must be a list")
+    return tuple(AcceptedTool.from_json(a) for a in raw)
 
 
 def _error(raw: Any) -> UpstreamError | None:

@@ -96,6 +96,8 @@ def entry_from_outcome(
         private=outcome.cache_hint.private,
         definition=definition,
         policy=policy,
+        accepted_tools=outcome.accepted_tools,
+        tool_changes=outcome.tool_changes,
     )
 
 

@@ -135,6 +135,10 @@ class Cache:
         self._count(CacheType.TOOLS, tier, chosen)
         return chosen
 
+    async def held(self, gateway_id: str, server_name: str) -> CacheEntry | None:
+        """The tools entry held now under any definition or policy (its accepted tool set)."""
+        return await self._held(gateway_id, server_name, self._clock())
+
     def fingerprint(self, spec: ServerSpec) -> str:
         """The definition fingerprint this cache stores and checks for a server."""
         key = self.settings.key_secret

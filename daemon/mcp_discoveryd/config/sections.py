@@ -66,6 +66,7 @@ class ToolGuardrailOverrides(Section):
     block_destructive: bool = _TP.block_destructive
     block_open_world: bool = _TP.block_open_world
     poisoning: Literal["block", "report", "off"] = _TP.poisoning
+    on_tool_change: Literal["report", "block"] = _TP.on_tool_change
 
 
 class ToolGuardrails(ToolGuardrailOverrides):

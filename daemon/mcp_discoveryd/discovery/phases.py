@@ -40,11 +40,13 @@ from ..models import (
     JSONObject,
     ServerOutcome,
     ServerSpec,
+    ToolChange,
     UpstreamError,
     UpstreamResult,
 )
 from ..secret import scrub
 from . import guardrails
+from .guardrails import tooldiff
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,10 @@ class CatalogCache(Protocol):
         self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]
     ) -> None:
         """Keep what a run learnt, under the cache's own policy."""
+        ...
+
+    async def held(self, gateway_id: str, server_name: str) -> CacheEntry | None:
+        """The entry held for a server under any definition (its accepted tool set)."""
         ...
 
 
@@ -202,12 +208,38 @@ class _Run:
         if result.catalog is not None and result.error is None:
             verdict = await self.checks.check_tools(sel.spec, result.catalog.tools)
         outcome = _from_upstream(sel, result, verdict, time.monotonic() - started)
+        if outcome.ok and result.catalog is not None:
+            outcome = await self._review(sel, outcome, result.catalog.tools)
         if cached is not None and outcome.status == "error":
             # The refresh of an expired entry failed: serve the old catalog within its grace.
             outcome = await self._from_cache(
                 sel, cached, outcome.duration_s, refresh_error=outcome.error
             )
         self.finish(outcome)
+
+    async def _review(
+        self, sel: Selection, outcome: ServerOutcome, listed: Sequence[JSONObject]
+    ) -> ServerOutcome:
+        """Rug-pull detection: the listing against the accepted set the cache holds.
+
+        The whole listing is compared (a tool the guardrails block is not "removed");
+        withholding applies to the tools the guardrails kept.
+        """
+        cache = self.cache
+        held = await cache.held(sel.gateway.id, sel.spec.name) if cache is not None else None
+        known = held.accepted_tools if held is not None else None
+        review = tooldiff.review(known, listed, sel.spec.tool_policy.on_tool_change)
+        _log_changes(sel, review.changes, held.tool_changes if held is not None else ())
+        withheld = {b.name: b for b in review.withheld}
+        kept = [t for t in outcome.catalog.tools if t.get("name") not in withheld]
+        now_withheld = tuple(withheld[n] for n in _names(outcome.catalog.tools) if n in withheld)
+        return replace(
+            outcome,
+            catalog=replace(outcome.catalog, tools=tuple(kept)),
+            blocked_tools=outcome.blocked_tools + now_withheld,
+            accepted_tools=review.accepted,
+            tool_changes=review.changes,
+        )
 
     async def _fetch_once(self, spec: ServerSpec) -> UpstreamResult:
         """Fetch a spec, joining a fetch of an identical spec already in flight."""
@@ -241,13 +273,15 @@ class _Run:
     ) -> ServerOutcome:
         """A cached catalog, checked again by today's tool policy (``refresh_error``: served stale)."""
         verdict = await self.checks.check_tools(sel.spec, entry.catalog.tools)
+        policy = sel.spec.tool_policy.on_tool_change
+        kept, withheld = tooldiff.withhold(verdict.kept, entry.tool_changes, policy)
         return ServerOutcome(
             gateway_id=sel.gateway.id,
             server_name=sel.spec.name,
             status="success",
             source="cache",
-            catalog=replace(entry.catalog, tools=tuple(verdict.kept)),
-            blocked_tools=entry.blocked_tools + verdict.blocked,
+            catalog=replace(entry.catalog, tools=kept),
+            blocked_tools=entry.blocked_tools + verdict.blocked + withheld,
             tool_warnings=verdict.warnings,
             error=refresh_error,
             duration_s=duration,
@@ -255,6 +289,7 @@ class _Run:
             server_info=entry.server_info,
             capabilities=entry.capabilities,
             stale=refresh_error is not None,
+            tool_changes=entry.tool_changes,
         )
 
 
@@ -262,6 +297,27 @@ class _SharedFetch:
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.result: UpstreamResult | None = None
+
+
+def _log_changes(
+    sel: Selection, changes: Sequence[ToolChange], known: Sequence[ToolChange]
+) -> None:
+    """Log each change once: those not pending already with the same definition."""
+    before = {(c.tool, c.kind, c.current.hash if c.current else "") for c in known}
+    policy = sel.spec.tool_policy.on_tool_change
+    for change in changes:
+        if (change.tool, change.kind, change.current.hash if change.current else "") in before:
+            continue
+        action = "withheld until accepted" if policy == "block" and change.current else "served"
+        if change.kind == "removed":
+            action = "no longer listed"
+        # The diff quotes upstream text, which may echo the server's own credentials.
+        what = scrub(tooldiff.summary(change), sel.spec.target.secrets())
+        logger.warning("tool change on %s/%s: %s (%s)", sel.gateway.id, sel.spec.name, what, action)
+
+
+def _names(tools: Sequence[JSONObject]) -> list[str]:
+    return [str(t.get("name", "")) for t in tools]
 
 
 def _catalog_with_tools(tools: Sequence[JSONObject]) -> Catalog:
