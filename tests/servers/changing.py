@@ -1,0 +1,82 @@
+"""An SDK server whose tools change at run time and that says so, in both protocol eras.
+
+``Changing`` wraps a low-level ``Server`` advertising ``tools.listChanged``:
+
+- ``add_tool(name)`` adds a tool, then sends ``notifications/tools/list_changed`` on
+  every classic session it knows (a session is known once it pinged: the daemon's
+  watched sessions ping) and publishes ``ToolsListChanged`` to every 2026-07-28
+  ``subscriptions/listen`` subscriber;
+- ``lists`` counts tools/list requests (one per discovery: refreshes are counted).
+
+``app()`` makes a fresh streamable HTTP app each time (an app's session manager runs
+once), so a test can stop the server and start it again with the same tools.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from mcp import types
+from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from starlette.types import ASGIApp
+
+
+class Changing:
+    """A server with a mutable tool list that announces each change."""
+
+    def __init__(self, tools: tuple[str, ...] = ("first",)) -> None:
+        self.tools = list(tools)
+        self.lists = 0
+        self.sessions: list[Any] = []  # classic sessions that pinged (ServerSession)
+        self.bus = InMemorySubscriptionBus()
+
+    def app(self) -> ASGIApp:
+        """A new streamable HTTP app over a new low-level server with the same tools."""
+        self.sessions = []
+        server: Server[Any] = Server(
+            "changing",
+            version="0.1.0",
+            on_list_tools=self._list_tools,
+            on_ping=self._ping,
+            on_subscriptions_listen=ListenHandler(self.bus),
+        )
+        # Over HTTP the capabilities come from a call with no arguments: advertise listChanged.
+        server.create_initialization_options = functools.partial(  # type: ignore[method-assign]
+            Server.create_initialization_options, server, NotificationOptions(tools_changed=True)
+        )
+        return server.streamable_http_app()
+
+    async def add_tool(self, name: str) -> None:
+        """Add a tool and tell every watcher (classic sessions and listen subscribers)."""
+        self.tools.append(name)
+        await self.notify()
+
+    async def notify(self) -> None:
+        """Announce that the tools changed, without changing them."""
+        for session in list(self.sessions):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:  # noqa: BLE001 - a closed session: forget it
+                self.sessions.remove(session)
+        await self.bus.publish(ToolsListChanged())
+
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        self.lists += 1
+        schema = {"type": "object", "properties": {}}
+        return types.ListToolsResult(
+            tools=[
+                types.Tool(name=n, description=f"Tool {n}.", input_schema=schema)
+                for n in self.tools
+            ]
+        )
+
+    async def _ping(
+        self, ctx: ServerRequestContext[Any], params: types.RequestParams | None
+    ) -> types.EmptyResult:
+        if ctx.session not in self.sessions:
+            self.sessions.append(ctx.session)
+        return types.EmptyResult()
