@@ -8,11 +8,13 @@ refreshes as the upstream's own tools/list requests.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
 import anyio
 import pytest
+from anyio.abc import TaskStatus
 from tests.actors.support import until
 from tests.servers.changing import Changing
 from tests.servers.http_harness import serve_app
@@ -47,11 +49,13 @@ def tool_names(api: DaemonApi, name: str = "s") -> set[str]:
     return set() if entry is None else {str(t["name"]) for t in entry.catalog.tools}
 
 
-async def added_tool_reaches_catalog(api: DaemonApi, changing: Changing, tool: str) -> float:
+async def added_tool_reaches_catalog(
+    api: DaemonApi, changing: Changing, tool: str, server: str = "s"
+) -> float:
     """Add ``tool`` upstream (which notifies); seconds until the daemon's catalog has it."""
     started = time.monotonic()
     await changing.add_tool(tool)
-    await until(lambda: tool in tool_names(api), limit=10.0)
+    await until(lambda: tool in tool_names(api, server), limit=10.0)
     return time.monotonic() - started
 
 
@@ -85,3 +89,82 @@ async def test_modern_session_subscriptions_listen_refreshes_the_catalog(tmp_pat
             entry = api.catalog("g", "s")
             assert entry is not None and entry.protocol_version == "2026-07-28"
             assert not changing.sessions  # no ping on a 2026-07-28 session: it listened
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run_server(
+    changing: Changing, port: int, stop: anyio.Event, *, task_status: TaskStatus[None]
+) -> None:
+    """Serve ``changing`` on ``port`` until ``stop`` is set (a server the test can restart)."""
+    async with serve_app(changing.app(), port=port):
+        task_status.started()
+        await stop.wait()
+
+
+async def test_watched_session_of_a_restarted_server_is_reopened(tmp_path: Path) -> None:
+    changing, port = Changing(), free_port()
+    config = remote_config(tmp_path / "d.toml", {"s": f"http://127.0.0.1:{port}/mcp"})
+    async with anyio.create_task_group() as tg:
+        first = anyio.Event()
+        await tg.start(run_server, changing, port, first)
+        async with Daemon(load_config(config)) as daemon:
+            api, watch = DaemonApi(daemon), daemon.deps.watch
+            assert watch is not None
+            await until(lambda: bool(changing.sessions))
+            first.set()  # the server goes away: the next ping fails
+            await until(lambda: watch.stats.open == 0)
+            second = anyio.Event()
+            await tg.start(run_server, changing, port, second)
+            await until(lambda: watch.stats.opened >= 2 and bool(changing.sessions))
+            took = await added_tool_reaches_catalog(api, changing, "second")
+            assert took < NOTICE_LIMIT
+            second.set()
+
+
+async def test_notifications_in_quick_succession_make_one_refresh(tmp_path: Path) -> None:
+    changing = Changing()
+    async with serve_app(changing.app()) as base:
+        config = remote_config(tmp_path / "d.toml", {"s": f"{base}/mcp"})
+        async with Daemon(load_config(config)) as daemon:
+            watch = daemon.deps.watch
+            assert watch is not None
+            await until(lambda: bool(changing.sessions))
+            before = changing.lists
+            for _ in range(5):
+                await changing.notify()
+            await until(lambda: watch.stats.notifications >= 5)
+            await until(lambda: changing.lists > before)
+            await anyio.sleep(1.0)  # any second refresh would have started by now
+            assert changing.lists == before + 1
+            assert daemon.actors.handles[("g", "s")].state.runs == 2  # preload, one refresh
+
+
+async def test_watched_sessions_stay_within_max_watched_and_a_slot_freed_is_taken(
+    tmp_path: Path,
+) -> None:
+    one, two = Changing(), Changing()
+    async with serve_app(one.app()) as base_one, serve_app(two.app()) as base_two:
+        urls = {"one": f"{base_one}/mcp", "two": f"{base_two}/mcp"}
+        config = remote_config(tmp_path / "d.toml", urls, daemon="max_watched = 1")
+        async with Daemon(load_config(config)) as daemon:
+            watch = daemon.deps.watch
+            assert watch is not None
+            await until(lambda: bool(one.sessions or two.sessions))
+            await until(lambda: watch.stats.waiting == 1)
+            await anyio.sleep(0.5)  # a few pings: still one session
+            assert watch.stats.open == 1 and watch.stats.peak == 1
+            watched, waiting = ("one", "two") if one.sessions else ("two", "one")
+            del urls[watched]
+            remote_config(config, urls, daemon="max_watched = 1")
+            reply = await daemon.reload()
+            assert reply["removed"] == [f"g/{watched}"]
+            other = two if waiting == "two" else one
+            await until(lambda: bool(other.sessions))  # the removed server's slot was freed
+            assert watch.stats.open == 1 and watch.stats.waiting == 0
+            took = await added_tool_reaches_catalog(DaemonApi(daemon), other, "later", waiting)
+            assert took < NOTICE_LIMIT
