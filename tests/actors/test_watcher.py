@@ -168,3 +168,31 @@ async def test_watched_sessions_stay_within_max_watched_and_a_slot_freed_is_take
             assert watch.stats.open == 1 and watch.stats.waiting == 0
             took = await added_tool_reaches_catalog(DaemonApi(daemon), other, "later", waiting)
             assert took < NOTICE_LIMIT
+
+
+@pytest.mark.npm
+async def test_server_everything_list_changed_over_stdio_refreshes(
+    tmp_path: Path, everything_server: tuple[str, str]
+) -> None:
+    """The npm reference server sends tools/list_changed right after initialize (classic era).
+
+    Watched over stdio (``watch = "on"``: stdio is not watched by default), that
+    notification alone makes the daemon refresh, with no request and a TTL of an hour.
+    """
+    node, script = everything_server
+    path = tmp_path / "d.toml"
+    path.write_text(
+        '[cache]\nmin_ttl = "0s"\ntool_ttl = "1h"\n[daemon]\nwatch_ping = "1s"\n'
+        "[gateways.g.servers.everything]\n"
+        f"command = {json.dumps(node)}\nargs = {json.dumps([script, 'stdio'])}\n"
+        'timeout = "20s"\nwatch = "on"\n'
+    )
+    async with Daemon(load_config(path)) as daemon:
+        watch = daemon.deps.watch
+        assert watch is not None
+        handle = daemon.actors.handles[("g", "everything")]
+        await until(lambda: watch.stats.notifications >= 1, limit=30.0)
+        await until(lambda: handle.state.runs >= 2, limit=30.0)  # preload, then the refresh
+        entry = DaemonApi(daemon).catalog("g", "everything")
+        assert entry is not None and len(entry.catalog.tools) == 13
+        assert entry.capabilities is not None and entry.capabilities["tools"]["listChanged"]
