@@ -196,7 +196,7 @@ class Watcher:
     def _opened(self, opened: Opened, *, reopened: bool) -> None:
         kinds = ", ".join(opened.advertised) or "nothing advertised, watched anyway"
         logger.info(
-            "watch %s: %s (%s, %s)%s",
+            "watch %s: watching %s (%s, %s)%s",
             self._name,
             kinds,
             opened.protocol_version,

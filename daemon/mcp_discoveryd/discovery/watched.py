@@ -126,7 +126,7 @@ async def watch_session(
                     return Ended("the server closed the subscription", opened=True)
                 except ListenNotSupportedError:
                     pass  # a classic session: notifications come through on_message
-                on_open(Opened(client.protocol_version, advertised, "notifications"))
+                on_open(Opened(client.protocol_version, advertised, "notifications/*/list_changed"))
                 while True:
                     await anyio.sleep(ping_s)
                     with anyio.fail_after(spec.timeout):
