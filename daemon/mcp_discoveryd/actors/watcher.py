@@ -134,10 +134,20 @@ class WatchPool(anyio.AsyncContextManagerMixin):
         """Watch ``selection``'s server until ``done`` is set (its actor ended)."""
         watcher = Watcher(selection, self, send)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(watcher.run)
+            tg.start_soon(self._contained, watcher)
             task_status.started()
             await done.wait()
             tg.cancel_scope.cancel()
+
+    async def _contained(self, watcher: Watcher) -> None:
+        """Run a watcher; a bug in it is logged and the watcher restarted, the daemon unharmed."""
+        while True:
+            try:
+                await watcher.run()
+                return
+            except Exception:
+                logger.exception("watch %s: watcher crashed; restarting", watcher.name)
+                await anyio.sleep(self.config.daemon.watch_retry_max)
 
 
 class Watcher:
@@ -150,7 +160,7 @@ class Watcher:
         send: Callable[[ListChanged], Awaitable[None]],
     ) -> None:
         self._spec = selection.spec
-        self._name = f"{selection.gateway.id}/{selection.spec.name}"
+        self.name = f"{selection.gateway.id}/{selection.spec.name}"
         self._pool = pool
         self._send = send
         self._kinds: set[Kind] = set()
@@ -164,7 +174,7 @@ class Watcher:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._debounce, settings.watch_debounce)
             while True:
-                async with self._pool.slot(self._name):
+                async with self._pool.slot(self.name):
                     began = anyio.current_time()
                     reopened = ever_opened
                     ended = await watch_session(
@@ -178,7 +188,7 @@ class Watcher:
                     )
                 ever_opened = ever_opened or ended.opened
                 if ended.unwatchable:
-                    logger.info("watch %s: not watched (%s)", self._name, ended.reason)
+                    logger.info("watch %s: not watched (%s)", self.name, ended.reason)
                     tg.cancel_scope.cancel()
                     return
                 if anyio.current_time() - began >= HEALTHY_AFTER:
@@ -187,7 +197,7 @@ class Watcher:
                 attempt += 1
                 logger.warning(
                     "watch %s: session ended (%s); reopening in %.1fs",
-                    self._name,
+                    self.name,
                     ended.reason,
                     delay,
                 )
@@ -197,7 +207,7 @@ class Watcher:
         kinds = ", ".join(opened.advertised) or "nothing advertised, watched anyway"
         logger.info(
             "watch %s: watching %s (%s, %s)%s",
-            self._name,
+            self.name,
             kinds,
             opened.protocol_version,
             opened.how,
@@ -218,7 +228,7 @@ class Watcher:
             await self._pending.wait()
             await anyio.sleep(window)
             kinds, self._kinds, self._pending = frozenset(self._kinds), set(), anyio.Event()
-            logger.info("list_changed %s: %s; refreshing", self._name, ", ".join(sorted(kinds)))
+            logger.info("list_changed %s: %s; refreshing", self.name, ", ".join(sorted(kinds)))
             try:
                 await self._send(ListChanged(kinds))
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
