@@ -93,6 +93,20 @@ async def test_classic_session_tools_list_changed_refreshes_the_catalog(tmp_path
             assert daemon.actors.handles[("g", "s")].state.last_status == "success"
 
 
+async def test_sse_session_tools_list_changed_refreshes_the_catalog(tmp_path: Path) -> None:
+    changing = Changing()
+    async with serve_app(changing.sse_app()) as base:
+        config = remote_config(
+            tmp_path / "d.toml", {"s": f"{base}/sse"}, server='transport = "sse"'
+        )
+        async with Daemon(load_config(config)) as daemon:
+            api = DaemonApi(daemon)
+            await until(lambda: bool(changing.sessions))
+            await notifications_arrive(changing)
+            took = await added_tool_reaches_catalog(api, changing, "second")
+            assert took < NOTICE_LIMIT
+
+
 async def test_modern_session_subscriptions_listen_refreshes_the_catalog(tmp_path: Path) -> None:
     changing = Changing()
     async with serve_app(changing.app()) as base:

@@ -19,8 +19,11 @@ from typing import Any
 
 from mcp import types
 from mcp.server import NotificationOptions, Server, ServerRequestContext
+from mcp.server.sse import SseServerTransport
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
-from starlette.types import ASGIApp
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class Changing:
@@ -34,6 +37,25 @@ class Changing:
 
     def app(self) -> ASGIApp:
         """A new streamable HTTP app over a new low-level server with the same tools."""
+        return self._server().streamable_http_app()
+
+    def sse_app(self) -> ASGIApp:
+        """An SSE app (``/sse``, posts to ``/messages/``) over a new low-level server."""
+        server = self._server()
+        sse = SseServerTransport("/messages/")
+
+        async def handle_sse(scope: Scope, receive: Receive, send: Send) -> None:
+            async with sse.connect_sse(scope, receive, send) as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+
+        return Starlette(
+            routes=[
+                Route("/sse", _Asgi(handle_sse)),
+                Mount("/messages/", app=sse.handle_post_message),
+            ]
+        )
+
+    def _server(self) -> Server[Any]:
         self.sessions = []
         server: Server[Any] = Server(
             "changing",
@@ -46,7 +68,7 @@ class Changing:
         server.create_initialization_options = functools.partial(  # type: ignore[method-assign]
             Server.create_initialization_options, server, NotificationOptions(tools_changed=True)
         )
-        return server.streamable_http_app()
+        return server
 
     async def add_tool(self, name: str) -> None:
         """Add a tool and tell every watcher (classic sessions and listen subscribers)."""
@@ -80,3 +102,13 @@ class Changing:
         if ctx.session not in self.sessions:
             self.sessions.append(ctx.session)
         return types.EmptyResult()
+
+
+class _Asgi:
+    """A plain ASGI callable as a starlette route endpoint (a function would get a Request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
