@@ -204,7 +204,7 @@ class Watcher:
                 await anyio.sleep(delay)
 
     def _opened(self, opened: Opened, *, reopened: bool) -> None:
-        kinds = ", ".join(opened.advertised) or "nothing advertised, watched anyway"
+        kinds = ", ".join(opened.advertised) or "tools, prompts, resources (none advertised)"
         logger.info(
             "watch %s: watching %s (%s, %s)%s",
             self.name,
