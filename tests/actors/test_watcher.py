@@ -91,6 +91,9 @@ async def test_classic_session_tools_list_changed_refreshes_the_catalog(tmp_path
             assert took < NOTICE_LIMIT
             assert tool_names(api) == {"first", "second"}
             assert daemon.actors.handles[("g", "s")].state.last_status == "success"
+            watch = (await api.status())["daemon"]["watch"]
+            assert watch["open"] == 1 and watch["max"] == 100
+            assert watch["notifications"] >= 2
 
 
 async def test_sse_session_tools_list_changed_refreshes_the_catalog(tmp_path: Path) -> None:

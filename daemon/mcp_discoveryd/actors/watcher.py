@@ -24,7 +24,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Self
 
@@ -35,7 +35,7 @@ from ..cache.health import Backoff
 from ..config.model import DaemonConfig
 from ..discovery.phases import Selection
 from ..discovery.watched import Kind, Opened, watch_session
-from ..models import RemoteTarget, ServerSpec
+from ..models import JSONObject, RemoteTarget, ServerSpec
 from .messages import ListChanged
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ class WatchPool(anyio.AsyncContextManagerMixin):
             if http is not None:
                 with anyio.move_on_after(5.0, shield=True):
                     await http.aclose()
+
+    def status(self) -> JSONObject:
+        """The counts and the bound, for status."""
+        return {**asdict(self.stats), "max": self.config.daemon.max_watched}
 
     def wanted(self, spec: ServerSpec) -> bool:
         """True when ``spec``'s server is to be watched (advertising listChanged, for "auto")."""
