@@ -183,6 +183,23 @@ async def test_notifications_in_quick_succession_make_one_refresh(tmp_path: Path
             assert daemon.actors.handles[("g", "s")].state.runs == runs + 1
 
 
+async def test_a_change_announced_during_a_refresh_gets_one_more_refresh(tmp_path: Path) -> None:
+    changing = Changing(list_delay=0.5)
+    async with serve_app(changing.app()) as base:
+        config = remote_config(tmp_path / "d.toml", {"s": f"{base}/mcp"})
+        async with Daemon(load_config(config)) as daemon:
+            api = DaemonApi(daemon)
+            await until(lambda: bool(changing.sessions))
+            await notifications_arrive(changing)
+            await anyio.sleep(0.5)  # the warm-up's refresh ended (it lists for 0.5s)
+            before = changing.lists
+            await changing.notify()
+            await until(lambda: changing.lists > before)  # a refresh is listing, slowly
+            await changing.add_tool("during")  # not in that refresh's answer
+            await until(lambda: "during" in tool_names(api), limit=10.0)
+            assert changing.lists == before + 2
+
+
 async def test_watched_sessions_stay_within_max_watched_and_a_slot_freed_is_taken(
     tmp_path: Path,
 ) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import anyio
 from mcp import types
 from mcp.server import NotificationOptions, Server, ServerRequestContext
 from mcp.server.sse import SseServerTransport
@@ -29,8 +30,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 class Changing:
     """A server with a mutable tool list that announces each change."""
 
-    def __init__(self, tools: tuple[str, ...] = ("first",)) -> None:
+    def __init__(self, tools: tuple[str, ...] = ("first",), *, list_delay: float = 0.0) -> None:
         self.tools = list(tools)
+        self.list_delay = list_delay  # seconds tools/list takes, after reading the tools
         self.lists = 0
         self.sessions: list[Any] = []  # classic sessions that pinged (ServerSession)
         self.bus = InMemorySubscriptionBus()
@@ -89,12 +91,11 @@ class Changing:
     ) -> types.ListToolsResult:
         self.lists += 1
         schema = {"type": "object", "properties": {}}
-        return types.ListToolsResult(
-            tools=[
-                types.Tool(name=n, description=f"Tool {n}.", input_schema=schema)
-                for n in self.tools
-            ]
-        )
+        tools = [
+            types.Tool(name=n, description=f"Tool {n}.", input_schema=schema) for n in self.tools
+        ]
+        await anyio.sleep(self.list_delay)  # a change now is not in this answer
+        return types.ListToolsResult(tools=tools)
 
     async def _ping(
         self, ctx: ServerRequestContext[Any], params: types.RequestParams | None
