@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import anyio
 import pytest
 from anyio.abc import TaskStatus
 from tests.actors.support import until
+from tests.conftest import descendants
 from tests.servers.changing import Changing
 from tests.servers.http_harness import serve_app
 
@@ -253,3 +255,33 @@ async def test_server_everything_list_changed_over_stdio_refreshes(
         entry = DaemonApi(daemon).catalog("g", "everything")
         assert entry is not None and len(entry.catalog.tools) == 13
         assert entry.capabilities is not None and entry.capabilities["tools"]["listChanged"]
+    assert live_children(script) == []
+
+
+async def test_a_watched_stdio_child_is_gone_when_the_daemon_stops(
+    tmp_path: Path, sdk_servers: str
+) -> None:
+    """``watch = "on"`` keeps a stdio child alive beside discovery; shutdown closes it."""
+    path = tmp_path / "d.toml"
+    path.write_text(
+        '[cache]\nmin_ttl = "0s"\ntool_ttl = "1h"\n[daemon]\nwatch_ping = "0.2s"\n'
+        "[gateways.g.servers.high]\n"
+        f"command = {json.dumps(sys.executable)}\nargs = {json.dumps([sdk_servers, 'high'])}\n"
+        'timeout = "20s"\nwatch = "on"\n'
+    )
+    async with Daemon(load_config(path)) as daemon:
+        watch = daemon.deps.watch
+        assert watch is not None
+        await until(lambda: watch.stats.open == 1, limit=30.0)
+        # The watched session's child alone (discovery's exits once its listing is done).
+        await until(lambda: len(live_children(sdk_servers)) == 1)
+        await anyio.sleep(0.5)  # pings answered: the session stays open
+        assert watch.stats.opened == 1
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5.0  # stdin closed, the child exits
+    assert live_children(sdk_servers) == []
+
+
+def live_children(script: str) -> list[object]:
+    """This process's live descendants running ``script`` (zombies excluded)."""
+    return [p for p in descendants().values() if script in p.cmdline and p.state != "Z"]
