@@ -285,3 +285,25 @@ async def test_a_watched_stdio_child_is_gone_when_the_daemon_stops(
 def live_children(script: str) -> list[object]:
     """This process's live descendants running ``script`` (zombies excluded)."""
     return [p for p in descendants().values() if script in p.cmdline and p.state != "Z"]
+
+
+async def test_reload_that_turns_watch_off_closes_the_session_and_keeps_the_entry(
+    tmp_path: Path,
+) -> None:
+    changing = Changing()
+    async with serve_app(changing.app()) as base:
+        urls = {"s": f"{base}/mcp"}
+        config = remote_config(tmp_path / "d.toml", urls)
+        async with Daemon(load_config(config)) as daemon:
+            api, watch = DaemonApi(daemon), daemon.deps.watch
+            assert watch is not None
+            await until(lambda: watch.stats.open == 1)
+            lists = changing.lists
+            remote_config(config, urls, server='watch = "off"')
+            reply = await daemon.reload()
+            assert reply["changed"] == ["g/s"]
+            await until(lambda: watch.stats.open == 0)
+            assert tool_names(api) == {"first"} and changing.lists == lists  # no rediscovery
+            await changing.add_tool("unseen")
+            await anyio.sleep(1.0)
+            assert tool_names(api) == {"first"}  # nobody watches: the timer will see it
