@@ -147,6 +147,7 @@ class DaemonApi:
                 "preloaded": sum(1 for h in daemon.actors.handles.values() if h.preloaded.is_set()),
                 "actors": len(daemon.actors.handles),
                 "config_defined": len(daemon.config_entries),
+                "watch": daemon.deps.watch.status() if daemon.deps.watch is not None else None,
             },
             "servers": servers,
             **(await daemon.cache.status(gateway)),

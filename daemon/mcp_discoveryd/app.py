@@ -29,6 +29,7 @@ from anyio.abc import TaskStatus
 from .actors.deps import ActorDeps
 from .actors.messages import LocalCoordinator, RefreshCoordinator
 from .actors.supervisor import ActorSet, Handle
+from .actors.watcher import WatchPool
 from .cache import Cache, open_cache
 from .config import load_config
 from .config.settings import DaemonConfig
@@ -122,12 +123,13 @@ class Daemon(anyio.AsyncContextManagerMixin):
             if fetcher is None:
                 client = UpstreamClient(self.config.discovery)
                 fetcher = await stack.enter_async_context(client)
+            watch = await stack.enter_async_context(WatchPool(self.config))  # list_changed
             async with anyio.create_task_group() as tg:
                 if self._handle_signals:
                     await tg.start(self._signals, tg.cancel_scope)
                 self._actors = ActorSet(tg)
                 self._deps = ActorDeps(
-                    self.config, fetcher, self._cache, self._checks, self._coordinator
+                    self.config, fetcher, self._cache, self._checks, self._coordinator, watch=watch
                 )
                 self.phase = "preloading"
                 handles = await self._start()

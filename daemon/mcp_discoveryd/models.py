@@ -117,6 +117,8 @@ class ServerSpec:
     timeout: float = 30.0  # one deadline for connect, listing and close
     server_policy: ServerPolicy = ServerPolicy()
     tool_policy: ToolPolicy = ToolPolicy()
+    # list_changed watching: "auto" (remote servers advertising listChanged), "on", "off"
+    watch: Literal["auto", "on", "off"] = "auto"
 
     @property
     def is_config_defined(self) -> bool:

@@ -52,3 +52,26 @@ def test_an_enkrypt_config_carries_daemon_settings_in_its_own_object(tmp_path: P
     }
     config = load_text(tmp_path, json.dumps(doc), name="enkrypt_mcp_config.json")
     assert config.daemon.ready == "at-once" and config.daemon.shutdown_timeout == 3.0
+
+
+def test_watch_is_each_servers_unless_it_says_otherwise(tmp_path: Path) -> None:
+    text = (
+        '[daemon]\nwatch = "off"\nmax_watched = 3\nwatch_debounce = "100ms"\nwatch_ping = "1m"\n'
+        '[gateways.g.servers.a]\ncommand = "true"\n'
+        '[gateways.g.servers.b]\nurl = "http://127.0.0.1:1/mcp"\nwatch = "on"\n'
+    )
+    config = load_text(tmp_path, text)
+    settings = config.daemon
+    assert (settings.watch, settings.max_watched) == ("off", 3)
+    assert (settings.watch_debounce, settings.watch_ping) == (0.1, 60.0)
+    assert {s.name: s.watch for s in config.gateways[0].servers} == {"a": "off", "b": "on"}
+
+
+def test_watch_defaults_to_auto_and_bad_values_are_problems(tmp_path: Path) -> None:
+    assert {s.watch for s in load_text(tmp_path, SERVER).gateways[0].servers} == {"auto"}
+    found = problems(
+        tmp_path,
+        '[daemon]\nwatch = "always"\nmax_watched = -1\n'
+        '[gateways.g.servers.a]\ncommand = "true"\nwatch = "yes"\n',
+    )
+    assert set(found) >= {"daemon.watch", "daemon.max_watched", "gateways.g.servers.a.watch"}

@@ -35,14 +35,17 @@ class _Server(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serve_app(app: ASGIApp, tls: TlsFiles | None = None) -> AsyncIterator[str]:
+async def serve_app(
+    app: ASGIApp, tls: TlsFiles | None = None, *, port: int = 0
+) -> AsyncIterator[str]:
     """Serve ``app`` until the block ends; yields the base URL (``http://127.0.0.1:PORT``).
 
-    With ``tls``, the server speaks HTTPS with that certificate (``https://...``).
+    With ``tls``, the server speaks HTTPS with that certificate (``https://...``); with
+    ``port``, on that port (a server restarted where its clients expect it), else a free one.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # bound before uvicorn starts: no race for the port
+    sock.bind(("127.0.0.1", port))  # bound before uvicorn starts: no race for the port
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -7,13 +7,16 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..config.settings import DaemonConfig, DaemonSettings
 from ..discovery import guardrails
 from ..discovery.phases import CatalogCache, Fetcher
 from ..models import CacheEntry, CacheType
 from .messages import LocalCoordinator, RefreshCoordinator
+
+if TYPE_CHECKING:
+    from .watcher import WatchPool
 
 
 class ActorCache(CatalogCache, Protocol):
@@ -37,6 +40,7 @@ class ActorDeps:
     coordinator: RefreshCoordinator = field(default_factory=LocalCoordinator)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
+    watch: WatchPool | None = None  # list_changed watching; None: nothing is watched
 
     @property
     def settings(self) -> DaemonSettings:

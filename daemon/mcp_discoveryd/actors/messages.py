@@ -15,7 +15,7 @@ from ..discovery.phases import Selection
 from ..models import ErrorKind, ServerOutcome, UpstreamError
 
 Phase = Literal["starting", "discovering", "idle", "backoff", "blocked", "failed", "stopped"]
-Trigger = Literal["preload", "refresh", "retry", "manual"]
+Trigger = Literal["preload", "refresh", "retry", "manual", "list_changed"]
 
 
 class Reply:
@@ -53,7 +53,15 @@ class Update:
     selection: Selection
 
 
-Message = Request | Update
+@dataclass(frozen=True, slots=True)
+class ListChanged:
+    """The server said its lists changed (a watched session, debounced): refresh at once."""
+
+    kinds: frozenset[str]  # "tools", "prompts", "resources"
+    refresh: bool = True  # always asks the upstream: the entry is known to be out of date
+
+
+Message = Request | Update | ListChanged
 
 
 @dataclass(frozen=True, slots=True)

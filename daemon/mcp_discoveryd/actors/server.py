@@ -30,6 +30,7 @@ from ..models import CacheEntry, CacheType, ServerOutcome
 from .deps import ActorDeps
 from .messages import (
     ActorState,
+    ListChanged,
     Message,
     Reply,
     Request,
@@ -62,6 +63,7 @@ class ServerActor:
         self._state = state or ActorState()
         backoff = deps.settings
         self._backoff = Backoff(backoff.retry_initial, backoff.retry_max)
+        self._changed = False  # a ListChanged arrived during a discovery: one more follows
 
     @property
     def state(self) -> ActorState:
@@ -86,6 +88,8 @@ class ServerActor:
                     refresh = True if message is None else message.refresh
                     if isinstance(message, Request):
                         replies.append(message.reply)
+                    elif isinstance(message, ListChanged):
+                        trigger = "list_changed"
                 assert trigger is not None
                 outcome = await self._discover(trigger, refresh)
                 closed = self._drain(replies)
@@ -94,7 +98,9 @@ class ServerActor:
                 replies.clear()
                 if closed:
                     return
-                trigger = None
+                # A change announced during the run may have been listed before it happened.
+                trigger, self._changed = ("list_changed" if self._changed else None), False
+                refresh = True
         finally:
             for reply in replies:  # a crash or a cancel: nobody is left waiting forever
                 reply.set(interrupted(self.selection, "discovery interrupted"))
@@ -122,6 +128,8 @@ class ServerActor:
                 return True
             if isinstance(message, Update):
                 self.selection = message.selection
+            elif isinstance(message, ListChanged):
+                self._changed = True
             else:
                 replies.append(message.reply)
 

@@ -66,6 +66,9 @@ class ActorSet:
         handle = Handle(selection, deps, send, receive)
         self.handles[(selection.gateway.id, selection.spec.name)] = handle
         await self._tg.start(self._supervise, handle)
+        if deps.watch is not None and deps.watch.wanted(selection.spec):
+            # The watcher ends with the actor (handle.done): stopped, failed or cancelled.
+            await self._tg.start(deps.watch.follow, selection, handle.send.send, handle.done)
         return handle
 
     def update(self, key: Key, selection: Selection) -> None:

@@ -64,6 +64,7 @@ def read_server(raw: object, path: KeyPath, where: ServerContext) -> ServerSpec 
         description=server.description,
         tools=tools,
         timeout=where.settings.discovery.default_timeout,
+        watch=where.settings.daemon.watch,
         server_policy=where.settings.server_policy,
         tool_policy=dataclasses.replace(
             defaults,

@@ -96,6 +96,14 @@ class DaemonSettings:
     retry_max: PositiveDuration = 300.0
     restart_limit: StrictInt = Field(default=5, ge=1)  # crashes within restart_window, then failed
     restart_window: PositiveDuration = 60.0
+    # list_changed watching (actors/watcher.py): each server's default; a server's own
+    # ``watch`` wins. "auto": remote servers that advertise listChanged; "on": any server
+    # (stdio too: a long-lived child each); "off": none.
+    watch: Literal["auto", "on", "off"] = "auto"
+    max_watched: StrictInt = Field(default=100, ge=0)  # watched sessions open at once, at most
+    watch_debounce: Duration = 0.25  # notifications within this window make one refresh
+    watch_ping: PositiveDuration = 30.0  # liveness ping on idle classic sessions
+    watch_retry_max: PositiveDuration = 60.0  # backoff cap before reopening a dead session
 
 
 @dataclass(frozen=True, slots=True)

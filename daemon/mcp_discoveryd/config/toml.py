@@ -3,7 +3,7 @@
 Layout: top-level [discovery], [cache], [daemon], [guardrails.servers], [guardrails.tools], then
 [gateways.<id>] (optional ``name``, ``cache_ids``) and [gateways.<id>.servers.<name>]
 with ``command``/``args``/``env``/``cwd`` (stdio) or ``url``/``transport``/``headers``
-(remote), ``description``, ``timeout``, ``tools``, ``allowed_tools``, ``denied_tools``
+(remote), ``description``, ``timeout``, ``watch``, ``tools``, ``allowed_tools``, ``denied_tools``
 and per-server [... .guardrails.servers] / [... .guardrails.tools] overrides.
 
 Each table is validated on its own, so one broken server never hides the problems
@@ -92,6 +92,7 @@ class ServerTable(Section):
     allowed_tools: list[Glob] | None = None
     denied_tools: list[Glob] = Field(default_factory=list)
     guardrails: GuardrailOverrides | None = None
+    watch: Literal["auto", "on", "off"] | None = None  # None: [daemon] watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,7 @@ def _server(
         description=table.description,
         tools=tools,
         timeout=table.timeout if table.timeout is not None else defaults.discovery.default_timeout,
+        watch=table.watch or defaults.daemon.watch,
         server_policy=server_policy(defaults.server_policy, override and override.servers),
         tool_policy=tool_policy(
             defaults.tool_policy,

@@ -10,7 +10,15 @@ from mcp_discoveryd.discovery.transports import sdk_shim
 
 PACKAGE = Path(mcp_discoveryd.__file__).parent
 # The SDK's public surface as this package uses it; anything else goes through the shim.
-PUBLIC = ("mcp", "mcp.client.sse", "mcp.client.stdio", "mcp.server", "mcp.server.mcpserver")
+PUBLIC = (
+    "mcp",
+    "mcp.client.sse",
+    "mcp.client.stdio",
+    "mcp.client.streamable_http",  # streamable_http_client: the watched sessions' transport
+    "mcp.client.subscriptions",  # what Client.listen() raises and yields (2026-07-28)
+    "mcp.server",
+    "mcp.server.mcpserver",
+)
 
 
 def _sdk_imports(path: Path) -> list[str]:
