@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mcp_discoveryd.actors.watcher import WatchPool
-from mcp_discoveryd.config.model import DaemonConfig, DaemonSettings, GatewayConfig
+from mcp_discoveryd.config.settings import DaemonConfig, DaemonSettings, GatewayConfig
 from mcp_discoveryd.models import RemoteTarget, ServerSpec, StdioTarget, Transport
 from mcp_discoveryd.secret import SecretUrl
 

@@ -32,7 +32,7 @@ import anyio
 from anyio.abc import TaskStatus
 
 from ..cache.health import Backoff
-from ..config.model import DaemonConfig
+from ..config.settings import DaemonConfig
 from ..discovery.phases import Selection
 from ..discovery.watched import Kind, Opened, watch_session
 from ..models import JSONObject, RemoteTarget, ServerSpec
