@@ -15,6 +15,7 @@ once; SIGHUP reloads. The in-process API is ``api.DaemonApi``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -27,9 +28,10 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .actors.deps import ActorDeps
-from .actors.messages import LocalCoordinator, RefreshCoordinator
 from .actors.supervisor import ActorSet, Handle
-from .cache import Cache, open_cache
+from .cache import Cache, Coordinator, coordinator_for, open_cache
+from .cache.health import Backoff
+from .cache.listener import run_listener
 from .config import load_config
 from .config.model import DaemonConfig
 from .configured import check_configured
@@ -54,7 +56,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         *,
         fetcher: Fetcher | None = None,
         checks: guardrails.Guardrails | None = None,
-        coordinator: RefreshCoordinator | None = None,
+        coordinator: Coordinator | None = None,
         loader: Loader = load_config,
         handle_signals: bool = False,
     ) -> None:
@@ -68,7 +70,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self.loader = loader
         self._fetcher = fetcher
         self._checks = checks or guardrails.Guardrails()
-        self._coordinator = coordinator or LocalCoordinator()
+        self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
@@ -125,10 +127,11 @@ class Daemon(anyio.AsyncContextManagerMixin):
             async with anyio.create_task_group() as tg:
                 if self._handle_signals:
                     await tg.start(self._signals, tg.cancel_scope)
+                if self._cache.remote is not None:  # other daemons' updates and clears
+                    await tg.start(self._listen, self._cache)
                 self._actors = ActorSet(tg)
-                self._deps = ActorDeps(
-                    self.config, fetcher, self._cache, self._checks, self._coordinator
-                )
+                coordinator = self._coordinator or coordinator_for(self._cache)
+                self._deps = ActorDeps(self.config, fetcher, self._cache, self._checks, coordinator)
                 self.phase = "preloading"
                 handles = await self._start()
                 if self.config.daemon.ready == "at-once":
@@ -207,6 +210,28 @@ class Daemon(anyio.AsyncContextManagerMixin):
         grace = self.config.daemon.shutdown_timeout
         logger.info("stopping: in-flight discoveries get %.0fs, then are cancelled", grace)
         await self.actors.stop_all(grace)
+
+    async def _listen(
+        self, cache: Cache, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The invalidation listener, a core actor: restarted after a crash with backoff;
+        past ``restart_limit`` crashes within ``restart_window`` it fails the daemon."""
+        settings, backoff = self.config.daemon, Backoff(0.1, 10.0)
+        crashes: list[float] = []
+        while True:
+            try:
+                await run_listener(cache, task_status=task_status)
+                return
+            except Exception as exc:
+                now = time.monotonic()
+                crashes = [t for t in crashes if now - t < settings.restart_window] + [now]
+                if len(crashes) > settings.restart_limit:
+                    raise
+                logger.error("invalidation listener crashed (%r); restarting", exc, exc_info=exc)
+                with contextlib.suppress(RuntimeError):  # it crashed before its handshake
+                    task_status.started()
+                task_status = anyio.TASK_STATUS_IGNORED  # started once: a restart is not a start
+                await anyio.sleep(backoff.delay(len(crashes) - 1))
 
     async def _signals(
         self, scope: anyio.CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..cache.lease import Coordinator, LocalCoordinator
 from ..config.model import DaemonConfig, DaemonSettings
 from ..discovery import guardrails
 from ..discovery.phases import CatalogCache, Fetcher
 from ..models import CacheEntry, CacheType
-from .messages import LocalCoordinator, RefreshCoordinator
 
 
 class ActorCache(CatalogCache, Protocol):
@@ -34,7 +34,8 @@ class ActorDeps:
     fetcher: Fetcher
     cache: ActorCache
     checks: guardrails.Guardrails = field(default_factory=guardrails.Guardrails)
-    coordinator: RefreshCoordinator = field(default_factory=LocalCoordinator)
+    # leases across daemons on one Redis; alone, every lease is granted
+    coordinator: Coordinator = field(default_factory=LocalCoordinator)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
 

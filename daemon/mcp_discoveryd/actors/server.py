@@ -27,6 +27,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from ..cache.health import Backoff
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
+from .coordination import kept, reread, take_turn
 from .deps import ActorDeps
 from .messages import (
     ActorState,
@@ -102,14 +103,15 @@ class ServerActor:
 
     async def _next(self) -> tuple[Message | None, Trigger | None]:
         """The next message, or the timer firing (None, trigger); (None, None) when closed."""
-        delay = self._delay()
-        with anyio.move_on_after(delay):
-            try:
-                message = await self._mailbox.receive()
-            except anyio.EndOfStream:
-                return None, None
-            return message, "manual"
-        return None, "retry" if self._state.failures else "refresh"
+        while True:  # the due time is read again when it comes: another daemon may have moved it
+            with anyio.move_on_after(self._delay()):
+                try:
+                    message = await self._mailbox.receive()
+                except anyio.EndOfStream:
+                    return None, None
+                return message, "manual"
+            if self._delay() <= 0:
+                return None, "retry" if self._state.failures else "refresh"
 
     def _drain(self, replies: list[Reply]) -> bool:
         """Join every request that arrived during the run; True when the mailbox is closed."""
@@ -127,17 +129,34 @@ class ServerActor:
 
     async def _discover(self, trigger: Trigger, refresh: bool) -> ServerOutcome:
         deps, sel = self._deps, self.selection
-        if trigger in ("refresh", "retry"):
-            refresh = await deps.coordinator.may_refresh(sel.gateway.id, sel.spec.name)
+        refresh = refresh or trigger in ("refresh", "retry")
+        held = await reread(deps.cache, sel)
+        lease = None
+        if refresh or held is None or held.freshness(deps.clock()) != "fresh":
+            lease = await take_turn(
+                deps.coordinator,
+                deps.cache,
+                sel,
+                lease_ttl=deps.settings.lease_ttl,
+                wait_limit=sel.spec.timeout + deps.settings.lease_ttl,
+                before=held.fetched_at if held is not None else None,
+                on_wait=lambda: self._set(phase="waiting", note="another daemon is discovering"),
+            )
+            refresh = refresh and lease is not None  # no lease: another daemon's result, read it
         self._set(phase="discovering")
-        report = await run_discovery(
-            deps.config,
-            deps.fetcher,
-            cache=deps.cache,
-            refresh=refresh,
-            selections=[sel],
-            checks=deps.checks,
-        )
+        try:
+            async with kept(lease, deps.settings.lease_ttl):
+                report = await run_discovery(
+                    deps.config,
+                    deps.fetcher,
+                    cache=deps.cache,
+                    refresh=refresh,
+                    selections=[sel],
+                    checks=deps.checks,
+                )
+        finally:
+            if lease is not None:
+                await lease.release()  # shielded and bounded: also when cancelled
         outcome = report.outcomes[0]
         self._after(outcome, trigger)
         self._preloaded.set()
@@ -229,7 +248,9 @@ class ServerActor:
             if entry is None:
                 self._set(note="entry gone (evicted or cleared); refreshing")
                 return 0.0
-            due = max(due, entry.refresh_at)  # a later write (manual, another daemon) moved it
+            if entry.refresh_at > due:  # a later write (manual, another daemon) moved it
+                due = entry.refresh_at
+                self._set(next_run_at=due)
         return max(0.0, due - self._deps.clock())
 
     def _entry(self) -> CacheEntry | None:

@@ -96,6 +96,9 @@ class DaemonSettings:
     retry_max: PositiveDuration = 300.0
     restart_limit: StrictInt = Field(default=5, ge=1)  # crashes within restart_window, then failed
     restart_window: PositiveDuration = 60.0
+    # a refresh lease across daemons on one Redis: renewed every third of it while a
+    # discovery runs, so a daemon that died holding it is taken over this long after
+    lease_ttl: PositiveDuration = 10.0
 
 
 @dataclass(frozen=True, slots=True)
