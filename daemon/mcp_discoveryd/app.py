@@ -15,7 +15,6 @@ once; SIGHUP reloads. The in-process API is ``api.DaemonApi``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import time
@@ -28,10 +27,9 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .actors.deps import ActorDeps
+from .actors.invalidation import run_invalidation
 from .actors.supervisor import ActorSet, Handle
 from .cache import Cache, Coordinator, coordinator_for, open_cache
-from .cache.health import Backoff
-from .cache.listener import run_listener
 from .config import load_config
 from .config.model import DaemonConfig
 from .configured import check_configured
@@ -127,9 +125,9 @@ class Daemon(anyio.AsyncContextManagerMixin):
             async with anyio.create_task_group() as tg:
                 if self._handle_signals:
                     await tg.start(self._signals, tg.cancel_scope)
-                if self._cache.remote is not None:  # other daemons' updates and clears
-                    await tg.start(self._listen, self._cache)
                 self._actors = ActorSet(tg)
+                # other daemons' updates and clears, into memory and to the actors
+                await tg.start(run_invalidation, self._cache, self._actors, self.config.daemon)
                 coordinator = self._coordinator or coordinator_for(self._cache)
                 self._deps = ActorDeps(self.config, fetcher, self._cache, self._checks, coordinator)
                 self.phase = "preloading"
@@ -210,28 +208,6 @@ class Daemon(anyio.AsyncContextManagerMixin):
         grace = self.config.daemon.shutdown_timeout
         logger.info("stopping: in-flight discoveries get %.0fs, then are cancelled", grace)
         await self.actors.stop_all(grace)
-
-    async def _listen(
-        self, cache: Cache, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        """The invalidation listener, a core actor: restarted after a crash with backoff;
-        past ``restart_limit`` crashes within ``restart_window`` it fails the daemon."""
-        settings, backoff = self.config.daemon, Backoff(0.1, 10.0)
-        crashes: list[float] = []
-        while True:
-            try:
-                await run_listener(cache, task_status=task_status)
-                return
-            except Exception as exc:
-                now = time.monotonic()
-                crashes = [t for t in crashes if now - t < settings.restart_window] + [now]
-                if len(crashes) > settings.restart_limit:
-                    raise
-                logger.error("invalidation listener crashed (%r); restarting", exc, exc_info=exc)
-                with contextlib.suppress(RuntimeError):  # it crashed before its handshake
-                    task_status.started()
-                task_status = anyio.TASK_STATUS_IGNORED  # started once: a restart is not a start
-                await anyio.sleep(backoff.delay(len(crashes) - 1))
 
     async def _signals(
         self, scope: anyio.CancelScope, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED

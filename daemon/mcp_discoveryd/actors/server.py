@@ -131,6 +131,8 @@ class ServerActor:
         deps, sel = self._deps, self.selection
         refresh = refresh or trigger in ("refresh", "retry")
         held = await reread(deps.cache, sel)
+        if trigger == "refresh" and held is not None and held.refresh_at > deps.clock():
+            refresh = False  # refreshed elsewhere since our timer was set: reschedule from it
         lease = None
         if refresh or held is None or held.freshness(deps.clock()) != "fresh":
             lease = await take_turn(

@@ -77,6 +77,16 @@ class ActorSet:
         except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass  # a full or dead mailbox: the next incarnation starts from handle.selection
 
+    def nudge(self, key: Key) -> None:
+        """Make an idle actor look at its entry again (changed by another daemon, or cleared)."""
+        handle = self.handles.get(key)
+        if handle is None:
+            return
+        try:
+            handle.send.send_nowait(Update(handle.selection))  # same selection: a look, no work
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # busy or gone: it reads its entry when it next runs anyway
+
     async def stop(self, key: Key, *, grace: float = 0.0) -> None:
         """Stop one actor: close its mailbox, let a discovery in flight end within ``grace``."""
         handle = self.handles.pop(key)
