@@ -144,7 +144,9 @@ async def test_a_clear_through_one_daemon_reaches_the_others(
         def rescheduled(daemon: Daemon, api: DaemonApi) -> bool:
             entry, state = api.catalog("g", "a"), daemon.actors.handles[("g", "a")].state
             due = state.next_run_at
-            return entry is not None and state.phase == "idle" and due == entry.refresh_at
+            if entry is None or due is None or state.phase != "idle":
+                return False
+            return entry.refresh_at <= due < entry.expires_at  # its own lag past refresh_at
 
         daemons = (first, second, third)
         await until(lambda: all(rescheduled(d, a) for d, a in zip(daemons, apis, strict=True)))

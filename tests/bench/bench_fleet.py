@@ -62,8 +62,8 @@ def _config(url: str, servers: int, ttl: float) -> DaemonConfig:
     )
 
 
-def _commands(info: dict[str, dict[str, int]]) -> int:
-    return sum(v["calls"] for k, v in info.items() if k.startswith("cmdstat_"))
+def _commands(info: dict[str, dict[str, int]]) -> dict[str, int]:
+    return {k[8:]: v["calls"] for k, v in info.items() if k.startswith("cmdstat_")}
 
 
 async def fleet(
@@ -79,7 +79,7 @@ async def fleet(
         for _ in range(daemons):
             await stack.enter_async_context(Daemon(_config(url, servers, ttl), fetcher=fake))
         ready_s = time.monotonic() - started
-        preload = sum(len(t) for t in fake.fetched.values())
+        before_window = sum(len(t) for t in fake.fetched.values())
         probe = Redis.from_url(url)
         before = _commands(await probe.info("commandstats"))
         window_start = time.monotonic()
@@ -88,6 +88,8 @@ async def fleet(
         after = _commands(await probe.info("commandstats"))
         await probe.aclose()
     window = window_end - window_start
+    calls = {k: v - before.get(k, 0) for k, v in after.items()}
+    calls["info"] = calls.get("info", 1) - 1  # our own INFO
     fetches = refreshes = 0
     for times in fake.fetched.values():
         within = [t for t in times if window_start <= t < window_end]
@@ -103,11 +105,14 @@ async def fleet(
         "periods": periods,
         "window_s": round(window, 2),
         "ready_s": round(ready_s, 2),
-        "preload_fetches": preload,
+        "fetches_before_window": before_window,  # the preload, and refreshes while others start
         "fetches_in_window": fetches,
         "refresh_periods_seen": refreshes,
         "discoveries_per_key_per_period": round(fetches / refreshes, 3) if refreshes else None,
-        "redis_commands_per_s_per_daemon": round((after - before - 1) / window / daemons, 1),
+        "redis_commands_per_s_per_daemon": round(sum(calls.values()) / window / daemons, 1),
+        "by_command_per_s_per_daemon": {
+            k: round(v / window / daemons, 1) for k, v in sorted(calls.items()) if v
+        },
     }
 
 

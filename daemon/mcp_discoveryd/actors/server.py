@@ -41,6 +41,8 @@ from .messages import (
 
 logger = logging.getLogger(__name__)
 
+LAG = 0.25  # of an entry's lead (expiry minus refresh_at): this daemon's own refresh delay
+
 
 class ServerActor:
     """Discovers one server on request and on its refresh timer, one discovery at a time."""
@@ -184,7 +186,7 @@ class ServerActor:
             logger.warning("%s %s: blocked (%s)", trigger, name, "; ".join(outcome.violations))
             return
         if outcome.error is None:
-            due = entry.refresh_at if entry is not None else now + self._backoff.maximum
+            due = self._due(entry) if entry is not None else now + self._backoff.maximum
             if due <= now:  # the entry read instead (a refresh not granted) is due too: not a spin
                 due = now + self._backoff.delay(0, self._deps.rng)
             self._set(
@@ -251,9 +253,16 @@ class ServerActor:
                 self._set(note="entry gone (evicted or cleared); refreshing")
                 return 0.0
             if entry.refresh_at > due:  # a later write (manual, another daemon) moved it
-                due = entry.refresh_at
+                due = self._due(entry)
                 self._set(next_run_at=due)
         return max(0.0, due - self._deps.clock())
+
+    def _due(self, entry: CacheEntry) -> float:
+        """When to refresh ``entry``: its ``refresh_at`` plus a lag of our own (up to a quarter
+        of its lead), so that daemons sharing the entry do not all wake at once: the first
+        refreshes, the others hear of it first and reschedule (no lease contention)."""
+        lead = max(0.0, entry.expires_at - entry.refresh_at)
+        return entry.refresh_at + self._deps.rng.uniform(0.0, LAG * lead)
 
     def _entry(self) -> CacheEntry | None:
         sel = self.selection
