@@ -151,3 +151,21 @@ async def test_a_clear_through_one_daemon_reaches_the_others(
         daemons = (first, second, third)
         await until(lambda: all(rescheduled(d, a) for d, a in zip(daemons, apis, strict=True)))
         assert spawns(path, "a") == 2
+
+
+async def test_with_redis_unreachable_a_daemon_refreshes_on_its_own_without_waiting(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    redis_server.kill()  # nothing listens: every lease is granted locally (degraded)
+    path = write_config(tmp_path / "d.toml", {"a": []}, cache=_cache(redis_server))
+    phases: list[str] = []
+    async with Daemon(load_config(path)) as daemon:
+        handle = daemon.actors.handles[("g", "a")]
+
+        def refreshed_twice() -> bool:
+            phases.append(handle.state.phase)
+            return spawns(path, "a") >= 3
+
+        await until(refreshed_twice, limit=20)
+        assert DaemonApi(daemon).catalog("g", "a") is not None
+    assert "waiting" not in phases  # nobody to wait for
