@@ -7,6 +7,10 @@ with jitter), the backoff after failures, and the single flight: requests that
 arrive while a discovery runs wait in the mailbox and get that discovery's
 outcome when it ends; they never start another.
 
+Across daemons on one Redis, each upstream discovery is taken under the key's lease
+(``coordination.take_turn``): refused, the actor waits for the holder's result and
+reschedules from it. Alone, or with Redis unreachable, every lease is granted.
+
 The cache alone decides what a failure does to the entry it holds (kept, served
 stale until ``stale_until``); the actor only reschedules. State is shown as a
 frozen ``ActorState`` replaced whole, so readers never see it half-written.
