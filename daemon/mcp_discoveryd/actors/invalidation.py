@@ -43,13 +43,15 @@ async def run_invalidation(
     if not isinstance(remote, RedisBackend):
         task_status.started()
         return
-    refs: dict[Key, str] = {}  # keyed hashes, computed once per actor
+    keys = _Keys(actors, remote)
 
     def on_event(event: CacheEvent | None) -> None:
-        for key in list(actors.handles):
-            ref = refs.get(key) or refs.setdefault(
-                key, remote.keys.entry_ref(CacheType.TOOLS, *key)
-            )
+        if event is not None and event.kind == "updated":  # one entry: found by its hash
+            key = keys.by_ref().get(event.ref)
+            if key is not None:
+                actors.nudge(key)
+            return
+        for ref, key in keys.by_ref().items():  # a clear's scope, or anything (a resync)
             if event is None or event.covers(ref):
                 actors.nudge(key)
 
@@ -69,3 +71,19 @@ async def run_invalidation(
                     task_status.started()
                 task_status = anyio.TASK_STATUS_IGNORED  # a restart is not a start
                 await anyio.sleep(RESTART_BACKOFF.delay(len(crashes) - 1))
+
+
+class _Keys:
+    """The actors' keys by hashed identity, rebuilt only when the set of actors changed."""
+
+    def __init__(self, actors: ActorSet, remote: RedisBackend) -> None:
+        self._actors, self._remote = actors, remote
+        self._generation = -1
+        self._map: dict[str, Key] = {}
+
+    def by_ref(self) -> dict[str, Key]:
+        if self._actors.generation != self._generation:
+            self._generation = self._actors.generation
+            ref = self._remote.keys.entry_ref
+            self._map = {ref(CacheType.TOOLS, *key): key for key in self._actors.handles}
+        return self._map

@@ -59,12 +59,14 @@ class ActorSet:
     def __init__(self, tg: TaskGroup) -> None:
         self._tg = tg
         self.handles: dict[Key, Handle] = {}
+        self.generation = 0  # changes whenever an actor is added or removed
 
     async def start(self, selection: Selection, deps: ActorDeps) -> Handle:
         """Start an actor for a selection; returns once it reads its mailbox."""
         send, receive = anyio.create_memory_object_stream[Message](MAILBOX)
         handle = Handle(selection, deps, send, receive)
         self.handles[(selection.gateway.id, selection.spec.name)] = handle
+        self.generation += 1
         await self._tg.start(self._supervise, handle)
         return handle
 
@@ -90,6 +92,7 @@ class ActorSet:
     async def stop(self, key: Key, *, grace: float = 0.0) -> None:
         """Stop one actor: close its mailbox, let a discovery in flight end within ``grace``."""
         handle = self.handles.pop(key)
+        self.generation += 1
         handle.send.close()
         with anyio.move_on_after(grace):
             await handle.done.wait()
