@@ -169,3 +169,25 @@ async def test_with_redis_unreachable_a_daemon_refreshes_on_its_own_without_wait
         await until(refreshed_twice, limit=20)
         assert DaemonApi(daemon).catalog("g", "a") is not None
     assert "waiting" not in phases  # nobody to wait for
+
+
+async def test_a_daemon_stopped_mid_discovery_releases_its_lease_at_once(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    lease_ttl = 20.0  # a lease left behind would hold the other daemon back this long
+    path = write_config(
+        tmp_path / "d.toml",
+        {"a": ["--start-ms", "4000"]},
+        cache=_cache(redis_server, ttl=30.0),
+        daemon=f'lease_ttl = "{lease_ttl}s"\nready = "at-once"\nshutdown_timeout = "0s"',
+    )
+    with _daemons(path, 1) as (holder,):
+        await until(lambda: spawns(path, "a") == 1, limit=20)
+        async with Daemon(load_config(path)) as other:
+            handle = other.actors.handles[("g", "a")]
+            await until(lambda: handle.state.phase == "waiting", limit=10)
+            holder.send_signal(signal.SIGTERM)  # its discovery is cancelled, the lease released
+            stopped = time.monotonic()
+            await until(lambda: spawns(path, "a") == 2, limit=lease_ttl)
+            assert start_times(path, "a")[1] - stopped < 6.0  # not after PX (20 s)
+            await until(lambda: DaemonApi(other).catalog("g", "a") is not None, limit=15)
