@@ -9,16 +9,18 @@ wrong data. With the memory cache, or Redis unreachable, every lease is granted 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import anyio
 
 from ..cache import Cache
 from ..cache.lease import Coordinator, Lease, LocalLease
 from ..cache.listener import refetch
+from ..config.model import GatewayConfig
 from ..discovery.phases import Selection
-from ..models import CacheEntry, CacheType
+from ..models import CacheEntry, CacheType, ServerOutcome, ServerSpec
 from .deps import ActorCache
 
 MAX_WAITS = (
@@ -88,6 +90,30 @@ async def kept(lease: Lease | None, ttl: float) -> AsyncIterator[None]:
             yield
         finally:
             tg.cancel_scope.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class RunCache:
+    """The cache as one actor run sees it: a run that only read the cache records nothing.
+
+    Recording it would rewrite the gateway's config entry (and every other daemon would
+    re-read it) once per daemon per key per period; the run that asked the upstream
+    still records it, as do the start and each reload.
+    """
+
+    inner: ActorCache
+
+    async def catalog(self, gateway_id: str, spec: ServerSpec) -> CacheEntry | None:
+        """See ``CatalogCache.catalog``."""
+        return await self.inner.catalog(gateway_id, spec)
+
+    async def record(
+        self, outcomes: Sequence[ServerOutcome], gateways: Sequence[GatewayConfig]
+    ) -> None:
+        """See ``CatalogCache.record``; nothing when every outcome was read from the cache."""
+        if all(o.source == "cache" and o.error is None for o in outcomes):
+            return
+        await self.inner.record(outcomes, gateways)
 
 
 def _newer(entry: CacheEntry | None, before: float | None) -> bool:

@@ -31,7 +31,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from ..cache.health import Backoff
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
-from .coordination import kept, reread, take_turn
+from .coordination import RunCache, kept, reread, take_turn
 from .deps import ActorDeps
 from .messages import (
     ActorState,
@@ -157,7 +157,7 @@ class ServerActor:
                 report = await run_discovery(
                     deps.config,
                     deps.fetcher,
-                    cache=deps.cache,
+                    cache=RunCache(deps.cache),
                     refresh=refresh,
                     selections=[sel],
                     checks=deps.checks,
