@@ -23,9 +23,8 @@ from ..discovery.phases import Selection
 from ..models import CacheEntry, CacheType, ServerOutcome, ServerSpec
 from .deps import ActorCache
 
-MAX_WAITS = (
-    3  # a holder seen this many times in a row without a result: read the cache, retry later
-)
+# A holder seen this many times in a row without a result: read the cache, retry later.
+MAX_WAITS = 3
 
 
 async def take_turn(
