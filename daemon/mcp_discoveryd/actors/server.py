@@ -29,6 +29,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..cache.health import Backoff
+from ..cache.lease import LocalCoordinator
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
 from .coordination import RunCache, kept, reread, take_turn
@@ -262,9 +263,11 @@ class ServerActor:
         return max(0.0, due - self._deps.clock())
 
     def _due(self, entry: CacheEntry) -> float:
-        """When to refresh ``entry``: its ``refresh_at`` plus a lag of our own (up to a quarter
-        of its lead), so that daemons sharing the entry do not all wake at once: the first
-        refreshes, the others hear of it first and reschedule (no lease contention)."""
+        """When to refresh ``entry``: on a shared Redis, its ``refresh_at`` plus a lag of our
+        own (up to a quarter of its lead), so that daemons sharing the entry do not all wake
+        at once: the first refreshes, the others hear of it first and reschedule."""
+        if isinstance(self._deps.coordinator, LocalCoordinator):  # alone: nobody to defer to
+            return entry.refresh_at
         lead = max(0.0, entry.expires_at - entry.refresh_at)
         return entry.refresh_at + self._deps.rng.uniform(0.0, LAG * lead)
 
