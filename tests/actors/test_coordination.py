@@ -191,3 +191,28 @@ async def test_a_daemon_stopped_mid_discovery_releases_its_lease_at_once(
             await until(lambda: spawns(path, "a") == 2, limit=lease_ttl)
             assert start_times(path, "a")[1] - stopped < 6.0  # not after PX (20 s)
             await until(lambda: DaemonApi(other).catalog("g", "a") is not None, limit=15)
+
+
+async def test_an_entry_refreshed_by_another_daemon_reschedules_this_ones_timer(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": []}, cache=_cache(redis_server, ttl=60.0))
+    async with Daemon(load_config(path)) as first, Daemon(load_config(path)) as second:
+        handle = second.actors.handles[("g", "a")]
+        old = handle.state.next_run_at
+        assert old is not None and spawns(path, "a") == 1
+        await anyio.sleep(0.05)  # the manual refresh below is fetched later than the preload
+        (outcome,) = (await DaemonApi(first).discover("g", "a")).outcomes  # a manual refresh
+        assert outcome.source == "discovery" and spawns(path, "a") == 2
+        renewed = DaemonApi(first).catalog("g", "a")
+        assert renewed is not None
+
+        def moved() -> bool:
+            due = handle.state.next_run_at
+            from_new = due is not None and renewed.refresh_at <= due < renewed.expires_at
+            return from_new and due != old
+
+        await until(moved, limit=10)  # from the new entry, woken by the event: no timer ran
+        entry = DaemonApi(second).catalog("g", "a")
+        assert entry is not None and entry.fetched_at == renewed.fetched_at
+        assert handle.state.runs == 1 and spawns(path, "a") == 2  # rescheduled, not refreshed

@@ -70,6 +70,7 @@ class ServerActor:
         self._state = state or ActorState()
         backoff = deps.settings
         self._backoff = Backoff(backoff.retry_initial, backoff.retry_max)
+        self._scheduled_from: float | None = None  # fetched_at of the entry next_run_at is from
 
     @property
     def state(self) -> ActorState:
@@ -192,6 +193,7 @@ class ServerActor:
             return
         if outcome.error is None:
             due = self._due(entry) if entry is not None else now + self._backoff.maximum
+            self._scheduled_from = entry.fetched_at if entry is not None else None
             if due <= now:  # the entry read instead (a refresh not granted) is due too: not a spin
                 due = now + self._backoff.delay(0, self._deps.rng)
             self._set(
@@ -257,8 +259,11 @@ class ServerActor:
             if entry is None:
                 self._set(note="entry gone (evicted or cleared); refreshing")
                 return 0.0
-            if entry.refresh_at > due:  # a later write (manual, another daemon) moved it
+            written = entry.fetched_at != self._scheduled_from
+            if written and entry.refresh_at > self._deps.clock():
+                # written since we scheduled (a manual refresh, another daemon): from it
                 due = self._due(entry)
+                self._scheduled_from = entry.fetched_at
                 self._set(next_run_at=due)
         return max(0.0, due - self._deps.clock())
 
