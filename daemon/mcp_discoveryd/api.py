@@ -159,11 +159,14 @@ class DaemonApi:
         server_name: str | None = None,
         cache_type: str | None = None,
     ) -> JSONObject:
-        """Clear entries (the cache's own reply); actors refresh what they own when next due."""
+        """Clear entries (the cache's own reply); actors whose entry is gone rediscover it now."""
         daemon = self._daemon
-        return await daemon.cache.clear(
+        reply = await daemon.cache.clear(
             gateway_id, server_name, cache_type, gateways=daemon.config.gateways
         )
+        for key in list(daemon.actors.handles):  # the cleared ones rediscover now
+            daemon.actors.nudge(key)
+        return reply
 
     async def accept(
         self, gateway_id: str, server_name: str, tool_name: str | None = None

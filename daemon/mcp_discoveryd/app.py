@@ -27,10 +27,10 @@ import anyio
 from anyio.abc import TaskStatus
 
 from .actors.deps import ActorDeps
-from .actors.messages import LocalCoordinator, RefreshCoordinator
+from .actors.invalidation import run_invalidation
 from .actors.supervisor import ActorSet, Handle
 from .actors.watcher import WatchPool
-from .cache import Cache, open_cache
+from .cache import Cache, Coordinator, coordinator_for, open_cache
 from .config import load_config
 from .config.settings import DaemonConfig
 from .configured import check_configured
@@ -55,7 +55,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         *,
         fetcher: Fetcher | None = None,
         checks: guardrails.Guardrails | None = None,
-        coordinator: RefreshCoordinator | None = None,
+        coordinator: Coordinator | None = None,
         loader: Loader = load_config,
         handle_signals: bool = False,
     ) -> None:
@@ -69,7 +69,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self.loader = loader
         self._fetcher = fetcher
         self._checks = checks or guardrails.Guardrails()
-        self._coordinator = coordinator or LocalCoordinator()
+        self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
@@ -128,8 +128,11 @@ class Daemon(anyio.AsyncContextManagerMixin):
                 if self._handle_signals:
                     await tg.start(self._signals, tg.cancel_scope)
                 self._actors = ActorSet(tg)
+                # other daemons' updates and clears, into memory and to the actors
+                await tg.start(run_invalidation, self._cache, self._actors, self.config.daemon)
+                coordinator = self._coordinator or coordinator_for(self._cache)
                 self._deps = ActorDeps(
-                    self.config, fetcher, self._cache, self._checks, self._coordinator, watch=watch
+                    self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
                 handles = await self._start()

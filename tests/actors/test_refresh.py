@@ -11,6 +11,7 @@ from tests.actors.support import spawns, until, write_config
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
+from mcp_discoveryd.cache.lease import Lease, WaitResult
 from mcp_discoveryd.config import load_config
 
 pytestmark = pytest.mark.slow
@@ -46,9 +47,17 @@ class Refuser:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
 
-    async def may_refresh(self, gateway_id: str, server_name: str) -> bool:
+    async def try_acquire(self, gateway_id: str, server_name: str, ttl_s: float) -> Lease | None:
         self.asked.append((gateway_id, server_name))
-        return False
+        return None
+
+    async def wait_for_update(
+        self,
+        gateway_id: str,
+        server_name: str,
+        timeout: float,  # noqa: ASYNC109  # the protocol's
+    ) -> WaitResult:
+        return "timeout"  # the holder never ends
 
 
 async def test_a_refused_refresh_reads_the_cache_and_does_not_spin(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import anyio
 import pytest
 from tests.cache.builders import (
     HOUR,
@@ -20,7 +21,7 @@ from tests.cache.counting import CountingConnection
 from tests.cache.redis_servers import RedisFactory, RedisServer, RedisTlsFactory
 
 from mcp_discoveryd.cache import CacheStats, codec, open_cache
-from mcp_discoveryd.cache.redis import RedisConnection
+from mcp_discoveryd.cache.redis import MAX_CONNECTIONS, RedisConnection
 from mcp_discoveryd.config.settings import CacheSettings
 from mcp_discoveryd.errors import CacheUnavailableError
 from mcp_discoveryd.models import CacheType
@@ -306,3 +307,14 @@ async def test_codec_bytes_are_what_redis_holds(redis_server: RedisServer) -> No
         assert conn.get(
             backend.keys.entry_key(CacheType.TOOLS, "gw-1", "server-a")
         ) == codec.encode(e)
+
+
+async def test_more_concurrent_commands_than_pooled_connections_wait_and_never_read_as_down(
+    redis_server: RedisServer,
+) -> None:
+    cfg = config(redis_settings(redis_server.url), (gateway("gw-1", ("server-a",)),))
+    async with open_cache(cfg) as cache:
+        async with anyio.create_task_group() as tg:  # hundreds of actors reading at once
+            for _ in range(MAX_CONNECTIONS * 5):
+                tg.start_soon(cache.get, CacheType.TOOLS, "gw-1", "server-a")
+        assert cache.health.ok

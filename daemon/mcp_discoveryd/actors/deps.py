@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..cache.lease import Coordinator, LocalCoordinator
 from ..config.settings import DaemonConfig, DaemonSettings
 from ..discovery import guardrails
 from ..discovery.phases import CatalogCache, Fetcher
 from ..models import CacheEntry, CacheType
-from .messages import LocalCoordinator, RefreshCoordinator
 
 if TYPE_CHECKING:
     from .watcher import WatchPool
@@ -37,7 +37,8 @@ class ActorDeps:
     fetcher: Fetcher
     cache: ActorCache
     checks: guardrails.Guardrails = field(default_factory=guardrails.Guardrails)
-    coordinator: RefreshCoordinator = field(default_factory=LocalCoordinator)
+    # leases across daemons on one Redis; alone, every lease is granted
+    coordinator: Coordinator = field(default_factory=LocalCoordinator)
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
     watch: WatchPool | None = None  # list_changed watching; None: nothing is watched

@@ -7,14 +7,16 @@ fills and only the requester reads.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import anyio
 
 from ..discovery.phases import Selection
 from ..models import ErrorKind, ServerOutcome, UpstreamError
 
-Phase = Literal["starting", "discovering", "idle", "backoff", "blocked", "failed", "stopped"]
+Phase = Literal[
+    "starting", "waiting", "discovering", "idle", "backoff", "blocked", "failed", "stopped"
+]
 Trigger = Literal["preload", "refresh", "retry", "manual", "list_changed"]
 
 
@@ -77,26 +79,6 @@ class ActorState:
     next_run_at: float | None = None  # wall clock: the next refresh or retry
     restarts: int = 0  # crashes the supervisor restarted this actor after
     note: str = ""  # why, in words (an entry gone past its grace, a crash loop, ...)
-
-
-class RefreshCoordinator(Protocol):
-    """Asked before each upstream refresh of a key: may this daemon refresh it now?
-
-    The seam for a cross-host lease: a coordinator that says no makes the actor read
-    the shared cache instead (another daemon's result) and reschedule from it.
-    """
-
-    async def may_refresh(self, gateway_id: str, server_name: str) -> bool:
-        """True when this daemon should ask the upstream now."""
-        ...
-
-
-class LocalCoordinator:
-    """One daemon alone: always yes (the in-process single flight is the actor itself)."""
-
-    async def may_refresh(self, gateway_id: str, server_name: str) -> bool:
-        """See ``RefreshCoordinator``."""
-        return True
 
 
 def interrupted(selection: Selection, why: str) -> ServerOutcome:

@@ -7,6 +7,10 @@ with jitter), the backoff after failures, and the single flight: requests that
 arrive while a discovery runs wait in the mailbox and get that discovery's
 outcome when it ends; they never start another.
 
+Across daemons on one Redis, each upstream discovery is taken under the key's lease
+(``coordination.take_turn``): refused, the actor waits for the holder's result and
+reschedules from it. Alone, or with Redis unreachable, every lease is granted.
+
 The cache alone decides what a failure does to the entry it holds (kept, served
 stale until ``stale_until``); the actor only reschedules. State is shown as a
 frozen ``ActorState`` replaced whole, so readers never see it half-written.
@@ -25,8 +29,10 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..cache.health import Backoff
+from ..cache.lease import LocalCoordinator
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
+from .coordination import RunCache, kept, reread, take_turn
 from .deps import ActorDeps
 from .messages import (
     ActorState,
@@ -40,6 +46,8 @@ from .messages import (
 )
 
 logger = logging.getLogger(__name__)
+
+LAG = 0.25  # of an entry's lead (expiry minus refresh_at): this daemon's own refresh delay
 
 
 class ServerActor:
@@ -64,6 +72,7 @@ class ServerActor:
         backoff = deps.settings
         self._backoff = Backoff(backoff.retry_initial, backoff.retry_max)
         self._changed = False  # a ListChanged arrived during a discovery: one more follows
+        self._scheduled_from: float | None = None  # fetched_at of the entry next_run_at is from
 
     @property
     def state(self) -> ActorState:
@@ -108,14 +117,15 @@ class ServerActor:
 
     async def _next(self) -> tuple[Message | None, Trigger | None]:
         """The next message, or the timer firing (None, trigger); (None, None) when closed."""
-        delay = self._delay()
-        with anyio.move_on_after(delay):
-            try:
-                message = await self._mailbox.receive()
-            except anyio.EndOfStream:
-                return None, None
-            return message, "manual"
-        return None, "retry" if self._state.failures else "refresh"
+        while True:  # the due time is read again when it comes: another daemon may have moved it
+            with anyio.move_on_after(self._delay()):
+                try:
+                    message = await self._mailbox.receive()
+                except anyio.EndOfStream:
+                    return None, None
+                return message, "manual"
+            if self._delay() <= 0:
+                return None, "retry" if self._state.failures else "refresh"
 
     def _drain(self, replies: list[Reply]) -> bool:
         """Join every request that arrived during the run; True when the mailbox is closed."""
@@ -135,17 +145,36 @@ class ServerActor:
 
     async def _discover(self, trigger: Trigger, refresh: bool) -> ServerOutcome:
         deps, sel = self._deps, self.selection
-        if trigger in ("refresh", "retry"):
-            refresh = await deps.coordinator.may_refresh(sel.gateway.id, sel.spec.name)
+        refresh = refresh or trigger in ("refresh", "retry")
+        held = await reread(deps.cache, sel)
+        if trigger == "refresh" and held is not None and held.refresh_at > deps.clock():
+            refresh = False  # refreshed elsewhere since our timer was set: reschedule from it
+        lease = None
+        if refresh or held is None or held.freshness(deps.clock()) != "fresh":
+            lease = await take_turn(
+                deps.coordinator,
+                deps.cache,
+                sel,
+                lease_ttl=deps.settings.lease_ttl,
+                wait_limit=sel.spec.timeout + deps.settings.lease_ttl,
+                before=held.fetched_at if held is not None else None,
+                on_wait=lambda: self._set(phase="waiting", note="another daemon is discovering"),
+            )
+            refresh = refresh and lease is not None  # no lease: another daemon's result, read it
         self._set(phase="discovering")
-        report = await run_discovery(
-            deps.config,
-            deps.fetcher,
-            cache=deps.cache,
-            refresh=refresh,
-            selections=[sel],
-            checks=deps.checks,
-        )
+        try:
+            async with kept(lease, deps.settings.lease_ttl):
+                report = await run_discovery(
+                    deps.config,
+                    deps.fetcher,
+                    cache=RunCache(deps.cache),
+                    refresh=refresh,
+                    selections=[sel],
+                    checks=deps.checks,
+                )
+        finally:
+            if lease is not None:
+                await lease.release()  # shielded and bounded: also when cancelled
         outcome = report.outcomes[0]
         self._after(outcome, trigger)
         self._preloaded.set()
@@ -171,7 +200,8 @@ class ServerActor:
             logger.warning("%s %s: blocked (%s)", trigger, name, "; ".join(outcome.violations))
             return
         if outcome.error is None:
-            due = entry.refresh_at if entry is not None else now + self._backoff.maximum
+            due = self._due(entry) if entry is not None else now + self._backoff.maximum
+            self._scheduled_from = entry.fetched_at if entry is not None else None
             if due <= now:  # the entry read instead (a refresh not granted) is due too: not a spin
                 due = now + self._backoff.delay(0, self._deps.rng)
             self._set(
@@ -237,8 +267,22 @@ class ServerActor:
             if entry is None:
                 self._set(note="entry gone (evicted or cleared); refreshing")
                 return 0.0
-            due = max(due, entry.refresh_at)  # a later write (manual, another daemon) moved it
+            written = entry.fetched_at != self._scheduled_from
+            if written and entry.refresh_at > self._deps.clock():
+                # written since we scheduled (a manual refresh, another daemon): from it
+                due = self._due(entry)
+                self._scheduled_from = entry.fetched_at
+                self._set(next_run_at=due)
         return max(0.0, due - self._deps.clock())
+
+    def _due(self, entry: CacheEntry) -> float:
+        """When to refresh ``entry``: on a shared Redis, its ``refresh_at`` plus a lag of our
+        own (up to a quarter of its lead), so that daemons sharing the entry do not all wake
+        at once: the first refreshes, the others hear of it first and reschedule."""
+        if isinstance(self._deps.coordinator, LocalCoordinator):  # alone: nobody to defer to
+            return entry.refresh_at
+        lead = max(0.0, entry.expires_at - entry.refresh_at)
+        return entry.refresh_at + self._deps.rng.uniform(0.0, LAG * lead)
 
     def _entry(self) -> CacheEntry | None:
         sel = self.selection

@@ -59,12 +59,14 @@ class ActorSet:
     def __init__(self, tg: TaskGroup) -> None:
         self._tg = tg
         self.handles: dict[Key, Handle] = {}
+        self.generation = 0  # changes whenever an actor is added or removed
 
     async def start(self, selection: Selection, deps: ActorDeps) -> Handle:
         """Start an actor for a selection; returns once it reads its mailbox."""
         send, receive = anyio.create_memory_object_stream[Message](MAILBOX)
         handle = Handle(selection, deps, send, receive)
         self.handles[(selection.gateway.id, selection.spec.name)] = handle
+        self.generation += 1
         await self._tg.start(self._supervise, handle)
         if deps.watch is not None and deps.watch.wanted(selection.spec):
             # The watcher ends with the actor (handle.done): stopped, failed or cancelled.
@@ -80,9 +82,20 @@ class ActorSet:
         except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass  # a full or dead mailbox: the next incarnation starts from handle.selection
 
+    def nudge(self, key: Key) -> None:
+        """Make an idle actor look at its entry again (changed by another daemon, or cleared)."""
+        handle = self.handles.get(key)
+        if handle is None:
+            return
+        try:
+            handle.send.send_nowait(Update(handle.selection))  # same selection: a look, no work
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # busy or gone: it reads its entry when it next runs anyway
+
     async def stop(self, key: Key, *, grace: float = 0.0) -> None:
         """Stop one actor: close its mailbox, let a discovery in flight end within ``grace``."""
         handle = self.handles.pop(key)
+        self.generation += 1
         handle.send.close()
         with anyio.move_on_after(grace):
             await handle.done.wait()

@@ -9,7 +9,7 @@ daemon that wait for another daemon's result (``Coordinator.wait_for_update``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -124,6 +124,16 @@ class Hub:
 
     def __init__(self) -> None:
         self._waiters: set[_Waiter] = set()
+        self._observers: list[Callable[[CacheEvent | None], None]] = []
+
+    @contextmanager
+    def observe(self, observer: Callable[[CacheEvent | None], None]) -> Iterator[None]:
+        """Call ``observer`` with every event passed on (None: anything may have changed)."""
+        self._observers.append(observer)
+        try:
+            yield
+        finally:
+            self._observers.remove(observer)
 
     @contextmanager
     def watch(self, ref: str) -> Iterator[_Waiter]:
@@ -143,6 +153,8 @@ class Hub:
                 waiter.seen = event
                 waiter.event.set()
                 woken += 1
+        for observer in list(self._observers):
+            observer(event)
         return woken
 
     def notify_all(self, event: CacheEvent) -> None:
@@ -151,3 +163,5 @@ class Hub:
             if not waiter.event.is_set():
                 waiter.seen = event
                 waiter.event.set()
+        for observer in list(self._observers):
+            observer(None)

@@ -152,6 +152,22 @@ async def resync_view(cache: Cache, remote: RedisBackend, *, since: float) -> No
     logger.info("cache: invalidation listener resynced %d held entries", len(held))
 
 
+async def refetch(cache: Cache, ident: EntryId) -> CacheEntry | None:
+    """The entry held after taking Redis's copy when not older than ours (another daemon's
+    write whose event we may not have heard yet); memory's alone while Redis is down."""
+    remote = cache.remote
+    if isinstance(remote, RedisBackend) and cache.health.ok:
+        try:
+            found = await remote.fetch(*ident, now=time.time())
+        except CacheUnavailableError:
+            found = None  # the recovery actor notices on the next write
+        if found is not None:
+            local = cache.memory.lookup(*ident, time.time())
+            if local is None or found[0].fetched_at >= local.fetched_at:
+                cache.memory.store(found[0], found[1], now=time.time())
+    return cache.memory.lookup(*ident, time.time())
+
+
 def _held_ids(cache: Cache) -> list[EntryId]:
     """Identities of the shared entries held in memory."""
     return [

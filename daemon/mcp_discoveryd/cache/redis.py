@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
-from redis.asyncio import Redis, RedisCluster, Sentinel
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster, Sentinel
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
@@ -33,6 +33,10 @@ from .stats import CacheStats
 
 CONNECT_TIMEOUT = 2.0  # seconds; a Redis that does not answer is treated as down
 COMMAND_TIMEOUT = 3.0  # with the one retry, a hung Redis is declared down within ~6 s
+# Connections per daemon; a command beyond them waits (up to COMMAND_TIMEOUT) for a free
+# one instead of failing "Too many connections", which would mark a busy Redis down
+# (hundreds of actors preloading or refreshing at once).
+MAX_CONNECTIONS = 64
 
 Arg = str | int | float | bytes
 _UNAVAILABLE = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
@@ -223,7 +227,10 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
         url = settings.url.reveal() if settings.url else "redis://localhost:6379/0"
         if settings.cluster:
             return RedisCluster.from_url(url, **common), "redis-cluster", []
-        return Redis.from_url(url, **common), "redis", []
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=COMMAND_TIMEOUT, **common
+        )
+        return Redis.from_pool(pool), "redis", []
     except (ValueError, TypeError, RedisClusterException) as exc:
         # The config loader checks URLs and their options; this catches what only redis-py
         # knows is wrong (a TypeError is an option a connection class does not take).

@@ -104,6 +104,9 @@ class DaemonSettings:
     watch_debounce: Duration = 0.25  # notifications within this window make one refresh
     watch_ping: PositiveDuration = 30.0  # liveness ping on idle classic sessions
     watch_retry_max: PositiveDuration = 60.0  # backoff cap before reopening a dead session
+    # a refresh lease across daemons on one Redis: renewed every third of it while a
+    # discovery runs, so a daemon that died holding it is taken over this long after
+    lease_ttl: PositiveDuration = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,89 @@
+"""The invalidation listener as a core actor of the daemon.
+
+Other daemons' "updated"/"cleared" events reach this daemon's memory through
+``cache.listener.run_listener``; here they also reach the server actors they concern,
+which look at their entry again: one refreshed elsewhere is rescheduled from its new
+``refresh_at`` (not refreshed again), one cleared is discovered again (under the lease,
+so once between the daemons). A crash is restarted with backoff; past ``restart_limit``
+crashes within ``restart_window`` it fails the daemon (the service manager restarts it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import anyio
+from anyio.abc import TaskStatus
+
+from ..cache import Cache
+from ..cache.events import CacheEvent
+from ..cache.health import Backoff
+from ..cache.listener import run_listener
+from ..cache.redis_backend import RedisBackend
+from ..config.settings import DaemonSettings
+from ..models import CacheType
+from .supervisor import ActorSet, Key
+
+logger = logging.getLogger(__name__)
+
+RESTART_BACKOFF = Backoff(initial=0.1, maximum=10.0)
+
+
+async def run_invalidation(
+    cache: Cache,
+    actors: ActorSet,
+    settings: DaemonSettings,
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen (ready once subscribed) and pass events on to the actors, until cancelled."""
+    remote = cache.remote
+    if not isinstance(remote, RedisBackend):
+        task_status.started()
+        return
+    keys = _Keys(actors, remote)
+
+    def on_event(event: CacheEvent | None) -> None:
+        if event is not None and event.kind == "updated":  # one entry: found by its hash
+            key = keys.by_ref().get(event.ref)
+            if key is not None:
+                actors.nudge(key)
+            return
+        for ref, key in keys.by_ref().items():  # a clear's scope, or anything (a resync)
+            if event is None or event.covers(ref):
+                actors.nudge(key)
+
+    crashes: list[float] = []
+    with remote.hub.observe(on_event):
+        while True:
+            try:
+                await run_listener(cache, task_status=task_status)
+                return
+            except Exception as exc:
+                now = time.monotonic()
+                crashes = [t for t in crashes if now - t < settings.restart_window] + [now]
+                if len(crashes) > settings.restart_limit:
+                    raise
+                logger.error("invalidation listener crashed (%r); restarting", exc, exc_info=exc)
+                with contextlib.suppress(RuntimeError):  # it crashed before its handshake
+                    task_status.started()
+                task_status = anyio.TASK_STATUS_IGNORED  # a restart is not a start
+                await anyio.sleep(RESTART_BACKOFF.delay(len(crashes) - 1))
+
+
+class _Keys:
+    """The actors' keys by hashed identity, rebuilt only when the set of actors changed."""
+
+    def __init__(self, actors: ActorSet, remote: RedisBackend) -> None:
+        self._actors, self._remote = actors, remote
+        self._generation = -1
+        self._map: dict[str, Key] = {}
+
+    def by_ref(self) -> dict[str, Key]:
+        if self._actors.generation != self._generation:
+            self._generation = self._actors.generation
+            ref = self._remote.keys.entry_ref
+            self._map = {ref(CacheType.TOOLS, *key): key for key in self._actors.handles}
+        return self._map
