@@ -39,11 +39,16 @@ from typing import Any
 import anyio
 from mcp import Client, StdioServerParameters
 
-from mcp_discoveryd.config.settings import DaemonConfig, DiscoverySettings, GatewayConfig
-
 try:
+    from mcp_discoveryd.config.settings import DaemonConfig, DiscoverySettings, GatewayConfig
     from mcp_discoveryd.config.targets import remote_target
-except ImportError:  # a tree from before config/targets.py (measuring an older engine)
+except ImportError:  # a tree from before config/settings.py (measuring an older engine)
+    from mcp_discoveryd.config.model import (  # type: ignore[import-not-found, no-redef]
+        DaemonConfig,
+        DiscoverySettings,
+        GatewayConfig,
+    )
+
     from mcp_discoveryd.models import RemoteTarget as remote_target  # type: ignore[assignment]
 from mcp_discoveryd.discovery.phases import run_discovery
 from mcp_discoveryd.discovery.upstream import UpstreamClient
