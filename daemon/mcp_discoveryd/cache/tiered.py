@@ -1,6 +1,6 @@
 """The cache the daemon uses: memory in front, Redis (when configured) behind.
 
-Reads: a fresh entry in memory is answered at once (no round trip, no copy);
+Reads (``reads.py``): a fresh entry in memory is answered at once (no round trip, no copy);
 otherwise Redis is asked (another daemon may have refreshed the entry) and what
 it has is kept in memory. Writes go to both, encoded once. A tools entry is
 served for a server only under the definition it was made from (``catalog``).
@@ -36,7 +36,8 @@ from .entries import entry_from_outcome, entry_with_failure, gateway_config_entr
 from .fingerprint import definition_fingerprint, policy_fingerprint
 from .health import Health
 from .memory import MemoryBackend
-from .stats import CacheStats, Result, Tier
+from .reads import any_entry, held_tools, read_result, read_through
+from .stats import CacheStats, Tier
 from .writeback import write_newer
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class Cache:
         self, cache_type: CacheType, gateway_id: str, server_name: str | None
     ) -> CacheEntry | None:
         """The freshest live entry from memory or Redis; None past ``stale_until``."""
-        chosen, tier = await self._read(cache_type, gateway_id, server_name, _any)
+        chosen, tier = await self._read(cache_type, gateway_id, server_name, any_entry)
         self._count(cache_type, tier, chosen)
         return chosen
 
@@ -307,6 +308,10 @@ class Cache:
         self._recovered.set()
         return written
 
+    def _shared(self) -> Backend | None:
+        """The shared store when it is to be asked (configured and healthy)."""
+        return self.remote if self._health.ok else None
+
     async def _read(
         self,
         cache_type: CacheType,
@@ -314,45 +319,24 @@ class Cache:
         server_name: str | None,
         accept: Callable[[CacheEntry], bool],
     ) -> tuple[CacheEntry | None, Tier]:
-        """The newest live entry and the tier that answered; Redis is asked unless memory holds
-        a fresh entry that ``accept`` takes."""
-        now = self._clock()
-        local = self.memory.lookup(cache_type, gateway_id, server_name, now)
-        chosen, tier = local, "memory"
-        settled = local is not None and local.freshness(now) == "fresh" and accept(local)
-        if self.remote is not None and self._health.ok and not settled:
-            try:
-                found = await self.remote.fetch(cache_type, gateway_id, server_name, now=now)
-            except CacheUnavailableError as exc:
-                self._mark_down(exc)
-            else:
-                newer = found is not None and (
-                    local is None
-                    or found[0].fetched_at >= local.fetched_at
-                    or (accept(found[0]) and not accept(local))
-                )
-                if found is not None and newer:
-                    self.memory.store(found[0], found[1], now=now)
-                    chosen, tier = found[0], "redis"
-                elif local is None:
-                    tier = "redis"  # asked, and Redis had nothing either
-        return chosen, _tier(tier)
+        return await read_through(
+            self.memory,
+            self._shared(),
+            cache_type,
+            gateway_id,
+            server_name,
+            now=self._clock(),
+            accept=accept,
+            on_down=self._mark_down,
+        )
 
     def _count(self, cache_type: CacheType, tier: Tier, chosen: CacheEntry | None) -> None:
-        result: Result = "miss" if chosen is None else _result(chosen.freshness(self._clock()))
-        self.stats.record_request(cache_type, tier, result)
+        self.stats.record_request(cache_type, tier, read_result(chosen, self._clock()))
 
     async def _held(self, gateway_id: str, server_name: str, now: float) -> CacheEntry | None:
-        """The tools entry held now (memory, else Redis), without counting a request."""
-        local = self.memory.lookup(CacheType.TOOLS, gateway_id, server_name, now)
-        if local is not None or self.remote is None or not self._health.ok:
-            return local
-        try:
-            found = await self.remote.fetch(CacheType.TOOLS, gateway_id, server_name, now=now)
-        except CacheUnavailableError as exc:
-            self._mark_down(exc)
-            return None
-        return found[0] if found is not None else None
+        return await held_tools(
+            self.memory, self._shared(), gateway_id, server_name, now=now, on_down=self._mark_down
+        )
 
     async def _replay_clears(self) -> None:
         """Apply, in order, the clears made while Redis was unreachable."""
@@ -378,10 +362,6 @@ class Cache:
             self._down.set()
 
 
-def _any(entry: CacheEntry) -> bool:
-    return True
-
-
 def _attempted(outcome: ServerOutcome) -> bool:
     """True when the outcome is a failed attempt to reach the upstream (not a block)."""
     return outcome.status != "blocked" and (outcome.source == "discovery" or outcome.stale)
@@ -394,11 +374,3 @@ def _known(scope: ClearScope, gateways: Sequence[GatewayConfig]) -> dict[str, li
         for g in gateways
         if scope.gateway_id is None or g.id == scope.gateway_id
     }
-
-
-def _result(freshness: str) -> Result:
-    return "hit" if freshness == "fresh" else "stale"
-
-
-def _tier(name: str) -> Tier:
-    return "memory" if name == "memory" else "redis"
