@@ -182,24 +182,11 @@ async def _streamable(
 async def _sse(
     target: RemoteTarget, shared: SharedClient, limit_s: float, read_s: float
 ) -> AsyncIterator[TransportStreams]:
-    import httpx2
-    from mcp.client.sse import sse_client
-
     from .transports.client import HttpWatch
+    from .transports.sse import sse_transport
 
-    client = shared.client_for(target, HttpWatch(transport="sse"), limit_s)
-
-    def factory(
-        headers: dict[str, str] | None = None,
-        timeout: httpx2.Timeout | None = None,
-        auth: httpx2.Auth | None = None,
-    ) -> httpx2.AsyncClient:
-        return client  # headers and timeouts are already on it
-
-    sse = sse_client(
-        target.url.reveal(), timeout=limit_s, sse_read_timeout=read_s, httpx_client_factory=factory
-    )
-    async with sse as streams:
+    watch = HttpWatch(transport="sse")
+    async with sse_transport(shared, target, watch, limit_s, read_s=read_s) as streams:
         yield streams
 
 

@@ -21,12 +21,18 @@ from .sdk_shim import TransportStreams
 
 @asynccontextmanager
 async def sse_transport(
-    shared: SharedClient, target: RemoteTarget, watch: HttpWatch, limit_s: float
+    shared: SharedClient,
+    target: RemoteTarget,
+    watch: HttpWatch,
+    limit_s: float,
+    *,
+    read_s: float | None = None,
 ) -> AsyncIterator[TransportStreams]:
     """Message streams for a session with the SSE server at ``target``.
 
     ``limit_s`` bounds connecting and the SDK's own SSE timeouts; the caller's
-    cancel scope is the real deadline.
+    cancel scope is the real deadline. ``read_s`` (default ``limit_s``) bounds a
+    quiet event stream: a watched session, pinged, sets it past its ping interval.
     """
     client = shared.client_for(target, watch, limit_s)
 
@@ -39,7 +45,10 @@ async def sse_transport(
 
     # sse_client opens and closes the client itself.
     sse = sse_client(
-        target.url.reveal(), timeout=limit_s, sse_read_timeout=limit_s, httpx_client_factory=factory
+        target.url.reveal(),
+        timeout=limit_s,
+        sse_read_timeout=limit_s if read_s is None else read_s,
+        httpx_client_factory=factory,
     )
     async with sse as streams:
         yield streams
