@@ -25,7 +25,14 @@ from mcp_discoveryd.models import (
     Transport,
 )
 from mcp_discoveryd.report import report_json
-from mcp_discoveryd.secret import MASK, Secret, SecretUrl, scrub
+from mcp_discoveryd.secret import (
+    MASK,
+    Secret,
+    SecretUrl,
+    scrub,
+    url_without_credentials,
+    url_without_secrets,
+)
 
 # Anything a person could configure as a secret: printable, 8+ characters.
 SECRETS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=8)
@@ -87,6 +94,16 @@ def test_urls_show_their_credentials_masked(password: str, key: str) -> None:
     upstream_said = f"denied svc:{password} with api_key={key} at {url.reveal()}"
     assert password not in scrub(upstream_said, url.secrets())
     assert key not in scrub(upstream_said, url.secrets())
+
+
+@given(SECRETS, SECRETS, st.sampled_from(["h.example", "h.example:8443", "[::1]:9000"]))
+def test_credential_free_url_shapes_keep_no_secret(password: str, key: str, host: str) -> None:
+    """Neither shape keeps a password or query value; one keeps the user and query names."""
+    url = f"https://svc:{quote(password, safe='')}@{host}/mcp?api_key={quote(key, safe='')}&x=1#f"
+    assert url_without_credentials(url) == f"https://svc@{host}/mcp?api_key=&x="
+    assert url_without_secrets(url) == f"https://{host}/mcp"
+    for broken in ("https://[::1/x", "http://h:port/"):
+        assert url_without_credentials(broken) == url_without_secrets(broken) == "<invalid url>"
 
 
 def _render(env: str, header: str, pw: str) -> tuple[str, str]:

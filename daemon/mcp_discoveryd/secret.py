@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
+INVALID_URL = "<invalid url>"  # what the credential-free URL shapes give for an unparsable URL
 MIN_SCRUB_CHARS = 4  # shorter values ("1", "on") would mask ordinary text and hide nothing
 WHOLE_TOKEN_BELOW = 8  # a shorter value is masked only as a whole token ("info", not "information")
 
@@ -100,6 +101,40 @@ class Secret(_Sealed):
 
     def __format__(self, spec: str) -> str:
         return MASK
+
+
+def url_without_credentials(url: str) -> str:
+    """The URL with its password and query values blanked (user and query names, in order, kept)."""
+    found = _split_host(url)
+    if found is None:
+        return INVALID_URL
+    parts, host = found
+    user = parts.username
+    netloc = f"{user}@{host}" if user is not None else host
+    query = urlencode([(name, "") for name, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def url_without_secrets(url: str) -> str:
+    """Scheme, host, port and path only: no user info, no query, no fragment."""
+    found = _split_host(url)
+    if found is None:
+        return INVALID_URL
+    parts, host = found
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _split_host(url: str) -> tuple[SplitResult, str] | None:
+    """The URL's parts and its ``host[:port]`` (IPv6 in brackets); None when unparsable."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    return parts, f"{host}{port}"
 
 
 class SecretUrl(_Sealed):

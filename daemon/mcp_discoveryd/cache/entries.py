@@ -14,7 +14,6 @@ import json
 import posixpath
 import random
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from ..config.settings import CacheSettings, GatewayConfig
 from ..models import (
@@ -28,6 +27,7 @@ from ..models import (
     ServerSpec,
     UpstreamError,
 )
+from ..secret import url_without_secrets
 
 REFRESH_AT = 0.80  # fraction of the TTL
 REFRESH_JITTER = 0.05  # +/- fraction of the TTL
@@ -140,19 +140,7 @@ def _server_summary(spec: ServerSpec) -> JSONObject:
         "tool_count": len(spec.tools or ()),
     }
     if isinstance(target, RemoteTarget):
-        out["url"] = _url_without_secrets(target.url.reveal())
+        out["url"] = url_without_secrets(target.url.reveal())  # no user:password@, no query tokens
     else:
         out["command"] = posixpath.basename(target.command)  # args may carry secrets
     return out
-
-
-def _url_without_secrets(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}"  # no user:password@, no query tokens

@@ -26,9 +26,9 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..models import ServerSpec, StdioTarget, ToolPolicy
+from ..secret import url_without_credentials
 
 VERSION = "d1"  # bumped when the covered fields change: every older entry then misses
 
@@ -47,7 +47,7 @@ def definition_fingerprint(spec: ServerSpec, secret: str | None) -> str:
     else:
         headers = sorted({name.lower() for name in target.headers})  # names are case-insensitive
         url = target.url.reveal()  # hashed, never stored: keyed, or without its credentials
-        url = url if secret is not None else _without_credentials(url)
+        url = url if secret is not None else url_without_credentials(url)
         doc = [target.transport.value, url, headers]
     message = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
     if secret is None:
@@ -61,19 +61,3 @@ def policy_fingerprint(policy: ToolPolicy) -> str:
     """The fingerprint of a tool policy (patterns and switches; nothing secret in it)."""
     message = json.dumps(asdict(policy), sort_keys=True, separators=(",", ":")).encode()
     return f"{VERSION}:{hashlib.sha256(message).hexdigest()}"
-
-
-def _without_credentials(url: str) -> str:
-    """The URL with its password and query values blanked (names and order kept)."""
-    try:
-        parts = urlsplit(url)
-        user = parts.username
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}@{host}{port}" if user is not None else f"{host}{port}"
-    query = urlencode([(name, "") for name, _ in parse_qsl(parts.query, keep_blank_values=True)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
