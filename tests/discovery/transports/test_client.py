@@ -159,15 +159,15 @@ async def test_no_server_sees_another_servers_cookies(no_proxies: pytest.MonkeyP
     assert echoed["cookie"] is None
 
 
-async def test_open_connections_stay_within_the_total_limit(
-    no_proxies: pytest.MonkeyPatch,
-) -> None:
-    """With a limit of two connections, four requests at once reach the server two at a time."""
-    held = _Held()
-    shared = SharedClient(1024, limits=httpx2.Limits(max_connections=2), shards=1)
+async def _peak_while_held(
+    shared: SharedClient, held: _Held, count: int, arrived: anyio.Event, ticks: int
+) -> int:
+    """Start ``count`` requests that ``held`` holds; once ``arrived`` is set and ``ticks`` more
+    10 ms have passed (every chance for more to arrive, were they let through), the peak in
+    flight; then release them all and close ``shared``."""
     try:
         async with serve_app(echo_app(held)) as base, anyio.create_task_group() as tg:
-            for i in range(4):
+            for i in range(count):
                 endpoint = Endpoint(shared, remote_target(f"{base}/hold?n={i}"), HttpWatch(), 5)
 
                 async def one(endpoint: Endpoint = endpoint) -> None:
@@ -176,13 +176,23 @@ async def test_open_connections_stay_within_the_total_limit(
 
                 tg.start_soon(one)
             with anyio.fail_after(10):
-                await held.two_in.wait()
-            for _ in range(20):  # give a third request every chance to arrive, were it let through
+                await arrived.wait()
+            for _ in range(ticks):
                 await anyio.sleep(0.01)
-            assert held.peak == 2
+            peak = held.peak
             held.release.set()
     finally:
         await shared.aclose()
+    return peak
+
+
+async def test_open_connections_stay_within_the_total_limit(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """With a limit of two connections, four requests at once reach the server two at a time."""
+    held = _Held()
+    shared = SharedClient(1024, limits=httpx2.Limits(max_connections=2), shards=1)
+    assert await _peak_while_held(shared, held, 4, held.two_in, ticks=20) == 2
     assert held.peak == 2
 
 
@@ -192,24 +202,7 @@ async def test_sharded_pools_together_stay_within_the_total_limit(
     """Twelve servers at once over sixteen shards of a three-connection cap: three at most."""
     held = _Held()
     shared = SharedClient(1024, limits=httpx2.Limits(max_connections=3), shards=16)
-    try:
-        async with serve_app(echo_app(held)) as base, anyio.create_task_group() as tg:
-            for i in range(12):
-                endpoint = Endpoint(shared, remote_target(f"{base}/hold?n={i}"), HttpWatch(), 5)
-
-                async def one(endpoint: Endpoint = endpoint) -> None:
-                    async with endpoint, endpoint.stream("GET", {}) as response:
-                        await response.aread()
-
-                tg.start_soon(one)
-            with anyio.fail_after(10):
-                await held.one_in.wait()
-            for _ in range(30):  # give more requests every chance to arrive, were they let through
-                await anyio.sleep(0.01)
-            assert 1 <= held.peak <= 3
-            held.release.set()
-    finally:
-        await shared.aclose()
+    assert 1 <= await _peak_while_held(shared, held, 12, held.one_in, ticks=30) <= 3
     assert held.peak <= 3
 
 
