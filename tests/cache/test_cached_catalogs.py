@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import anyio
 import pytest
 from tests.cache.builders import entry, redis_settings
 from tests.cache.redis_servers import RedisServer
@@ -224,6 +225,13 @@ async def expired(cache: Cache, config: DaemonConfig, *, tools: int = 2) -> None
     await cache.put_many([old])
 
 
+async def failed_refresh(cache: Cache, config: DaemonConfig, flag: Path) -> ServerOutcome:
+    """Discover once, then make the upstream fail (``flag``) and force a refresh: its outcome."""
+    await run(cache, config)
+    await anyio.Path(flag).touch()
+    return await run(cache, config, refresh=True)
+
+
 async def test_an_expired_entry_is_refreshed(
     tmp_path: Path, settings: CacheSettings, host: Host
 ) -> None:
@@ -267,9 +275,7 @@ async def test_a_failed_forced_refresh_keeps_the_fresh_entry_and_records_the_fai
     """--refresh on a fresh entry that fails reports the error; the entry stays, failure noted."""
     config, flag = _config(tmp_path, settings)
     async with host(config) as cache:
-        await run(cache, config)
-        flag.touch()
-        failed = await run(cache, config, refresh=True)
+        failed = await failed_refresh(cache, config, flag)
         served = await run(cache, config)
     async with host(config) as other:
         held = await other.get(CacheType.TOOLS, "g", "notes")
@@ -285,9 +291,7 @@ async def test_a_successful_refresh_clears_the_failure_count(
     """Once the upstream answers again, the new entry starts with no failures."""
     config, flag = _config(tmp_path, settings)
     async with host(config) as cache:
-        await run(cache, config)
-        flag.touch()
-        await run(cache, config, refresh=True)
+        await failed_refresh(cache, config, flag)
         flag.unlink()
         await run(cache, config, refresh=True)
         held = await cache.get(CacheType.TOOLS, "g", "notes")
