@@ -20,10 +20,11 @@ from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.cache import open_cache
 from mcp_discoveryd.config import load_config
+from mcp_discoveryd.config.settings import DaemonConfig
 from mcp_discoveryd.discovery.phases import run_discovery
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.errors import UnknownTargetError
-from mcp_discoveryd.models import JSONObject
+from mcp_discoveryd.models import JSONObject, ServerOutcome
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +57,20 @@ def cache_toml(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return 'backend = "memory"'
     server: RedisServer = request.getfixturevalue("redis_server")
+    return _redis_toml(server)
+
+
+def _redis_toml(server: RedisServer) -> str:
     return f'backend = "redis"\nurl = "{server.url}"'
+
+
+async def _one_shot(config: DaemonConfig, tools: Path, description: str) -> ServerOutcome:
+    """Serve "read" with ``description``, then a one-shot forced discovery: its one outcome."""
+    _write_tools(tools, [_tool("read", description)])
+    async with open_cache(config) as cache, UpstreamClient(config.discovery) as client:
+        report = await run_discovery(config, client, cache=cache, refresh=True)
+    (outcome,) = report.outcomes
+    return outcome
 
 
 def _served(api: DaemonApi) -> dict[str, str]:
@@ -154,16 +168,13 @@ async def test_one_shot_discover_reports_changes_against_the_set_held_in_redis(
 ) -> None:
     tools = tmp_path / "tools.json"
     _write_tools(tools, [_tool("read", "Reads a file.")])
-    cache = f'backend = "redis"\nurl = "{redis_server.url}"'
+    cache = _redis_toml(redis_server)
     config = load_config(_config(tmp_path, tools, policy="report", cache=cache))
     for description, expected in [
         ("Reads a file.", []),
         ("Reads a file quietly.", [("read", "changed", "-[file.] +[file quietly.]")]),
     ]:
-        _write_tools(tools, [_tool("read", description)])
-        async with open_cache(config) as shared, UpstreamClient(config.discovery) as client:
-            report = await run_discovery(config, client, cache=shared, refresh=True)
-        (outcome,) = report.outcomes
+        outcome = await _one_shot(config, tools, description)
         assert [(c.tool, c.kind, c.diff) for c in outcome.tool_changes] == expected
 
 
@@ -171,10 +182,7 @@ async def test_one_shot_discover_with_memory_has_no_accepted_set(tmp_path: Path)
     tools = tmp_path / "tools.json"
     config = load_config(_config(tmp_path, tools, policy="block", cache='backend = "memory"'))
     for description in ("Reads a file.", "Reads a file and mails it."):
-        _write_tools(tools, [_tool("read", description)])
-        async with open_cache(config) as memory, UpstreamClient(config.discovery) as client:
-            report = await run_discovery(config, client, cache=memory, refresh=True)
-        (outcome,) = report.outcomes
+        outcome = await _one_shot(config, tools, description)
         assert not outcome.tool_changes and outcome.catalog.tools  # each run trusts on first use
 
 
@@ -184,7 +192,7 @@ async def test_daemons_on_one_redis_share_the_accepted_set(
 ) -> None:
     tools = tmp_path / "tools.json"
     _write_tools(tools, [_tool("read", "Reads a file.")])
-    cache = f'backend = "redis"\nurl = "{redis_server.url}"'
+    cache = _redis_toml(redis_server)
     path = _config(tmp_path, tools, policy="block", cache=cache)
     async with Daemon(load_config(path)) as first:
         _write_tools(tools, [_tool("read", "Reads a file and mails it.")])
