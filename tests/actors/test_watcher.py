@@ -46,6 +46,17 @@ def remote_config(
     return path
 
 
+def watched_stdio_config(path: Path, name: str, argv: list[str], ping: str) -> Path:
+    """A TOML config of gateway "g" with one stdio server, watched (``watch = "on"``); long TTLs."""
+    path.write_text(
+        f'[cache]\nmin_ttl = "0s"\ntool_ttl = "1h"\n[daemon]\nwatch_ping = "{ping}"\n'
+        f"[gateways.g.servers.{name}]\n"
+        f"command = {json.dumps(argv[0])}\nargs = {json.dumps(argv[1:])}\n"
+        'timeout = "20s"\nwatch = "on"\n'
+    )
+    return path
+
+
 def tool_names(api: DaemonApi, name: str = "s") -> set[str]:
     entry = api.catalog("g", name)
     return set() if entry is None else {str(t["name"]) for t in entry.catalog.tools}
@@ -239,13 +250,7 @@ async def test_server_everything_list_changed_over_stdio_refreshes(
     notification alone makes the daemon refresh, with no request and a TTL of an hour.
     """
     node, script = everything_server
-    path = tmp_path / "d.toml"
-    path.write_text(
-        '[cache]\nmin_ttl = "0s"\ntool_ttl = "1h"\n[daemon]\nwatch_ping = "1s"\n'
-        "[gateways.g.servers.everything]\n"
-        f"command = {json.dumps(node)}\nargs = {json.dumps([script, 'stdio'])}\n"
-        'timeout = "20s"\nwatch = "on"\n'
-    )
+    path = watched_stdio_config(tmp_path / "d.toml", "everything", [node, script, "stdio"], "1s")
     async with Daemon(load_config(path)) as daemon:
         watch = daemon.deps.watch
         assert watch is not None
@@ -262,13 +267,8 @@ async def test_a_watched_stdio_child_is_gone_when_the_daemon_stops(
     tmp_path: Path, sdk_servers: str
 ) -> None:
     """``watch = "on"`` keeps a stdio child alive beside discovery; shutdown closes it."""
-    path = tmp_path / "d.toml"
-    path.write_text(
-        '[cache]\nmin_ttl = "0s"\ntool_ttl = "1h"\n[daemon]\nwatch_ping = "0.2s"\n'
-        "[gateways.g.servers.high]\n"
-        f"command = {json.dumps(sys.executable)}\nargs = {json.dumps([sdk_servers, 'high'])}\n"
-        'timeout = "20s"\nwatch = "on"\n'
-    )
+    argv = [sys.executable, sdk_servers, "high"]
+    path = watched_stdio_config(tmp_path / "d.toml", "high", argv, "0.2s")
     async with Daemon(load_config(path)) as daemon:
         watch = daemon.deps.watch
         assert watch is not None
