@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.actors.support import spawns, start_times, until, write_config
+from tests.actors.support import outage_config, spawns, start_times, until, write_config
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import EXIT_SOFTWARE, Daemon, serve
@@ -45,13 +45,7 @@ async def test_refresh_lands_before_expiry_and_readers_never_miss(tmp_path: Path
 
 
 async def test_failing_upstream_is_served_stale_backs_off_and_recovers(tmp_path: Path) -> None:
-    outage = tmp_path / "outage"
-    path = write_config(
-        tmp_path / "d.toml",
-        {"a": ["--fail-while", str(outage)]},
-        cache='tool_ttl = "1s"\nstale_grace = "30s"',
-        daemon='retry_initial = "0.2s"\nretry_max = "5s"',
-    )
+    path, outage = outage_config(tmp_path, stale_grace="30s", retry_max="5s")
     async with Daemon(load_config(path)) as daemon:
         api = DaemonApi(daemon)
         good = api.catalog("g", "a")

@@ -40,6 +40,19 @@ def write_config(
     return path
 
 
+def outage_config(tmp: Path, *, stale_grace: str, retry_max: str) -> tuple[Path, Path]:
+    """A config of server "a" (1 s TTL, retries from 0.2 s) that fails while the flag file
+    exists: the config's path and the flag's (absent at first)."""
+    outage = tmp / "outage"
+    path = write_config(
+        tmp / "d.toml",
+        {"a": ["--fail-while", str(outage)]},
+        cache=f'tool_ttl = "1s"\nstale_grace = "{stale_grace}"',
+        daemon=f'retry_initial = "0.2s"\nretry_max = "{retry_max}"',
+    )
+    return path, outage
+
+
 def spawn_file(config: Path, name: str) -> Path:
     """Where server ``name`` of the config at ``config`` records its starts."""
     return config.parent / f"{name}.spawns"

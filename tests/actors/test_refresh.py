@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.actors.support import spawns, until, write_config
+from tests.actors.support import outage_config, spawns, until, write_config
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
@@ -18,13 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 async def test_past_stale_until_the_entry_is_gone_and_status_says_why(tmp_path: Path) -> None:
-    outage = tmp_path / "outage"
-    path = write_config(
-        tmp_path / "d.toml",
-        {"a": ["--fail-while", str(outage)]},
-        cache='tool_ttl = "1s"\nstale_grace = "1s"',
-        daemon='retry_initial = "0.2s"\nretry_max = "0.4s"',
-    )
+    path, outage = outage_config(tmp_path, stale_grace="1s", retry_max="0.4s")
     async with Daemon(load_config(path)) as daemon:
         api = DaemonApi(daemon)
         entry = api.catalog("g", "a")
