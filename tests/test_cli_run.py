@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.actors.support import spawn_file, spawns, write_config
+from tests.actors.support import alive, last_pid, spawns, write_config
 
 pytestmark = pytest.mark.slow
 SLACK = 3.0  # a loaded 2-core machine: interpreter exit, child kill, log flush
@@ -33,15 +32,7 @@ def _wait_spawned(config: Path, name: str, proc: subprocess.Popen[str]) -> int:
         assert time.monotonic() < deadline, "the server never started"
         time.sleep(0.05)
     time.sleep(0.3)  # well inside its slow handshake
-    return int(spawn_file(config, name).read_text().splitlines()[-1].split()[2])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return last_pid(config, name)
 
 
 @pytest.mark.parametrize("ready", ["at-once", "after-preload"])
@@ -63,7 +54,7 @@ def test_sigterm_during_a_discovery_exits_0_within_the_bound_leaving_no_child(
     assert elapsed < 1.0 + SLACK, (elapsed, err)
     assert elapsed >= 0.9  # the discovery was given its bound before it was cancelled
     assert "SIGTERM: stopping" in err and "stopped" in err
-    assert not _alive(child)
+    assert not alive(child)
 
 
 def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
@@ -82,7 +73,7 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert time.monotonic() - started < SLACK, err
     assert "cancelling at once" in err
-    assert not _alive(child)
+    assert not alive(child)
 
 
 def test_sighup_reloads_the_config(tmp_path: Path) -> None:

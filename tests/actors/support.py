@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -64,6 +65,20 @@ def spawns(config: Path, name: str) -> int:
     if not file.exists():
         return 0
     return sum(1 for line in file.read_text().splitlines() if line.startswith("start "))
+
+
+def last_pid(config: Path, name: str) -> int:
+    """The pid of server ``name``'s latest start."""
+    return int(spawn_file(config, name).read_text().splitlines()[-1].split()[2])
+
+
+def alive(pid: int) -> bool:
+    """True while a process of this pid exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def start_times(config: Path, name: str) -> list[float]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import anyio
 import pytest
-from tests.actors.support import spawn_file, spawns, until, write_config
+from tests.actors.support import alive, last_pid, spawns, until, write_config
 
 from mcp_discoveryd.actors.deps import ActorDeps
 from mcp_discoveryd.actors.messages import ActorState, Message, Reply, Request
@@ -20,18 +19,6 @@ from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.slow
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _last_pid(config: Path, name: str) -> int:
-    return int(spawn_file(config, name).read_text().splitlines()[-1].split()[2])
 
 
 async def test_cancelled_mid_discovery_the_actor_leaves_its_state_whole(tmp_path: Path) -> None:
@@ -57,7 +44,7 @@ async def test_cancelled_mid_discovery_the_actor_leaves_its_state_whole(tmp_path
         assert outcome.error is not None and "interrupted" in outcome.error.message
         assert cache.lookup(CacheType.TOOLS, "g", "a") is before  # untouched by the cancel
         assert actor.state.phase == "stopped" and actor.state.runs == 1
-        assert not _alive(_last_pid(path, "a"))  # the child of the cancelled discovery is gone
+        assert not alive(last_pid(path, "a"))  # the child of the cancelled discovery is gone
 
 
 async def test_an_actor_stopped_mid_discovery_answers_every_queued_request_and_leaves_no_child(
@@ -83,4 +70,4 @@ async def test_an_actor_stopped_mid_discovery_answers_every_queued_request_and_l
             assert (
                 cache.lookup(CacheType.TOOLS, "g", "a") is None
             )  # a cancelled preload stores nothing
-        assert not _alive(_last_pid(path, "a"))
+        assert not alive(last_pid(path, "a"))
