@@ -21,7 +21,7 @@ from mcp_discoveryd.cache import Cache
 from mcp_discoveryd.config import load_config
 from mcp_discoveryd.discovery import guardrails
 from mcp_discoveryd.errors import NotAccepting
-from mcp_discoveryd.models import CacheType, ServerSpec
+from mcp_discoveryd.models import CacheType, DiscoveryReport, ServerSpec
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +74,21 @@ async def test_failing_upstream_is_served_stale_backs_off_and_recovers(tmp_path:
         assert back.fetched_at > good.fetched_at and back.consecutive_failures == 0
 
 
+async def discover_at_once(
+    api: DaemonApi, name: str, count: int, *, refresh: bool
+) -> list[DiscoveryReport]:
+    """``count`` discover requests for server ``name`` of "g", all at once: their reports."""
+    reports: list[DiscoveryReport] = []
+
+    async def ask() -> None:
+        reports.append(await api.discover("g", name, refresh=refresh))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(ask)
+    return reports
+
+
 async def test_fifty_concurrent_requests_for_one_cold_key_make_one_discovery(
     tmp_path: Path,
 ) -> None:
@@ -83,14 +98,7 @@ async def test_fifty_concurrent_requests_for_one_cold_key_make_one_discovery(
     async with Daemon(load_config(path)) as daemon:
         api = DaemonApi(daemon)
         assert api.catalog("g", "a") is None  # ready at once: the preload is still running
-        reports = []
-
-        async def ask() -> None:
-            reports.append(await api.discover("g", "a", refresh=True))
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(50):
-                tg.start_soon(ask)
+        reports = await discover_at_once(api, "a", 50, refresh=True)
         assert len(reports) == 50
         assert all(r.status == "success" for r in reports)
         assert len({id(r.outcomes[0]) for r in reports}) == 1  # one outcome, shared
@@ -170,14 +178,7 @@ async def test_requests_queued_during_a_crash_are_served_by_the_restarted_actor(
     checks = CrashingChecks(budget=[1], delay=0.3)
     async with Daemon(load_config(path), checks=checks) as daemon:
         api = DaemonApi(daemon)
-        reports = []
-
-        async def ask() -> None:
-            reports.append(await api.discover("g", "crashy", refresh=False))
-
-        async with anyio.create_task_group() as tg:
-            for _ in range(5):
-                tg.start_soon(ask)
+        reports = await discover_at_once(api, "crashy", 5, refresh=False)
         assert [r.status for r in reports] == ["success"] * 5
         assert daemon.actors.handles[("g", "crashy")].state.restarts == 1
         assert spawns(path, "crashy") == 1
