@@ -1,4 +1,4 @@
-"""Server guardrails on URLs and secrets: malformed and plain-HTTP URLs, secrets in args and URLs."""
+"""Server guardrails on URLs and secrets: bad or plain-HTTP URLs; secrets in args, URLs, headers."""
 
 from __future__ import annotations
 
