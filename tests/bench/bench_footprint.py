@@ -15,6 +15,9 @@ idle window). Reports:
   less once ready;
 - this process's CPU over ``idle`` seconds with every server loaded and nothing
   due, as a share of one core. Target: under 1 %.
+
+``--trace`` adds the ten source lines holding the most heap once ready
+(tracemalloc; it slows the preload and adds to the resident set it reports).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +48,19 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"rss_mb": 150, "idle_cpu_percent": 1.0}
 
 
-async def footprint(servers: int, tools: int, idle: float) -> dict[str, Any]:
+def _top_lines(limit: int = 10) -> list[dict[str, Any]]:
+    """The source lines holding the most traced heap now, in MB."""
+    stats = tracemalloc.take_snapshot().statistics("lineno")[:limit]
+    return [
+        {"at": str(s.traceback[0]), "mb": round(s.size / 1e6, 1), "blocks": s.count} for s in stats
+    ]
+
+
+async def footprint(servers: int, tools: int, idle: float, trace: bool = False) -> dict[str, Any]:
     """Preload one daemon, then sit idle; the figures as a JSON-ready dict."""
     baseline = memory_mb()
+    if trace:
+        tracemalloc.start()
     fake = LatencyFake(tools=rich_tools(tools))
     config = daemon_config(fake_specs(servers), CacheSettings())
     start = Clock.now()
@@ -57,6 +71,7 @@ async def footprint(servers: int, tools: int, idle: float) -> dict[str, Any]:
         loaded = sum(1 for e in held if e is not None and len(e.catalog.tools) == tools)
         del held
         ready = memory_mb()
+        top = _top_lines() if trace else None
         before = Clock.now()
         await anyio.sleep(idle)
         window = Clock.now().since(before)
@@ -79,7 +94,7 @@ async def footprint(servers: int, tools: int, idle: float) -> dict[str, Any]:
         "idle_cpu_percent": round(100 * window["cpu_s"] / window["wall_s"], 3),
         "upstream_fetches": fetches,  # == servers: nothing refreshed in the window
         "targets": TARGETS,
-    }
+    } | ({"heap_top_lines": top, "traced": True} if trace else {})
 
 
 def collect(servers: int = 1000, tools: int = 50, idle: float = 20.0) -> Any:
@@ -101,8 +116,10 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=1000)
     parser.add_argument("--tools", type=int, default=50)
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured")
+    parser.add_argument("--trace", action="store_true", help="where the heap goes (slower)")
     args = parser.parse_args()
-    print(json.dumps(anyio.run(footprint, args.servers, args.tools, args.idle), indent=2))
+    figures = anyio.run(footprint, args.servers, args.tools, args.idle, args.trace)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
