@@ -85,7 +85,7 @@ async def stdio(servers: int) -> dict[str, Any]:
     specs = stdio_specs(servers)
     config = daemon_config(specs, CacheSettings())
     async with UpstreamClient(config.discovery) as client:
-        fastest = await _alone(client, specs[0])
+        fastest = await _alone(client, specs[0])  # first: it carries the client's first-use imports
         slowest = await _alone(client, specs[-1])
     run = await _ready(config, None)
     return _verdict(servers, slowest, run) | {
