@@ -1,10 +1,20 @@
-"""Every benchmark in one run: `.venv/bin/python -m tests.bench` prints one JSON object."""
+"""Every benchmark in one run: `.venv/bin/python -m tests.bench` prints one JSON object.
+
+The daemon soak (bench_daemon) and the fleet simulation (bench_fleet) run for minutes
+and are left out; each is one command of its own (see its docstring).
+"""
 
 from __future__ import annotations
 
 import json
 
-from tests.bench import bench_admission, bench_cache, bench_discovery
+from tests.bench import (
+    bench_admission,
+    bench_cache,
+    bench_discovery,
+    bench_footprint,
+    bench_startup,
+)
 
 print(
     json.dumps(
@@ -12,6 +22,8 @@ print(
             "discovery": bench_discovery.collect(),
             "admission": bench_admission.collect(),
             "cache": bench_cache.collect(),
+            "daemon_startup": bench_startup.collect(),
+            "daemon_footprint": bench_footprint.collect(),
         },
         indent=2,
     )

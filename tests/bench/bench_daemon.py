@@ -2,6 +2,8 @@
 
     .venv/bin/python -m tests.bench.bench_daemon [--servers 200] [--ttl 10] [--seconds 60]
 
+The issue's size is the defaults with ``--seconds 300`` (5 minutes of readers).
+
 N servers with TTL T; upstreams replaced at the ``Fetcher`` seam by an in-process
 fake answering in 50-200 ms (N real children would measure the machine, not the
 daemon). After the preload, readers hammer ``DaemonApi.catalog`` for every server:
@@ -18,55 +20,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import time
 
 import anyio
+from tests.bench.daemon_parts import LatencyFake, daemon_config, fake_specs
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
-from mcp_discoveryd.config.settings import (
-    CacheSettings,
-    DaemonConfig,
-    DaemonSettings,
-    GatewayConfig,
-)
-from mcp_discoveryd.models import Catalog, ServerSpec, StdioTarget, UpstreamResult
-
-TOOLS = tuple({"name": f"t{i}", "inputSchema": {"type": "object"}} for i in range(10))
-
-
-class SlowFake:
-    """An upstream that answers every listing in 50-200 ms; counts fetches."""
-
-    def __init__(self) -> None:
-        self.fetches = 0
-
-    async def fetch(self, spec: ServerSpec) -> UpstreamResult:
-        self.fetches += 1
-        await anyio.sleep(random.uniform(0.05, 0.2))
-        return UpstreamResult(catalog=Catalog(tools=TOOLS))
-
-
-def _config(servers: int, ttl: float) -> DaemonConfig:
-    specs = tuple(
-        ServerSpec(name=f"s{i}", target=StdioTarget("true", (str(i),))) for i in range(servers)
-    )
-    return DaemonConfig(
-        path="<bench>",
-        format="toml",
-        gateways=(GatewayConfig(id="g", servers=specs),),
-        cache=CacheSettings(tool_ttl=ttl, min_ttl=0.0, stale_grace=ttl),
-        daemon=DaemonSettings(retry_initial=0.5),
-    )
+from mcp_discoveryd.config.settings import CacheSettings
 
 
 async def soak(servers: int, ttl: float, seconds: float, idle: float) -> dict[str, object]:
     """Run the soak; the figures as a JSON-ready dict."""
-    fake = SlowFake()
+    fake = LatencyFake()
+    config = daemon_config(
+        fake_specs(servers), CacheSettings(tool_ttl=ttl, min_ttl=0.0, stale_grace=ttl)
+    )
     started = time.monotonic()
-    async with Daemon(_config(servers, ttl), fetcher=fake) as daemon:
+    async with Daemon(config, fetcher=fake) as daemon:
         ready_s = time.monotonic() - started
         api = DaemonApi(daemon)
         names = [f"s{i}" for i in range(servers)]
