@@ -71,13 +71,21 @@ class StdioWatch:
 
 
 async def spawn(target: StdioTarget) -> Process:
-    """Start the server in its own process group; OSError when it cannot be started."""
-    return await anyio.open_process(
-        [target.command, *target.args],
-        env=child_environment(target, os.environ),
-        cwd=target.cwd,
-        start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
-    )
+    """Start the server in its own process group; OSError when it cannot be started.
+
+    Shielded: cancelled while asyncio waits for the new child's pipes, the child
+    would be killed but never reaped (asyncio's own cleanup awaits again, and a
+    cancelled scope cancels that await too). A pending cancellation lands at the
+    caller's next await instead, where the child is in hand and is killed and reaped.
+    """
+    with anyio.CancelScope(shield=True):
+        process = await anyio.open_process(
+            [target.command, *target.args],
+            env=child_environment(target, os.environ),
+            cwd=target.cwd,
+            start_new_session=True,  # pgid == pid: the whole tree can be signalled at once
+        )
+    return process
 
 
 async def abandon(process: Process) -> None:
