@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import re
+import traceback
 from collections.abc import Iterable
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -213,3 +214,9 @@ def scrub(text: str, secrets: Iterable[Secret]) -> str:
         else:
             text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(form)}(?![A-Za-z0-9])", MASK, text)
     return text
+
+
+def scrubbed_traceback(exc: BaseException, secrets: Iterable[Secret]) -> str:
+    """The exception's traceback as text, scrubbed like upstream text: for logging a bug
+    whose message may quote what an upstream or a config said."""
+    return scrub("".join(traceback.format_exception(exc)).rstrip(), secrets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from mcp_discoveryd.models import (
     StdioTarget,
     UpstreamResult,
 )
+from mcp_discoveryd.secret import Secret
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "daemon" / "examples" / "servers" / "demo_server.py")
@@ -170,6 +172,30 @@ async def test_a_fetcher_bug_is_an_outcome_not_a_cancelled_run() -> None:
     assert buggy.error is not None and buggy.error.kind is ErrorKind.INTERNAL
     assert "boom" in buggy.error.message
     assert ok.ok and report.status == "partial"
+
+
+class LeakingFetcher:
+    """A fetcher whose bug quotes the server's credential: a seam no real upstream can show."""
+
+    async def fetch(self, spec: ServerSpec) -> UpstreamResult:
+        assert isinstance(spec.target, StdioTarget)
+        raise RuntimeError(f"bad token {spec.target.env['API_TOKEN'].reveal()}")
+
+
+async def test_a_fetcher_bug_is_logged_with_its_traceback_and_without_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The bug's traceback reaches the log scrubbed of the server's secrets, as its outcome."""
+    token = "tok-Abc12345xyzSecret"
+    target = StdioTarget(sys.executable, (DEMO, "minimal"), env={"API_TOKEN": Secret(token)})
+    config = config_of(GatewayConfig(id="g", servers=(ServerSpec(name="leaky", target=target),)))
+    with caplog.at_level(logging.ERROR):
+        report = await run_discovery(config, LeakingFetcher())
+    (outcome,) = report.outcomes
+    assert outcome.error is not None and token not in outcome.error.message
+    logged = caplog.text
+    assert "Traceback" in logged and "RuntimeError: bad token" in logged
+    assert token not in logged
 
 
 def test_selection_names_unknown_gateways_and_servers() -> None:

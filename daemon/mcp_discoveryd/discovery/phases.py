@@ -44,7 +44,7 @@ from ..models import (
     UpstreamError,
     UpstreamResult,
 )
-from ..secret import scrub
+from ..secret import scrub, scrubbed_traceback
 from . import guardrails
 from .guardrails import tooldiff
 
@@ -249,8 +249,12 @@ class _Run:
             shared = self._shared[key] = _SharedFetch()
             try:
                 shared.result = await self.fetcher.fetch(spec)
-            except Exception as exc:  # a bug in a fetcher must not cancel sibling servers
-                logger.exception("discovery of %s failed unexpectedly", spec.name)
+            except Exception as exc:  # noqa: BLE001 - a fetcher bug must not cancel siblings; logged
+                logger.error(  # the traceback scrubbed: its message may quote a secret
+                    "discovery of %s failed unexpectedly:\n%s",
+                    spec.name,
+                    scrubbed_traceback(exc, spec.target.secrets()),
+                )
                 shared.result = UpstreamResult(
                     catalog=None,
                     error=UpstreamError(

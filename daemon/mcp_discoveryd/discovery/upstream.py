@@ -59,6 +59,7 @@ from ..models import (
     UpstreamError,
     UpstreamResult,
 )
+from ..secret import scrub, scrubbed_traceback
 from .admission import SpawnAdmission, SpawnStats, Ticket
 from .transports.stdio import StdioWatch, abandon, spawn, stdio_transport
 
@@ -307,15 +308,23 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                 clock.end()
             if scope.cancelled_caught and catalog is None:
                 error = timed_out(subject, clock, watch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an upstream fault is data; bugs logged below
             if catalog is not None:  # the listing is complete; only the close went wrong
-                logger.info("closing upstream %s failed: %r", subject.label, exc)
+                logger.info(
+                    "closing upstream %s failed: %s",
+                    subject.label,
+                    scrub(repr(exc), subject.secrets),
+                )
             elif scope.cancel_called:
                 error = timed_out(subject, clock, watch)
             else:
                 error = from_exception(exc, subject, clock, watch)
                 if error is None:
-                    logger.exception("unexpected error from upstream %s", subject.label)
+                    logger.error(  # the traceback scrubbed: its message may quote a secret
+                        "unexpected error from upstream %s:\n%s",
+                        subject.label,
+                        scrubbed_traceback(exc, subject.secrets),
+                    )
                     error = subject.error(
                         ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", watch
                     )
