@@ -252,7 +252,7 @@ def _tool_error(message: str) -> types.CallToolResult:
     )
 
 
-def _invalid(tool: str, exc: ValidationError) -> str:
+def invalid_arguments(tool: str, exc: ValidationError) -> str:
     """Every problem with the arguments, by field (never echoing the values given)."""
     problems = [
         f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
@@ -294,7 +294,7 @@ def build_server(api: DaemonApi, tools: Sequence[ToolDef[Any]] = TOOLS) -> Serve
         try:
             args = tool.args.model_validate(params.arguments or {})
         except ValidationError as exc:
-            return _tool_error(_invalid(tool.name, exc))
+            return _tool_error(invalid_arguments(tool.name, exc))
         if tool.changes and (why := _refusal(tool.name, ctx.request)) is not None:
             return _tool_error(why)
         try:

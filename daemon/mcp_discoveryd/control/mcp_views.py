@@ -7,6 +7,7 @@ catalogs are the guardrail-checked entries ``DaemonApi.catalog`` serves.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -18,6 +19,11 @@ from ..models import CacheEntry, DiscoveryReport, JSONObject
 from ..report import report_json, server_json
 
 CatalogOf = Callable[[str, str], CacheEntry | None]
+
+
+def _iso(ts: float) -> str | None:
+    """ISO 8601 UTC, or None for a time that never comes (config-defined entries never expire)."""
+    return iso_utc(ts) if math.isfinite(ts) else None
 
 
 def gateways_of(config: DaemonConfig, gateway_id: str | None) -> Sequence[GatewayConfig]:
@@ -66,8 +72,8 @@ def servers_json(
                     "entry": entry.freshness(now) if entry is not None else "none",
                     "tool_count": len(entry.catalog.tools) if entry is not None else None,
                     "blocked_count": len(entry.blocked_tools) if entry is not None else None,
-                    "fetched_at": iso_utc(entry.fetched_at) if entry is not None else None,
-                    "expires_at": iso_utc(entry.expires_at) if entry is not None else None,
+                    "fetched_at": _iso(entry.fetched_at) if entry is not None else None,
+                    "expires_at": _iso(entry.expires_at) if entry is not None else None,
                     "next_run_in_s": row.get("next_run_in_s"),
                     "last_error": row.get("last_error"),
                     "pending_tool_changes": len(row.get("tool_changes", ())),
@@ -85,10 +91,10 @@ def catalog_json(entry: CacheEntry) -> JSONObject:
         "server_name": entry.server_name,
         "source": entry.source,
         "freshness": entry.freshness(time.time()),
-        "fetched_at": iso_utc(entry.fetched_at),
-        "refresh_at": iso_utc(entry.refresh_at),
-        "expires_at": iso_utc(entry.expires_at),
-        "stale_until": iso_utc(entry.stale_until),
+        "fetched_at": _iso(entry.fetched_at),
+        "refresh_at": _iso(entry.refresh_at),
+        "expires_at": _iso(entry.expires_at),
+        "stale_until": _iso(entry.stale_until),
         "protocol_version": entry.protocol_version,
         "server_info": entry.server_info,
         "tools": list(cat.tools),
@@ -116,4 +122,4 @@ def discover_json(report: DiscoveryReport, server_name: str | None) -> JSONObjec
     else:
         reason = outcome.error.message if outcome.error else "; ".join(outcome.violations)
         message = f"Discovery failed for {server_name}: {reason}"
-    return {"server_name": server_name, "message": message, **one}
+    return {"status": one["status"], "server_name": server_name, "message": message, **one}
