@@ -26,7 +26,7 @@ from tests.actors.support import write_config
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config import load_config
-from mcp_discoveryd.control.mcp_tools import mcp_endpoint
+from mcp_discoveryd.control.mcp_tools import McpEndpoint, mcp_endpoint
 from mcp_discoveryd.control.peer import PEER_STATE_KEY, Peer
 
 ADMIN = Peer(pid=1, uid=0, gid=0, may_change=True)
@@ -60,7 +60,14 @@ class _Server(uvicorn.Server):
 @asynccontextmanager
 async def serve_uds(app: ASGIApp, path: str) -> AsyncIterator[None]:
     """Serve ``app`` with uvicorn (httptools) on a Unix socket at ``path`` until the block ends."""
-    config = uvicorn.Config(app, uds=path, lifespan="off", log_level="warning", http="httptools")
+    config = uvicorn.Config(
+        app,
+        uds=path,
+        lifespan="off",
+        log_level="warning",
+        http="httptools",
+        timeout_graceful_shutdown=1,
+    )
     server = _Server(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
@@ -78,6 +85,7 @@ class Served:
 
     daemon: Daemon
     api: DaemonApi
+    endpoint: McpEndpoint
     config_path: Path
     sockets: Mapping[str, str]
 
@@ -110,7 +118,7 @@ async def served_daemon(
                 await stack.enter_async_context(
                     serve_uds(with_peer(endpoint.app, peer), sockets[name])
                 )
-            yield Served(daemon, api, path, sockets)
+            yield Served(daemon, api, endpoint, path, sockets)
 
 
 @asynccontextmanager

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mcp import MCPError
+from pydantic import ValidationError
 from tests.actors.support import spawns, write_config
 from tests.control.mcp_support import ADMIN, READER, mcp_client, served_daemon
 
 from mcp_discoveryd.cache.status import ALL_ALIASES, CONFIG_ALIASES, TOOLS_ALIASES
-from mcp_discoveryd.control.mcp_tools import TOOLS, CacheTypeName
+from mcp_discoveryd.control.mcp_tools import TOOLS, CacheTypeName, invalid_arguments
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.slow
@@ -226,10 +227,6 @@ def bad_arguments(draw: st.DrawFn) -> tuple[str, dict[str, Any], str]:
 def test_any_unknown_field_or_wrong_type_is_refused_naming_the_field(
     case: tuple[str, dict[str, Any], str],
 ) -> None:
-    from pydantic import ValidationError
-
-    from mcp_discoveryd.control.mcp_tools import invalid_arguments
-
     tool, args, field = case
     model = next(t.args for t in TOOLS if t.name == tool)
     with pytest.raises(ValidationError) as caught:
