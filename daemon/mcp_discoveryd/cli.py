@@ -207,6 +207,8 @@ def mcp_bridge(args: argparse.Namespace) -> int:
     except DaemonUnavailable as exc:
         print(f"mcp-discoveryd: {exc} (is `mcp-discoveryd run` running?)", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:  # Ctrl-C when run by hand: a quiet end, as for `run`
+        return EXIT_OK
     return EXIT_OK
 
 

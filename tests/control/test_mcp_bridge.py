@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from starlette.types import ASGIApp
 from tests.actors.support import write_config
 from tests.control.mcp_support import (
@@ -80,6 +80,9 @@ async def test_an_mcp_client_lists_and_calls_the_daemons_tools_through_the_bridg
             bad = await client.call_tool("get_catalog", {"server_name": "b", "x": 1})
             assert bad.is_error
             assert "x: Extra inputs are not permitted" in bad.content[0].text  # type: ignore[union-attr]
+
+            with pytest.raises(MCPError, match="unknown tool 'nope'"):  # the daemon's error
+                await client.call_tool("nope", {})
 
             cleared = await client.call_tool("clear_cache", {"cache_type": "gateway_config"})
             assert not cleared.is_error and cleared.structured_content is not None

@@ -70,7 +70,10 @@ class DaemonLink:
         """The daemon's result; ``MCPError`` for its error, ``DaemonUnavailable`` for no answer."""
         body: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
         if params is not None:
-            body["params"] = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+            # _meta (progress token, era keys) belongs to the stdio session, not to this POST
+            body["params"] = params.model_dump(
+                by_alias=True, mode="json", exclude_none=True, exclude={"meta"}
+            )
         try:
             reply = await self._http.post(MCP_URL, json=body, headers=HEADERS)
         except httpx2.TransportError as exc:
