@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -133,3 +134,22 @@ async def mcp_client(socket_path: str, *, mode: str = "auto") -> AsyncIterator[C
         )
         async with client:
             yield client
+
+
+async def raw_call(
+    http: httpx2.AsyncClient, tool: str, arguments: dict[str, Any]
+) -> httpx2.Response:
+    """One ``tools/call`` POSTed as is (no SDK client): what a minimal HTTP client sends."""
+    return await http.post(
+        "http://daemon/mcp",
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        },
+        headers={
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": "2025-11-25",
+        },
+    )

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from mcp import MCPError
 from pydantic import ValidationError
 from tests.actors.support import spawns, write_config
-from tests.control.mcp_support import ADMIN, READER, mcp_client, served_daemon
+from tests.control.mcp_support import ADMIN, READER, mcp_client, raw_call, served_daemon
 
 from mcp_discoveryd.cache.status import ALL_ALIASES, CONFIG_ALIASES, TOOLS_ALIASES
-from mcp_discoveryd.control.mcp_tools import TOOLS, CacheTypeName, invalid_arguments
+from mcp_discoveryd.control.mcp_tools import MAX_BODY, TOOLS, CacheTypeName, invalid_arguments
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.slow
@@ -234,3 +234,35 @@ def test_any_unknown_field_or_wrong_type_is_refused_naming_the_field(
     message = invalid_arguments(tool, caught.value)
     assert message.startswith(f"invalid arguments for {tool}: ")
     assert f"{field}: " in message
+
+
+async def test_an_oversized_request_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    async with served_daemon(tmp_path, {"reader": READER}) as served:
+        transport = httpx2.AsyncHTTPTransport(uds=served.sockets["reader"])
+        async with httpx2.AsyncClient(transport=transport) as http:
+            big = await raw_call(http, "get_catalog", {"server_name": "a" * (MAX_BODY + 1)})
+            small = await raw_call(http, "get_catalog", {"server_name": "a"})
+    assert big.status_code == 413
+    assert small.status_code == 200 and small.json()["result"]["structuredContent"]["tools"]
+
+
+async def test_a_client_that_abandons_a_discovery_leaves_the_daemon_serving(
+    tmp_path: Path,
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"slow": ["--slow-ms", "400"]})
+    async with (
+        served_daemon(tmp_path, {"admin": ADMIN}, config=path) as served,
+        mcp_client(served.sockets["admin"]) as client,
+    ):
+        before = spawns(path, "slow")
+        transport = httpx2.AsyncHTTPTransport(uds=served.sockets["admin"])
+        async with httpx2.AsyncClient(transport=transport, timeout=0.3) as http:
+            with pytest.raises(httpx2.ReadTimeout):  # gone before the answer
+                await raw_call(http, "discover_tools", {"server_name": "slow"})
+        catalog = await client.call_tool("get_catalog", {"server_name": "slow"})
+        assert not catalog.is_error  # the old entry is served meanwhile
+        again = await client.call_tool("discover_tools", {"server_name": "slow"})
+        assert again.structured_content is not None
+        assert again.structured_content["status"] == "success"
+        assert spawns(path, "slow") > before
+        assert served.daemon.phase == "ready"

@@ -49,6 +49,7 @@ from .peer import peer_of
 logger = logging.getLogger(__name__)
 
 MCP_PATHS = frozenset({"/mcp", "/mcp/"})
+MAX_BODY = 64 * 1024  # tool arguments are names and flags; the SDK's default is 4 MiB
 # cache/status.py's names and aliases (a test keeps the two equal), listed in the schema
 CacheTypeName = Literal[
     "all",
@@ -341,6 +342,10 @@ def mcp_endpoint(api: DaemonApi) -> McpEndpoint:
     reaches a Unix socket; who connects is decided by the socket's mode and peer.
     """
     manager = StreamableHTTPSessionManager(
-        app=build_server(api), json_response=True, stateless=True, security_settings=None
+        app=build_server(api),
+        json_response=True,
+        stateless=True,
+        security_settings=None,
+        max_request_body_size=MAX_BODY,
     )
     return McpEndpoint(manager)
