@@ -17,7 +17,8 @@ from tests.actors.support import spawns, write_config
 from tests.control.mcp_support import ADMIN, READER, mcp_client, raw_call, served_daemon
 
 from mcp_discoveryd.cache.status import ALL_ALIASES, CONFIG_ALIASES, TOOLS_ALIASES
-from mcp_discoveryd.control.mcp_tools import MAX_BODY, TOOLS, CacheTypeName, invalid_arguments
+from mcp_discoveryd.control.mcp_tooldefs import TOOLS, CacheTypeName
+from mcp_discoveryd.control.mcp_tools import MAX_BODY, invalid_arguments
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.slow
