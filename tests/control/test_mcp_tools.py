@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mcp import MCPError
+from mcp import Client, MCPError
 from pydantic import ValidationError
 from tests.actors.support import spawns, write_config
 from tests.control.mcp_support import ADMIN, READER, mcp_client, raw_call, served_daemon
 
+from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.cache.status import ALL_ALIASES, CONFIG_ALIASES, TOOLS_ALIASES
-from mcp_discoveryd.control.mcp_tooldefs import TOOLS, CacheTypeName
-from mcp_discoveryd.control.mcp_tools import MAX_BODY, invalid_arguments
+from mcp_discoveryd.control.mcp_tooldefs import READ, TOOLS, CacheTypeName, ListServersArgs, ToolDef
+from mcp_discoveryd.control.mcp_tools import MAX_BODY, build_server, invalid_arguments
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.slow
@@ -267,3 +268,15 @@ async def test_a_client_that_abandons_a_discovery_leaves_the_daemon_serving(
         assert again.structured_content["status"] == "success"
         assert spawns(path, "slow") > before
         assert served.daemon.phase == "ready"
+
+
+async def test_a_non_finite_number_is_null_in_both_the_text_and_the_structured_content() -> None:
+    async def odd(api: DaemonApi, args: ListServersArgs) -> dict[str, Any]:
+        return {"expires_in_hours": float("inf"), "name": "é"}
+
+    tool = ToolDef("odd", "Odd", "Answers a non-finite number.", ListServersArgs, READ, False, odd)
+    server = build_server(cast(DaemonApi, None), [tool])
+    async with Client(server, mode="legacy") as client:
+        result = await client.call_tool("odd", {})
+    assert result.structured_content == {"expires_in_hours": None, "name": "é"}
+    assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]

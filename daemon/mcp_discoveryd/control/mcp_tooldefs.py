@@ -156,7 +156,7 @@ class _NoCatalog(DiscoverydError):
         )
 
 
-_READ = types.ToolAnnotations(
+READ = types.ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 
@@ -167,7 +167,7 @@ TOOLS: tuple[ToolDef[Any], ...] = (
         "The daemon's state, every server's state and the cache status (Enkrypt's "
         "cache_status shape plus the daemon's fields).",
         StatusArgs,
-        _READ,
+        READ,
         changes=False,
         run=_status,
     ),
@@ -191,7 +191,7 @@ TOOLS: tuple[ToolDef[Any], ...] = (
         DiscoverArgs,
         # The reference's annotations (Enkrypt's discover_all_tools): a hint for models
         # that it changes nothing they own; the socket still treats it as a change.
-        _READ,
+        READ,
         changes=True,
         run=_discover,
     ),
@@ -201,7 +201,7 @@ TOOLS: tuple[ToolDef[Any], ...] = (
         "Every configured server: gateway, transport, source, state, cache entry "
         "freshness and tool count.",
         ListServersArgs,
-        _READ,
+        READ,
         changes=False,
         run=_list_servers,
     ),
@@ -211,7 +211,7 @@ TOOLS: tuple[ToolDef[Any], ...] = (
         "One server's cached catalog (tools, prompts, resources, templates) with its "
         "freshness, as checked by today's tool policy.",
         CatalogArgs,
-        _READ,
+        READ,
         changes=False,
         run=_catalog,
     ),

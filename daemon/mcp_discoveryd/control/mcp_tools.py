@@ -19,7 +19,6 @@ recorded peer it is refused too. Reads follow the socket's file permissions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp_types import INVALID_PARAMS
 from pydantic import ValidationError
+from pydantic_core import to_json
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
@@ -102,9 +102,10 @@ def build_server(api: DaemonApi, tools: Sequence[ToolDef[Any]] = TOOLS) -> Serve
             result = await tool.run(api, args)
         except DiscoverydError as exc:  # unknown names, a stopping daemon: the caller's to fix
             return _tool_error(str(exc))
+        # the text as the structured content goes on the wire (a non-finite number: null)
+        text = to_json(result, inf_nan_mode="null").decode()
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=json.dumps(result))],
-            structured_content=result,
+            content=[types.TextContent(type="text", text=text)], structured_content=result
         )
 
     return Server(
