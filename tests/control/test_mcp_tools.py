@@ -4,12 +4,14 @@ an ``mcp.Client`` over streamable HTTP through it, in both protocol eras."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast, get_args
 
 import httpx2
 import pytest
-from hypothesis import given
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client, MCPError
 from pydantic import ValidationError
@@ -280,3 +282,54 @@ async def test_a_non_finite_number_is_null_in_both_the_text_and_the_structured_c
         result = await client.call_tool("odd", {})
     assert result.structured_content == {"expires_in_hours": None, "name": "é"}
     assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+any_arguments = st.dictionaries(
+    st.sampled_from(["gateway", "server_name", "cache_type", "refresh"]) | st.text(max_size=8),
+    json_values,
+    max_size=4,
+)
+
+
+@pytest.fixture(scope="module")
+def portal_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BlockingPortal, str]]:
+    """A daemon (one server, TTL 1 h: no refresh mid-test) served from an event loop in a
+    thread, for property tests that call it from synchronous code: (portal, socket)."""
+    tmp = tmp_path_factory.mktemp("d")
+    path = write_config(tmp / "d.toml", {"a": []}, cache='tool_ttl = "1h"\nstale_grace = "1h"')
+    with start_blocking_portal() as portal:
+        served = served_daemon(tmp, {"admin": ADMIN}, config=path)
+        with portal.wrap_async_context_manager(served) as running:
+            yield portal, running.sockets["admin"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(tool=st.sampled_from([t.name for t in TOOLS]), arguments=any_arguments)
+def test_any_arguments_get_an_answer_or_a_tool_error_never_an_internal_error(
+    portal_daemon: tuple[BlockingPortal, str], tool: str, arguments: dict[str, Any]
+) -> None:
+    portal, path = portal_daemon
+
+    async def call() -> httpx2.Response:
+        async with httpx2.AsyncClient(transport=httpx2.AsyncHTTPTransport(uds=path)) as http:
+            return await raw_call(http, tool, arguments)
+
+    reply = portal.call(call)
+    assert reply.status_code == 200
+    body = reply.json()
+    assert "result" in body, body  # a JSON-RPC error would mean the call itself failed
+    result = body["result"]
+    assert isinstance(result["structuredContent"], dict)
+    if result.get("isError"):
+        assert result["content"][0]["text"], result
