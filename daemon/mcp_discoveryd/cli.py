@@ -111,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     bridge = command(
         commands, "mcp", "serve the running daemon's MCP tools on stdin/stdout (for MCP clients)"
     )
-    bridge.add_argument("--socket", help="the daemon's control socket (default: from --config)")
+    bridge.add_argument(
+        "--socket",
+        help="the daemon's control socket (default: the config's, else "
+        "/run/mcp-discoveryd/control.sock)",
+    )
     bridge.add_argument("--config", help="the daemon's config file, to find its socket")
 
     cache = command(commands, "cache", "read or clear the configured cache")
