@@ -3,8 +3,9 @@
 Exit codes are listed in EXIT_CODES (shown by ``--help``): 0 success, 1 some server
 failed or was blocked, or a cache write or clear did not reach the shared cache (a
 one-shot process has no later moment to retry in), 2 usage error (unknown gateway,
-server or cache type included), 78 configuration error (EX_CONFIG, which systemd
-units are told not to restart on), 141 stdout closed early (a reader such as `head`
+server or cache type included), 69 ``mcp``: no daemon answers on the control socket
+(EX_UNAVAILABLE), 78 configuration error (EX_CONFIG, which systemd units are told
+not to restart on), 141 stdout closed early (a reader such as `head`
 went away: 128 + SIGPIPE, as a shell reports a tool killed by it).
 
 Nothing printed here is rewritten: secrets are masked where they enter the config
