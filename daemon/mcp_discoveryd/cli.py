@@ -3,8 +3,9 @@
 Exit codes are listed in EXIT_CODES (shown by ``--help``): 0 success, 1 some server
 failed or was blocked, or a cache write or clear did not reach the shared cache (a
 one-shot process has no later moment to retry in), 2 usage error (unknown gateway,
-server or cache type included), 78 configuration error (EX_CONFIG, which systemd
-units are told not to restart on), 141 stdout closed early (a reader such as `head`
+server or cache type included), 69 ``mcp``: no daemon answers on the control socket
+(EX_UNAVAILABLE), 78 configuration error (EX_CONFIG, which systemd units are told
+not to restart on), 141 stdout closed early (a reader such as `head`
 went away: 128 + SIGPIPE, as a shell reports a tool killed by it).
 
 Nothing printed here is rewritten: secrets are masked where they enter the config
@@ -34,6 +35,7 @@ from .report import report_json
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: no daemon answers on the control socket
 EXIT_CONFIG = 78
 EXIT_PIPE = 141
 
@@ -41,6 +43,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK:<3} success: every server answered (or the cache call succeeded)
   {EXIT_FAILED:<3} at least one server failed or was blocked, or results could not be stored/cleared
   {EXIT_USAGE:<3} usage error: bad arguments, or an unknown gateway, server or cache type
+  {EXIT_UNAVAILABLE:<3} mcp: no daemon answers on the control socket (EX_UNAVAILABLE)
   70  run: a core part of the daemon failed (EX_SOFTWARE; the service manager restarts it)
   {EXIT_CONFIG:<3} configuration error (EX_CONFIG): the config file is missing or invalid
   {EXIT_PIPE:<3} stdout closed early (a reader such as head went away; 128 + SIGPIPE)
@@ -106,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--refresh", action="store_true", help="ignore cached entries and ask the upstreams"
     )
 
+    bridge = command(
+        commands, "mcp", "serve the running daemon's MCP tools on stdin/stdout (for MCP clients)"
+    )
+    bridge.add_argument(
+        "--socket",
+        help="the daemon's control socket (default: the config's, else "
+        "/run/mcp-discoveryd/control.sock)",
+    )
+    bridge.add_argument("--config", help="the daemon's config file, to find its socket")
+
     cache = command(commands, "cache", "read or clear the configured cache")
     cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
     status = command(cache_commands, "status", "print the cache status as JSON")
@@ -164,6 +177,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return cache_command(args)
     if args.command == "run":
         return run_daemon(args)
+    if args.command == "mcp":
+        return mcp_bridge(args)
     return discover(args)
 
 
@@ -178,6 +193,28 @@ def run_daemon(args: argparse.Namespace) -> int:
         return anyio.run(serve, config)
     except KeyboardInterrupt:  # Ctrl-C before the signal handler was installed
         return EXIT_OK
+
+
+def mcp_bridge(args: argparse.Namespace) -> int:
+    """`mcp`: a stdio MCP server bridging to the running daemon; 69 when none answers."""
+    from .control.mcp_bridge import DEFAULT_SOCKET, serve_bridge
+    from .errors import DaemonUnavailable
+
+    socket_path = args.socket
+    if socket_path is None and args.config is not None:
+        config = _load(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        control = getattr(config, "control", None)  # the [control] section, where configured
+        socket_path = getattr(control, "socket", None)
+    try:
+        anyio.run(serve_bridge, socket_path or DEFAULT_SOCKET)
+    except DaemonUnavailable as exc:
+        print(f"mcp-discoveryd: {exc} (is `mcp-discoveryd run` running?)", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:  # Ctrl-C when run by hand: a quiet end, as for `run`
+        return EXIT_OK
+    return EXIT_OK
 
 
 def _load(path: str) -> DaemonConfig | None:

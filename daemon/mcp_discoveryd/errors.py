@@ -81,6 +81,17 @@ class UnknownTargetError(DiscoveryError):
         super().__init__(f"unknown {what} {name!r} (known: {choices})")
 
 
+class AmbiguousServerError(DiscoveryError):
+    """A server name found in several gateways, asked for without naming one."""
+
+    def __init__(self, name: str, gateways: Sequence[str]) -> None:
+        self.name = name
+        self.gateways = tuple(gateways)
+        super().__init__(
+            f"server {name!r} is in several gateways ({', '.join(sorted(gateways))}): name one"
+        )
+
+
 # --- daemon ----------------------------------------------------------------------
 
 
@@ -90,3 +101,12 @@ class DaemonError(DiscoverydError):
 
 class NotAccepting(DaemonError):
     """The daemon is shutting down and takes no new work."""
+
+
+class DaemonUnavailable(DaemonError):
+    """No daemon answered on the control socket (none running, or not ours)."""
+
+    def __init__(self, socket_path: str, reason: str) -> None:
+        self.socket_path = socket_path
+        self.reason = reason
+        super().__init__(f"no mcp-discoveryd answers on {socket_path}: {reason}")
