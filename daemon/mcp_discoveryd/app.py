@@ -37,13 +37,16 @@ from .configured import check_configured
 from .discovery import guardrails
 from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
+from .heartbeat import Liveness, run_heartbeat, status_line
 from .models import CacheEntry
 from .reload import apply_reload
+from .systemd import Notifier
 
 logger = logging.getLogger(__name__)
 
 Phase = Literal["starting", "preloading", "ready", "stopping", "stopped"]
 Loader = Callable[[str | Path], DaemonConfig]
+STOP_MARGIN = 10.0  # seconds past shutdown_timeout: closing sessions and children, flushing
 
 
 class Daemon(anyio.AsyncContextManagerMixin):
@@ -58,6 +61,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         coordinator: Coordinator | None = None,
         loader: Loader = load_config,
         handle_signals: bool = False,
+        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.phase: Phase = "starting"
@@ -71,6 +75,9 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._checks = checks or guardrails.Guardrails()
         self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
+        # the service manager (systemd.py; $NOTIFY_SOCKET) and the core actors' liveness
+        self.notifier = notifier or Notifier.from_environ()
+        self.liveness = Liveness()
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
         self._reloading = anyio.Lock()
@@ -125,16 +132,25 @@ class Daemon(anyio.AsyncContextManagerMixin):
                 fetcher = await stack.enter_async_context(client)
             watch = await stack.enter_async_context(WatchPool(self.config))  # list_changed
             async with anyio.create_task_group() as tg:
+                live = self.liveness
                 if self._handle_signals:
-                    await tg.start(self._signals, tg.cancel_scope)
+                    await live.start(tg, "signals", self._signals, tg.cancel_scope)
                 self._actors = ActorSet(tg)
                 # other daemons' updates and clears, into memory and to the actors
-                await tg.start(run_invalidation, self._cache, self._actors, self.config.daemon)
+                await live.start(
+                    tg,
+                    "invalidation",
+                    run_invalidation,
+                    self._cache,
+                    self._actors,
+                    self.config.daemon,
+                )
                 coordinator = self._coordinator or coordinator_for(self._cache)
                 self._deps = ActorDeps(
                     self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
+                await tg.start(run_heartbeat, self)  # watchdog pings and status lines
                 handles = await self._start()
                 if self.config.daemon.ready == "at-once":
                     tg.start_soon(self._preload, handles)
@@ -158,7 +174,12 @@ class Daemon(anyio.AsyncContextManagerMixin):
         if not self.accepting:
             return {"status": "error", "message": "the daemon is stopping"}
         async with self._reloading:
-            return await apply_reload(self)
+            self.notifier.reloading()
+            try:
+                return await apply_reload(self)
+            finally:
+                if self.accepting:  # not when a stop came meanwhile: STOPPING stands
+                    self.notifier.ready(status_line(self))
 
     async def _start(self) -> list[Handle]:
         """Start every server actor (each begins its preload) and serve config-defined ones."""
@@ -206,11 +227,16 @@ class Daemon(anyio.AsyncContextManagerMixin):
         waiting = sum(1 for h in self.actors.handles.values() if not h.preloaded.is_set())
         extra = f" ({waiting} still preloading)" if waiting else ""
         logger.info("ready: %d server actor(s)%s", len(self.actors.handles), extra)
+        if not self._stop.is_set():  # a stop asked for during the preload: STOPPING follows
+            self.notifier.ready(status_line(self))
 
     async def _shutdown(self) -> None:
         self.phase = "stopping"
+        self.liveness.stopping = True
         grace = self.config.daemon.shutdown_timeout
         logger.info("stopping: in-flight discoveries get %.0fs, then are cancelled", grace)
+        self.notifier.stopping(f"stopping: in-flight discoveries get {grace:.0f}s")
+        self.notifier.extend_timeout(grace + STOP_MARGIN)  # the unit's TimeoutStopSec follows
         await self.actors.stop_all(grace)
 
     async def _signals(
