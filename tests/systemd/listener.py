@@ -75,6 +75,8 @@ class NotifyListener:
 
     def close(self) -> None:
         """Stop reading (the socket is closed; the reader thread ends)."""
+        if self._sock.fileno() < 0:
+            return
         self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         self._thread.join(timeout=5)

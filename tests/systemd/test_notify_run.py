@@ -176,4 +176,3 @@ def test_an_abstract_notify_socket_is_reached(tmp_path: Path) -> None:
             assert listener.wait_key("READY").fields["READY"] == "1"
         finally:
             _stop(proc)
-
