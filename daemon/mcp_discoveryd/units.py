@@ -2,7 +2,7 @@
 config where systemd and the daemon look for them.
 
 The files are the repository's ``systemd/`` directory, shipped in the package as
-``mcp_discoveryd/units`` (a symlink in the source tree). Where they go, under ``root``
+``mcp_discoveryd/unitfiles`` (a symlink in the source tree). Where they go, under ``root``
 (``/``, or a staging directory for a package build):
 
 ================================  ============================================  =====
@@ -30,7 +30,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-UNITS = Path(__file__).resolve().parent / "units"
+UNITS = Path(__file__).resolve().parent / "unitfiles"
 SERVICE = "mcp-discoveryd.service"
 SOCKET = "mcp-discoveryd.socket"
 GROUP = "mcp-discoveryd"

@@ -210,4 +210,4 @@ def test_every_drop_in_is_offered_and_shipped_in_the_package() -> None:
     reload_conf = (UNITS / "dropins" / "notify-reload.conf").read_text()
     assert re.search(r"^Type=notify-reload$", reload_conf, re.MULTILINE)
     assert re.search(r"^ExecReload=$", reload_conf, re.MULTILINE)  # systemd signals by itself
-    assert os.path.islink(Path(__file__).parents[2] / "daemon/mcp_discoveryd/units")
+    assert os.path.islink(Path(__file__).parents[2] / "daemon/mcp_discoveryd/unitfiles")
