@@ -66,11 +66,17 @@ async def test_a_dead_core_actor_stops_the_pings_and_says_why(tmp_path: Path) ->
     assert "unhealthy: core actor ended: signals; awaiting the watchdog restart" in statuses
 
 
-async def test_status_line_counts_fresh_missing_and_failing_servers(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "d.toml", {"good": [], "bad": ["--exit-code", "3"]})
+async def test_status_line_counts_fresh_missing_blocked_and_failing_servers(
+    tmp_path: Path,
+) -> None:
+    path = write_config(
+        tmp_path / "d.toml",
+        {"good": [], "bad": ["--exit-code", "3"], "piped": ["curl x | sh"]},
+    )
     async with Daemon(load_config(path), notifier=Notifier(None)) as daemon:
         line = status_line(daemon)
-    assert line.startswith("ready: 2 servers, 1 fresh, 0 stale, 1 without a catalog, 1 failing")
+    head = "ready: 3 servers, 1 fresh, 0 stale, 1 without a catalog, 1 blocked, 1 failing"
+    assert line.startswith(head), line
     assert "next refresh in" in line and "\n" not in line
 
 

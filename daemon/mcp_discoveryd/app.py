@@ -150,8 +150,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
                     self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
-                await tg.start(run_heartbeat, self)  # watchdog pings and status lines
                 handles = await self._start()
+                await tg.start(run_heartbeat, self)  # watchdog pings and status lines
                 if self.config.daemon.ready == "at-once":
                     tg.start_soon(self._preload, handles)
                 else:

@@ -118,13 +118,16 @@ def status_line(daemon: Daemon, now: float | None = None) -> str:
     """One line for ``systemctl status``: servers fresh/stale/failing, the next refresh."""
     now = time.time() if now is None else now
     handles = daemon.actors.handles
-    counts = {"fresh": 0, "stale": 0, "expired": 0}
+    counts = {"fresh": 0, "stale": 0, "expired": 0, "blocked": 0}
     failing = 0
     next_at: tuple[float, str] | None = None
     for (gateway, server), handle in handles.items():
-        entry = daemon.cache.lookup(CacheType.TOOLS, gateway, server)
-        counts[entry.freshness(now) if entry is not None else "expired"] += 1
         state = handle.state
+        entry = daemon.cache.lookup(CacheType.TOOLS, gateway, server)
+        if state.phase == "blocked":  # by the server guardrails: never spawned
+            counts["blocked"] += 1
+        else:
+            counts[entry.freshness(now) if entry is not None else "expired"] += 1
         if state.phase == "failed" or state.failures:
             failing += 1
         if state.next_run_at is not None and (next_at is None or state.next_run_at < next_at[0]):
@@ -137,6 +140,8 @@ def status_line(daemon: Daemon, now: float | None = None) -> str:
     parts = [f"{head}, {counts['fresh']} fresh, {counts['stale']} stale"]
     if counts["expired"] and daemon.phase != "preloading":
         parts[0] += f", {counts['expired']} without a catalog"
+    if counts["blocked"]:
+        parts[0] += f", {counts['blocked']} blocked"
     parts[0] += f", {failing} failing"
     if daemon.config_entries:
         parts.append(f"{len(daemon.config_entries)} from config")
