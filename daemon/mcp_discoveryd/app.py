@@ -174,11 +174,14 @@ class Daemon(anyio.AsyncContextManagerMixin):
         if not self.accepting:
             return {"status": "error", "message": "the daemon is stopping"}
         async with self._reloading:
-            self.notifier.reloading()
+            # Told to systemd only once ready: a READY=1 during the preload would end it early.
+            told = self.phase == "ready"
+            if told:
+                self.notifier.reloading()
             try:
                 return await apply_reload(self)
             finally:
-                if self.accepting:  # not when a stop came meanwhile: STOPPING stands
+                if told and self.accepting:  # not when a stop came meanwhile: STOPPING stands
                     self.notifier.ready(status_line(self))
 
     async def _start(self) -> list[Handle]:

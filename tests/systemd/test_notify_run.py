@@ -125,6 +125,21 @@ def test_sighup_is_bracketed_by_reloading_and_ready_even_when_the_new_config_is_
     assert proc.returncode == 0, err
 
 
+def test_a_sighup_during_the_preload_does_not_make_it_ready_early(
+    tmp_path: Path, listener: NotifyListener
+) -> None:
+    config = write_config(tmp_path / "d.toml", {"slow": ["--start-ms", str(START_MS)]})
+    proc = _run(config, listener)
+    try:
+        listener.wait_key("STATUS")  # preloading: the signal handler is installed
+        proc.send_signal(signal.SIGHUP)
+        ready = listener.wait_key("READY")
+        assert ready.at >= _started_at(config, "slow") + START_MS / 1000
+        assert not listener.with_key("RELOADING")
+    finally:
+        _stop(proc)
+
+
 def test_sigterm_sends_stopping_with_the_shutdown_bound(
     tmp_path: Path, listener: NotifyListener
 ) -> None:
