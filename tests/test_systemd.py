@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 import time
@@ -24,6 +25,17 @@ def test_no_notify_socket_means_nothing_is_sent() -> None:
     notifier = Notifier.from_environ({"WATCHDOG_USEC": "1000000"})
     assert not notifier.enabled and notifier.watchdog is None
     assert notifier.send(READY=1) is False
+
+
+def test_the_variables_are_taken_out_of_the_environment_once_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NOTIFY_SOCKET", "@mcpd-test")
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    notifier = Notifier.from_environ()
+    assert notifier.address == b"\0mcpd-test" and notifier.watchdog == 1.0
+    assert not {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"} & os.environ.keys()
 
 
 @pytest.mark.parametrize("abstract", [False, True])

@@ -28,9 +28,11 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 logger = logging.getLogger(__name__)
+
+_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
 def notify_address(value: str) -> str | bytes | None:
@@ -78,13 +80,20 @@ class Notifier:
         self._failed: set[str] = set()  # reasons already logged
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Notifier:
-        """The notifier the service manager's variables describe (``os.environ`` by default)."""
+    def from_environ(cls, environ: MutableMapping[str, str] | None = None) -> Notifier:
+        """The notifier the service manager's variables describe (``os.environ`` by default).
+
+        The variables are removed once read, as ``sd_notify``'s ``unset_environment``
+        does: they are this process's, and no child should take them for its own.
+        """
         env = os.environ if environ is None else environ
         address = notify_address(env.get("NOTIFY_SOCKET", ""))
+        watchdog = watchdog_interval(env, os.getpid())
+        for name in _VARIABLES:
+            env.pop(name, None)
         if address is None:
             return cls(None)
-        return cls(address, watchdog_interval(env, os.getpid()))
+        return cls(address, watchdog)
 
     @property
     def enabled(self) -> bool:
