@@ -87,6 +87,18 @@ async def test_no_service_manager_means_no_heartbeat_task(tmp_path: Path) -> Non
         assert set(daemon.liveness.running) == set()  # no Redis listener, no signals here
 
 
+async def test_status_line_says_when_the_shared_cache_is_unreachable(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "d.toml",
+        {"a": []},
+        cache='tool_ttl = "4s"\nurl = "redis://127.0.0.1:1/0"',
+    )
+    async with Daemon(load_config(path), notifier=Notifier(None)) as daemon:
+        line = status_line(daemon)
+    assert line.startswith("ready: 1 server, 1 fresh"), line
+    assert "; cache redis degraded: " in line
+
+
 @given(st.floats(min_value=-10, max_value=10 * 86400, allow_nan=False))
 def test_duration_reads_as_hours_minutes_seconds(seconds: float) -> None:
     text = duration(seconds)

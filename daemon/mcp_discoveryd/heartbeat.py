@@ -134,9 +134,9 @@ def status_line(daemon: Daemon, now: float | None = None) -> str:
             next_at = (state.next_run_at, f"{gateway}/{server}")
     if daemon.phase == "preloading":
         done = sum(1 for h in handles.values() if h.preloaded.is_set())
-        head = f"preloading: {done}/{len(handles)} servers discovered"
+        head = f"preloading: {done}/{_servers(len(handles))} discovered"
     else:
-        head = f"ready: {len(handles)} servers"
+        head = f"ready: {_servers(len(handles))}"
     parts = [f"{head}, {counts['fresh']} fresh, {counts['stale']} stale"]
     if counts["expired"] and daemon.phase != "preloading":
         parts[0] += f", {counts['expired']} without a catalog"
@@ -153,6 +153,10 @@ def status_line(daemon: Daemon, now: float | None = None) -> str:
     if daemon.reload_error is not None:
         parts.append("last reload failed (see the log); running on the previous config")
     return "; ".join(parts)
+
+
+def _servers(count: int) -> str:
+    return f"{count} server" if count == 1 else f"{count} servers"
 
 
 def duration(seconds: float) -> str:

@@ -72,11 +72,11 @@ def test_ready_comes_only_after_the_preload_with_progress_before_it(
         assert ready.fields["READY"] == "1"
         assert ready.at >= _started_at(config, "slow") + START_MS / 1000
         status = ready.fields["STATUS"]
-        assert status.startswith("ready: 1 servers, 1 fresh, 0 stale, 0 failing"), status
+        assert status.startswith("ready: 1 server, 1 fresh, 0 stale, 0 failing"), status
         assert "1 from config" in status and "next refresh in" in status
         early = [m for m in listener.messages if m.at < ready.at]
         progress = [m.fields["STATUS"] for m in early if "STATUS" in m.fields]
-        assert progress and progress[0].startswith("preloading: 0/1 servers discovered")
+        assert progress and progress[0].startswith("preloading: 0/1 server discovered")
         extension = [m for m in early if "EXTEND_TIMEOUT_USEC" in m.fields]
         assert extension and int(extension[0].fields["EXTEND_TIMEOUT_USEC"]) == 10_000_000
     finally:
@@ -92,7 +92,7 @@ def test_ready_at_once_comes_before_the_preload_ends(
     proc = _run(config, listener)
     try:
         ready = listener.wait_key("READY")
-        assert ready.fields["STATUS"].startswith("ready: 1 servers, 0 fresh")
+        assert ready.fields["STATUS"].startswith("ready: 1 server, 0 fresh")
         later = listener.wait_for(lambda m: "1 fresh" in m.fields.get("STATUS", ""))
         assert later.at >= _started_at(config, "slow") + START_MS / 1000
     finally:
