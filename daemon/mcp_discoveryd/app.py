@@ -11,6 +11,9 @@ within ``shutdown_timeout``, cancels the rest and closes sessions and children.
 
 Signals (``handle_signals``): SIGTERM/SIGINT stop gracefully, a second one cancels at
 once; SIGHUP reloads. The in-process API is ``api.DaemonApi``.
+
+The service manager hears of each phase change (``systemd.Notifier``: READY, RELOADING,
+STOPPING); ``heartbeat`` sends the watchdog pings and status lines in between.
 """
 
 from __future__ import annotations
@@ -174,15 +177,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         if not self.accepting:
             return {"status": "error", "message": "the daemon is stopping"}
         async with self._reloading:
-            # Told to systemd only once ready: a READY=1 during the preload would end it early.
-            told = self.phase == "ready"
-            if told:
-                self.notifier.reloading()
-            try:
-                return await apply_reload(self)
-            finally:
-                if told and self.accepting:  # not when a stop came meanwhile: STOPPING stands
-                    self.notifier.ready(status_line(self))
+            return await apply_reload(self)
 
     async def _start(self) -> list[Handle]:
         """Start every server actor (each begins its preload) and serve config-defined ones."""
