@@ -7,7 +7,8 @@
   dead one stops the pings too and systemd restarts the daemon.
 - ``STATUS=`` (``status_line``): a line a person reads in ``systemctl status``, every
   few seconds when it changed; during the preload with ``EXTEND_TIMEOUT_USEC``, so a
-  long preload that makes progress outlives ``TimeoutStartSec`` and a stuck one does not.
+  long preload (bounded by ``preload_timeout``) outlives ``TimeoutStartSec`` while the
+  loop runs, and a blocked loop does not.
 
 READY, RELOADING and STOPPING are sent by the daemon itself at its phase changes.
 """
@@ -96,9 +97,7 @@ async def _watchdog(daemon: Daemon, interval: float) -> None:
         if problem is None:
             daemon.notifier.ping()
         elif problem != unhealthy:
-            logger.critical(
-                "watchdog: no more pings (%s); systemd will restart the daemon", problem
-            )
+            logger.critical("watchdog: no more pings (%s); systemd restarts the daemon", problem)
             daemon.notifier.status(f"unhealthy: {problem}; awaiting the watchdog restart")
         unhealthy = problem
         await anyio.sleep(interval)
@@ -107,9 +106,17 @@ async def _watchdog(daemon: Daemon, interval: float) -> None:
 async def _status(daemon: Daemon) -> None:
     while True:
         preloading = daemon.phase == "preloading"
-        if daemon.liveness.problem() is None and daemon.phase in ("preloading", "ready"):
+        problem = daemon.liveness.problem()
+        if problem is not None:
+            restart = (
+                "awaiting the watchdog restart"
+                if daemon.notifier.watchdog
+                else "restart the daemon"
+            )
+            daemon.notifier.status(f"unhealthy: {problem}; {restart}")
+        elif daemon.phase in ("preloading", "ready"):
             daemon.notifier.status(status_line(daemon))
-            if preloading:  # alive and making progress: the start may take longer
+            if preloading:  # the loop runs: the start may take longer (up to preload_timeout)
                 daemon.notifier.extend_timeout(PRELOAD_EXTENSION)
         await anyio.sleep(PRELOAD_STATUS_EVERY if preloading else STATUS_EVERY)
 
