@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.actors.support import write_config
+from tests.cache.conftest import redis_server
+from tests.cache.redis_servers import RedisServer
 from tests.systemd.listener import NotifyListener, notify_listener
 
 from mcp_discoveryd.app import Daemon
@@ -22,6 +24,7 @@ from mcp_discoveryd.heartbeat import duration, status_line
 from mcp_discoveryd.systemd import Notifier
 
 pytestmark = pytest.mark.slow
+__all__ = ["redis_server"]  # the real Redis fixture of the cache tests
 PING = 0.1  # seconds between pings (WATCHDOG_USEC = 200 ms)
 SLACK = 0.05  # a datagram sent just before the block may be read just after it began
 
@@ -64,6 +67,24 @@ async def test_a_dead_core_actor_stops_the_pings_and_says_why(tmp_path: Path) ->
         assert not _pings(listener, died, time.monotonic())
         statuses = [f["STATUS"] for f in listener.fields() if "STATUS" in f]
     assert "unhealthy: core actor ended: signals; awaiting the watchdog restart" in statuses
+
+
+@pytest.mark.redis
+async def test_with_redis_the_invalidation_listener_is_a_watched_core_actor(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cache = f'backend = "redis"\nurl = "{redis_server.url}"\ntool_ttl = "60s"'
+    path = write_config(tmp_path / "d.toml", {"a": []}, cache=cache)
+    with notify_listener() as listener:
+        notifier = Notifier(listener.env_value, PING)
+        async with Daemon(load_config(path), notifier=notifier) as daemon:
+            assert set(daemon.liveness.running) == {"invalidation"}
+            daemon.liveness.running["invalidation"].cancel()
+            await anyio.sleep(PING + SLACK)
+            died = time.monotonic()
+            await anyio.sleep(0.4)
+            assert daemon.liveness.problem() == "core actor ended: invalidation"
+        assert not _pings(listener, died, time.monotonic())
 
 
 async def test_status_line_counts_fresh_missing_blocked_and_failing_servers(
