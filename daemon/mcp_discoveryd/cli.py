@@ -176,12 +176,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if not (args.path or args.config):
             parser.error("check-config: give the config file (path or --config)")
         return check_config(args.path or args.config, strict=args.strict)
+    if args.command == "install-units":
+        return install_units(args)
     if args.command == "cache":
         return cache_command(args)
     if args.command == "run":
         return run_daemon(args)
-    if args.command == "install-units":
-        return install_units(args)
     return discover(args)
 
 
@@ -196,27 +196,6 @@ def run_daemon(args: argparse.Namespace) -> int:
         return anyio.run(serve, config)
     except KeyboardInterrupt:  # Ctrl-C before the signal handler was installed
         return EXIT_OK
-
-
-def install_units(args: argparse.Namespace) -> int:
-    """`install-units`: place the files, say what was done and what to run next."""
-    from .units import install
-
-    try:
-        placed = install(Path(args.root), args.prefix, args.executable, tuple(args.drop_in))
-    except (ValueError, OSError) as exc:
-        print(f"mcp-discoveryd: install-units: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
-    for item in placed:
-        print(f"{'installed' if item.written else 'kept     '} {item.path}")
-    tmpfiles = next(p.path for p in placed if p.path.parent.name == "tmpfiles.d")
-    print(
-        "next (as root): systemd-sysusers && systemd-tmpfiles --create "
-        f"/{tmpfiles.relative_to(args.root)} && systemctl daemon-reload\n"
-        "  edit /etc/mcp-discoveryd/config.toml, then: "
-        "systemctl enable --now mcp-discoveryd.socket mcp-discoveryd.service"
-    )
-    return EXIT_OK
 
 
 def _load(path: str) -> DaemonConfig | None:
@@ -241,6 +220,27 @@ def check_config(path: str, strict: bool = False) -> int:
         return EXIT_CONFIG
     servers = sum(len(g.servers) for g in config.gateways)
     print(f"{path}: ok ({config.format}, {len(config.gateways)} gateway(s), {servers} server(s))")
+    return EXIT_OK
+
+
+def install_units(args: argparse.Namespace) -> int:
+    """`install-units`: place the files, say what was done and what to run next."""
+    from .units import install
+
+    try:
+        placed = install(Path(args.root), args.prefix, args.executable, tuple(args.drop_in))
+    except (ValueError, OSError) as exc:
+        print(f"mcp-discoveryd: install-units: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
+    for item in placed:
+        print(f"{'installed' if item.written else 'kept     '} {item.path}")
+    tmpfiles = next(p.path for p in placed if p.path.parent.name == "tmpfiles.d")
+    print(
+        "next (as root): systemd-sysusers && systemd-tmpfiles --create "
+        f"/{tmpfiles.relative_to(args.root)} && systemctl daemon-reload\n"
+        "  edit /etc/mcp-discoveryd/config.toml, then: "
+        "systemctl enable --now mcp-discoveryd.socket mcp-discoveryd.service"
+    )
     return EXIT_OK
 
 
