@@ -29,6 +29,7 @@ from typing import Literal, Self
 import anyio
 from anyio.abc import TaskStatus
 
+from . import heartbeat, systemd
 from .actors.deps import ActorDeps
 from .actors.invalidation import run_invalidation
 from .actors.supervisor import ActorSet, Handle
@@ -40,10 +41,8 @@ from .configured import check_configured
 from .discovery import guardrails
 from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
-from .heartbeat import Liveness, run_heartbeat, status_line
 from .models import CacheEntry
 from .reload import apply_reload
-from .systemd import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +62,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
         checks: guardrails.Guardrails | None = None,
         coordinator: Coordinator | None = None,
         loader: Loader = load_config,
+        notifier: systemd.Notifier | None = None,
         handle_signals: bool = False,
-        notifier: Notifier | None = None,
     ) -> None:
         self.config = config
         self.phase: Phase = "starting"
@@ -78,12 +77,12 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._checks = checks or guardrails.Guardrails()
         self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
-        # the service manager (systemd.py; $NOTIFY_SOCKET) and the core actors' liveness
-        self.notifier = notifier or Notifier.from_environ()
-        self.liveness = Liveness()
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
         self._reloading = anyio.Lock()
+        # the service manager (systemd.py; $NOTIFY_SOCKET) and the core actors' liveness
+        self.notifier = notifier or systemd.Notifier.from_environ()
+        self.liveness = heartbeat.Liveness()
         self._cache: Cache | None = None
         self._actors: ActorSet | None = None
         self._deps: ActorDeps | None = None
@@ -154,7 +153,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
                 )
                 self.phase = "preloading"
                 handles = await self._start()
-                await tg.start(run_heartbeat, self)  # watchdog pings and status lines
+                await tg.start(heartbeat.run_heartbeat, self)  # watchdog pings and status lines
                 if self.config.daemon.ready == "at-once":
                     tg.start_soon(self._preload, handles)
                 else:
@@ -226,7 +225,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         extra = f" ({waiting} still preloading)" if waiting else ""
         logger.info("ready: %d server actor(s)%s", len(self.actors.handles), extra)
         if not self._stop.is_set():  # a stop asked for during the preload: STOPPING follows
-            self.notifier.ready(status_line(self))
+            self.notifier.ready(heartbeat.status_line(self))
 
     async def _shutdown(self) -> None:
         self.phase = "stopping"

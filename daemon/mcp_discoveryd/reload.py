@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from . import heartbeat
 from .configured import check_configured
 from .discovery.phases import Selection, select
 from .errors import ConfigError
-from .heartbeat import status_line
 
 if TYPE_CHECKING:
     from .app import Daemon
@@ -47,7 +47,7 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
         return await _apply(daemon)
     finally:
         if told and daemon.accepting:  # not when a stop came meanwhile: STOPPING stands
-            daemon.notifier.ready(status_line(daemon))
+            daemon.notifier.ready(heartbeat.status_line(daemon))
 
 
 async def _apply(daemon: Daemon) -> dict[str, object]:
