@@ -113,8 +113,9 @@ def test_an_unknown_drop_in_is_a_usage_error(
     assert not (tmp_path / "etc").exists()
 
 
-def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path) -> None:
-    units = _install(tmp_path)
+@pytest.mark.parametrize("extra", [(), ("internet", "admin-group")])
+def test_systemd_analyze_verify_accepts_the_units(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    units = _install(tmp_path, *extra)  # notify-reload is 253+: this machine's 252 rejects it
     done = subprocess.run(
         ["systemd-analyze", "verify", "./mcp-discoveryd.service", "./mcp-discoveryd.socket"],
         cwd=units,
