@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from anyio.abc import TaskStatus
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.actors.support import write_config
@@ -20,7 +21,7 @@ from tests.systemd.listener import NotifyListener, notify_listener
 
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config import load_config
-from mcp_discoveryd.heartbeat import duration, status_line
+from mcp_discoveryd.heartbeat import Liveness, duration, status_line
 from mcp_discoveryd.systemd import Notifier
 
 pytestmark = pytest.mark.slow
@@ -131,3 +132,38 @@ def test_duration_reads_as_hours_minutes_seconds(seconds: float) -> None:
         assert text == f"{whole // 60}m{whole % 60:02d}s"
     else:
         assert text == f"{whole}s"
+
+
+ENDINGS = st.lists(st.tuples(st.sampled_from(["returns", "cancelled"]), st.booleans()), max_size=6)
+
+
+@given(ENDINGS)
+def test_liveness_calls_dead_exactly_the_actors_cancelled_before_shutdown(
+    endings: list[tuple[str, bool]],
+) -> None:
+    async def main() -> tuple[list[str], set[str]]:
+        liveness = Liveness()
+        release = [anyio.Event() for _ in endings]
+
+        async def actor(index: int, *, task_status: TaskStatus[None]) -> None:
+            task_status.started()
+            await release[index].wait()
+
+        async with anyio.create_task_group() as tg:
+            for index in range(len(endings)):
+                await liveness.start(tg, f"a{index}", actor, index)
+            for stopping in (False, True):
+                liveness.stopping = stopping
+                for index, (how, late) in enumerate(endings):
+                    if late is not stopping:
+                        continue
+                    if how == "returns":
+                        release[index].set()
+                    else:
+                        liveness.running[f"a{index}"].cancel()
+                await anyio.wait_all_tasks_blocked()
+        return liveness.dead, set(liveness.running)
+
+    dead, running = anyio.run(main)
+    expected = [f"a{i}" for i, (how, late) in enumerate(endings) if how == "cancelled" and not late]
+    assert sorted(dead) == expected and not running
