@@ -11,6 +11,9 @@ within ``shutdown_timeout``, cancels the rest and closes sessions and children.
 
 Signals (``handle_signals``): SIGTERM/SIGINT stop gracefully, a second one cancels at
 once; SIGHUP reloads. The in-process API is ``api.DaemonApi``.
+
+The service manager hears of each phase change (``systemd.Notifier``: READY, RELOADING,
+STOPPING); ``heartbeat`` sends the watchdog pings and status lines in between.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Literal, Self
 import anyio
 from anyio.abc import TaskStatus
 
+from . import heartbeat, systemd
 from .actors.deps import ActorDeps
 from .actors.invalidation import run_invalidation
 from .actors.supervisor import ActorSet, Handle
@@ -44,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 Phase = Literal["starting", "preloading", "ready", "stopping", "stopped"]
 Loader = Callable[[str | Path], DaemonConfig]
+STOP_MARGIN = 10.0  # seconds past shutdown_timeout: closing sessions and children, flushing
 
 
 class Daemon(anyio.AsyncContextManagerMixin):
@@ -57,6 +62,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         checks: guardrails.Guardrails | None = None,
         coordinator: Coordinator | None = None,
         loader: Loader = load_config,
+        notifier: systemd.Notifier | None = None,
         handle_signals: bool = False,
     ) -> None:
         self.config = config
@@ -74,6 +80,9 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
         self._reloading = anyio.Lock()
+        # the service manager (systemd.py; $NOTIFY_SOCKET) and the core actors' liveness
+        self.notifier = notifier or systemd.Notifier.from_environ()
+        self.liveness = heartbeat.Liveness()
         self._cache: Cache | None = None
         self._actors: ActorSet | None = None
         self._deps: ActorDeps | None = None
@@ -125,17 +134,26 @@ class Daemon(anyio.AsyncContextManagerMixin):
                 fetcher = await stack.enter_async_context(client)
             watch = await stack.enter_async_context(WatchPool(self.config))  # list_changed
             async with anyio.create_task_group() as tg:
+                live = self.liveness
                 if self._handle_signals:
-                    await tg.start(self._signals, tg.cancel_scope)
+                    await live.start(tg, "signals", self._signals, tg.cancel_scope)
                 self._actors = ActorSet(tg)
                 # other daemons' updates and clears, into memory and to the actors
-                await tg.start(run_invalidation, self._cache, self._actors, self.config.daemon)
+                await live.start(
+                    tg,
+                    "invalidation",
+                    run_invalidation,
+                    self._cache,
+                    self._actors,
+                    self.config.daemon,
+                )
                 coordinator = self._coordinator or coordinator_for(self._cache)
                 self._deps = ActorDeps(
                     self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
                 handles = await self._start()
+                await tg.start(heartbeat.run_heartbeat, self)  # watchdog pings and status lines
                 if self.config.daemon.ready == "at-once":
                     tg.start_soon(self._preload, handles)
                 else:
@@ -206,11 +224,16 @@ class Daemon(anyio.AsyncContextManagerMixin):
         waiting = sum(1 for h in self.actors.handles.values() if not h.preloaded.is_set())
         extra = f" ({waiting} still preloading)" if waiting else ""
         logger.info("ready: %d server actor(s)%s", len(self.actors.handles), extra)
+        if not self._stop.is_set():  # a stop asked for during the preload: STOPPING follows
+            self.notifier.ready(heartbeat.status_line(self))
 
     async def _shutdown(self) -> None:
         self.phase = "stopping"
+        self.liveness.stopping = True
         grace = self.config.daemon.shutdown_timeout
         logger.info("stopping: in-flight discoveries get %.0fs, then are cancelled", grace)
+        self.notifier.stopping(f"stopping: in-flight discoveries get {grace:.0f}s")
+        self.notifier.extend_timeout(grace + STOP_MARGIN)  # the unit's TimeoutStopSec follows
         await self.actors.stop_all(grace)
 
     async def _signals(

@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import anyio
 
@@ -134,6 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="all (default), gateway_config (gateway, gateway_cache, gateway_config_cache), "
         "or server_config (tools)",
     )
+    units = command(
+        commands, "install-units", "install the systemd units, sysusers, example config"
+    )
+    units.add_argument("--root", default="/", help="install under this directory (default: /)")
+    units.add_argument(
+        "--prefix", default="/etc", help="/etc (default) or /usr/lib for a package's units"
+    )
+    units.add_argument("--exec", dest="executable", help="ExecStart's binary (default: this one)")
+    units.add_argument(
+        "--drop-in",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also install this drop-in: notify-reload (253+), internet, admin-group",
+    )
     return parser
 
 
@@ -173,6 +189,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if not (args.path or args.config):
             parser.error("check-config: give the config file (path or --config)")
         return check_config(args.path or args.config, strict=args.strict)
+    if args.command == "install-units":
+        return install_units(args)
     if args.command == "cache":
         return cache_command(args)
     if args.command == "run":
@@ -239,6 +257,27 @@ def check_config(path: str, strict: bool = False) -> int:
         return EXIT_CONFIG
     servers = sum(len(g.servers) for g in config.gateways)
     print(f"{path}: ok ({config.format}, {len(config.gateways)} gateway(s), {servers} server(s))")
+    return EXIT_OK
+
+
+def install_units(args: argparse.Namespace) -> int:
+    """`install-units`: place the files, say what was done and what to run next."""
+    from .units import install
+
+    try:
+        placed = install(Path(args.root), args.prefix, args.executable, tuple(args.drop_in))
+    except (ValueError, OSError) as exc:
+        print(f"mcp-discoveryd: install-units: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED
+    for item in placed:
+        print(f"{'installed' if item.written else 'kept     '} {item.path}")
+    tmpfiles = next(p.path for p in placed if p.path.parent.name == "tmpfiles.d")
+    print(
+        "next (as root): systemd-sysusers && systemd-tmpfiles --create "
+        f"/{tmpfiles.relative_to(args.root)} && systemctl daemon-reload\n"
+        "  edit /etc/mcp-discoveryd/config.toml, then: "
+        "systemctl enable --now mcp-discoveryd.socket mcp-discoveryd.service"
+    )
     return EXIT_OK
 
 

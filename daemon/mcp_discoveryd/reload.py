@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from . import heartbeat
 from .configured import check_configured
 from .discovery.phases import Selection, select
 from .errors import ConfigError
@@ -34,7 +35,22 @@ logger = logging.getLogger(__name__)
 
 
 async def apply_reload(daemon: Daemon) -> dict[str, object]:
-    """Load ``daemon.config.path`` again and apply it; the reply says what changed."""
+    """Load ``daemon.config.path`` again and apply it; the reply says what changed.
+
+    A ready daemon tells the service manager (``RELOADING=1`` ... ``READY=1``); not one
+    still preloading, where a ``READY=1`` would end its start early.
+    """
+    told = daemon.phase == "ready"
+    if told:
+        daemon.notifier.reloading()
+    try:
+        return await _apply(daemon)
+    finally:
+        if told and daemon.accepting:  # not when a stop came meanwhile: STOPPING stands
+            daemon.notifier.ready(heartbeat.status_line(daemon))
+
+
+async def _apply(daemon: Daemon) -> dict[str, object]:
     old = daemon.config
     try:
         new = await anyio.to_thread.run_sync(daemon.loader, old.path)
