@@ -32,6 +32,8 @@ from ..cache.health import Backoff
 from ..cache.lease import LocalCoordinator
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
+from ..telemetry import record, tracing
+from ..telemetry.instruments import GATEWAY, SERVER, TRIGGER
 from .coordination import RunCache, kept, reread, take_turn
 from .deps import ActorDeps
 from .messages import (
@@ -100,7 +102,9 @@ class ServerActor:
                     elif isinstance(message, ListChanged):
                         trigger = "list_changed"
                 assert trigger is not None
-                outcome = await self._discover(trigger, refresh)
+                where = {GATEWAY: self.selection.gateway.id, SERVER: self.selection.spec.name}
+                with tracing.span("mcpd.discovery", {**where, TRIGGER: trigger}):
+                    outcome = await self._discover(trigger, refresh)
                 closed = self._drain(replies)
                 for reply in replies:
                     reply.set(outcome)
@@ -171,11 +175,16 @@ class ServerActor:
                     refresh=refresh,
                     selections=[sel],
                     checks=deps.checks,
+                    trigger=trigger,
                 )
         finally:
             if lease is not None:
                 await lease.release()  # shielded and bounded: also when cancelled
         outcome = report.outcomes[0]
+        if held is not None and outcome.ok and outcome.source == "discovery":
+            # how long before the entry it replaced expired (negative: late)
+            lead = held.expires_at - deps.clock()
+            record.refresh_lead(sel.gateway.id, sel.spec.name, trigger, lead)
         self._after(outcome, trigger)
         self._preloaded.set()
         return outcome

@@ -24,6 +24,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..cache.health import Backoff
 from ..discovery.phases import Selection
 from ..models import ServerOutcome
+from ..telemetry import record
 from .deps import ActorDeps
 from .messages import ActorState, Message, Reply, Request, Update, interrupted
 from .server import ServerActor
@@ -154,6 +155,9 @@ class ActorSet:
                             self._fail(handle, name, exc, len(crashes))
                             return
                         delay = RESTART_BACKOFF.delay(len(crashes) - 1)
+                        record.actor_restart(
+                            handle.selection.gateway.id, handle.selection.spec.name
+                        )
                         handle.state = replace(
                             handle.state,
                             restarts=handle.state.restarts + 1,

@@ -60,6 +60,7 @@ from ..models import (
     UpstreamResult,
 )
 from ..secret import scrub, scrubbed_traceback
+from ..telemetry import record
 from .admission import SpawnAdmission, SpawnStats, Ticket
 from .transports.stdio import StdioWatch, abandon, spawn, stdio_transport
 
@@ -170,9 +171,12 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
             from .failures import Subject
 
             subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
-            return await self._remote(target, subject, started)
-        async with self._admission.admit() as ticket:
-            return await self._stdio(target, spec.timeout, started, ticket)
+            result = await self._remote(target, subject, started)
+        else:
+            async with self._admission.admit() as ticket:
+                result = await self._stdio(target, spec.timeout, started, ticket)
+        record.upstream_session(spec, result)
+        return result
 
     async def fetch_in_process(
         self, server: Server[Any] | MCPServer, *, limit_s: float = 30.0
