@@ -32,8 +32,7 @@ from ..cache.health import Backoff
 from ..cache.lease import LocalCoordinator
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
-from ..telemetry import record, tracing
-from ..telemetry.instruments import GATEWAY, SERVER, TRIGGER
+from ..telemetry import record
 from .coordination import RunCache, kept, reread, take_turn
 from .deps import ActorDeps
 from .messages import (
@@ -102,9 +101,7 @@ class ServerActor:
                     elif isinstance(message, ListChanged):
                         trigger = "list_changed"
                 assert trigger is not None
-                where = {GATEWAY: self.selection.gateway.id, SERVER: self.selection.spec.name}
-                with tracing.span("mcpd.discovery", {**where, TRIGGER: trigger}):
-                    outcome = await self._discover(trigger, refresh)
+                outcome = await self._discover(trigger, refresh)
                 closed = self._drain(replies)
                 for reply in replies:
                     reply.set(outcome)

@@ -46,7 +46,7 @@ from ..models import (
 )
 from ..secret import scrub, scrubbed_traceback
 from ..telemetry import record, tracing
-from ..telemetry.instruments import GATEWAY, SERVER
+from ..telemetry.instruments import GATEWAY, SERVER, TRIGGER
 from . import guardrails
 from .guardrails import tooldiff
 
@@ -125,10 +125,20 @@ async def run_discovery(
     ``checks`` are the guardrails to apply (default: the built-in ones alone).
     ``trigger`` (preload, refresh, retry, manual, list_changed) labels the run's metrics.
     """
-    started = time.monotonic()
     if selections is None:
         selections = select(config, gateway_id, server_name)
-    run = _Run(fetcher, cache, refresh, on_progress, checks or guardrails.Guardrails(), trigger)
+    attrs: dict[str, str | int] = {TRIGGER: trigger, "mcpd.servers": len(selections)}
+    if len(selections) == 1:
+        attrs |= {GATEWAY: selections[0].gateway.id, SERVER: selections[0].spec.name}
+    with tracing.span("mcpd.discovery", attrs):
+        run = _Run(fetcher, cache, refresh, on_progress, checks or guardrails.Guardrails(), trigger)
+        return await _phases(run, selections)
+
+
+async def _phases(run: _Run, selections: Sequence[Selection]) -> DiscoveryReport:
+    """The three phases of one run."""
+    started = time.monotonic()
+    cache = run.cache
 
     # Phase 1: validate.
     with tracing.span("mcpd.validate"):

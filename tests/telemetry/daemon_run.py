@@ -1,0 +1,84 @@
+"""One daemon run against real upstreams with export on: the config and the run itself.
+
+Shared by the export tests and the Prometheus/dashboard test: a stdio server
+(raw_server.py), a streamable HTTP server (the SDK's, under uvicorn) with one tool
+denied, and a config-defined server; the run preloads, serves a manual discovery,
+reloads, and stops (the last export is the shutdown flush).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import anyio
+from tests.servers.http_harness import serve_app
+from tests.servers.sdk_servers import build_high
+
+from mcp_discoveryd.api import DaemonApi
+from mcp_discoveryd.app import Daemon
+from mcp_discoveryd.config import load_config
+
+RAW = str(Path(__file__).resolve().parents[1] / "servers" / "raw_server.py")
+HEADER_SECRET = "otlp-token-7f3a9c1e5b"  # must reach the receiver, and nothing else
+
+
+def write_config(
+    path: Path,
+    endpoint: str,
+    remote_url: str,
+    *,
+    protocol: str = "http/protobuf",
+    extra: str = "",
+) -> Path:
+    """The run's TOML config; ``extra`` lines go into [telemetry]."""
+    path.write_text(
+        f"""
+[cache]
+min_ttl = "0s"
+
+[telemetry]
+endpoint = {json.dumps(endpoint)}
+protocol = {json.dumps(protocol)}
+interval = "0.2s"
+timeout = "2s"
+shutdown_timeout = "5s"
+headers = {{ authorization = "Bearer {HEADER_SECRET}" }}
+resource_attributes = {{ "deployment.environment" = "test" }}
+{extra}
+
+[gateways.g.servers.local]
+command = {json.dumps(sys.executable)}
+args = {json.dumps([RAW, "--tools", "3", "--prompts"])}
+
+[gateways.g.servers.remote]
+url = {json.dumps(remote_url)}
+denied_tools = ["weather"]
+
+[gateways.g.servers.fixed]
+command = {json.dumps(sys.executable)}
+args = {json.dumps([RAW])}
+[gateways.g.servers.fixed.tools.echo]
+description = "Echo the input."
+"""
+    )
+    return path
+
+
+async def run_daemon(
+    tmp: Path, endpoint: str, *, protocol: str = "http/protobuf", extra: str = ""
+) -> float:
+    """Run the daemon once as described above; seconds from start to ready."""
+    async with serve_app(build_high().streamable_http_app()) as base:
+        path = write_config(tmp / "d.toml", endpoint, f"{base}/mcp", protocol=protocol, extra=extra)
+        started = time.monotonic()
+        async with Daemon(load_config(path)) as daemon:
+            ready = time.monotonic() - started
+            api = DaemonApi(daemon)
+            report = await api.discover("g", refresh=True)
+            assert all(o.ok for o in report.outcomes), report.outcomes
+            assert (await api.reload())["status"] == "success"
+            await anyio.sleep(0.5)  # a periodic export or two while running
+        return ready
