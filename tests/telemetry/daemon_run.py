@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -67,18 +68,30 @@ description = "Echo the input."
     return path
 
 
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds the run's steps took: to ready (the preload), a manual discovery, the stop."""
+
+    ready: float
+    discover: float
+    stop: float
+
+
 async def run_daemon(
     tmp: Path, endpoint: str, *, protocol: str = "http/protobuf", extra: str = ""
-) -> float:
-    """Run the daemon once as described above; seconds from start to ready."""
+) -> Timings:
+    """Run the daemon once as described above."""
     async with serve_app(build_high().streamable_http_app()) as base:
         path = write_config(tmp / "d.toml", endpoint, f"{base}/mcp", protocol=protocol, extra=extra)
         started = time.monotonic()
         async with Daemon(load_config(path)) as daemon:
             ready = time.monotonic() - started
             api = DaemonApi(daemon)
+            asked = time.monotonic()
             report = await api.discover("g", refresh=True)
+            discover = time.monotonic() - asked
             assert all(o.ok for o in report.outcomes), report.outcomes
             assert (await api.reload())["status"] == "success"
             await anyio.sleep(0.5)  # a periodic export or two while running
-        return ready
+            stopping = time.monotonic()
+        return Timings(ready, discover, time.monotonic() - stopping)

@@ -6,6 +6,7 @@ what the SDK's exporters sent with opentelemetry-proto, over http/protobuf and g
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,28 @@ async def test_grpc_export_reaches_a_grpc_receiver(tmp_path: Path) -> None:
     points = check_as_declared(rx.received)
     assert "mcp.client.operation.duration" in {p.name for p in points}
     assert any(s.name == "mcpd.discovery" for s in rx.received.spans())
+
+
+def closed_port_url() -> str:
+    """An http URL nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("receiver", ["down", "slow"])
+async def test_a_receiver_down_or_slow_never_delays_discovery_and_the_stop_is_bounded(
+    tmp_path: Path, receiver: str
+) -> None:
+    """Exports block on the SDK's threads, never the loop; the last flush stops at its bound."""
+    slow = HttpReceiver(delay=20.0)  # answers after 20 s: every export times out (2 s)
+    with slow.running():
+        endpoint = closed_port_url() if receiver == "down" else slow.url
+        with_export = await run_daemon(tmp_path, endpoint)
+    off = await run_daemon(tmp_path, endpoint, extra="enabled = false")
+    # What a loaded 2-core machine allows, and far below an export's 2 s timeout.
+    assert with_export.ready < off.ready + 1.5, (with_export, off)
+    assert with_export.discover < off.discover + 1.0, (with_export, off)
+    assert with_export.stop < 5.0 + 1.5  # shutdown_timeout, then the flush is abandoned
+    if receiver == "slow":
+        assert slow.requests >= 1  # it was really asked, and really slow
