@@ -60,5 +60,6 @@ def test_a_memory_cache_run_never_imports_redis_and_spawns_before_the_sdk(tmp_pa
     loaded = result["loaded"]
     assert isinstance(loaded, list)
     assert "redis" not in loaded
+    assert "opentelemetry" not in loaded  # telemetry is the daemon's, and only when on
     assert "mcp" in loaded  # the run did use the SDK, after the spawn
     assert result["sdk_before_first_spawn"] is False
