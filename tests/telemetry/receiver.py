@@ -55,6 +55,9 @@ class Point:
     bounds: tuple[float, ...] = ()
     monotonic: bool = False
     resource: Attrs = field(default_factory=dict)
+    time_ns: int = 0
+    sum: float = 0.0  # histograms
+    bucket_counts: tuple[int, ...] = ()  # histograms: per bucket, not cumulative
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def _points(m: Any, resource: Attrs) -> list[Point]:
                 attributes=attrs(p.attributes),
                 value=p.as_double if p.HasField("as_double") else p.as_int,
                 monotonic=m.sum.is_monotonic,
+                time_ns=p.time_unix_nano,
                 **common,
             )
             for p in m.sum.data_points
@@ -145,6 +149,7 @@ def _points(m: Any, resource: Attrs) -> list[Point]:
                 kind="gauge",
                 attributes=attrs(p.attributes),
                 value=p.as_double if p.HasField("as_double") else p.as_int,
+                time_ns=p.time_unix_nano,
                 **common,
             )
             for p in m.gauge.data_points
@@ -156,6 +161,9 @@ def _points(m: Any, resource: Attrs) -> list[Point]:
                 attributes=attrs(p.attributes),
                 value=p.count,
                 bounds=tuple(p.explicit_bounds),
+                time_ns=p.time_unix_nano,
+                sum=p.sum,
+                bucket_counts=tuple(p.bucket_counts),
                 **common,
             )
             for p in m.histogram.data_points

@@ -18,14 +18,10 @@ from mcp_discoveryd.telemetry import instruments as i
 pytestmark = pytest.mark.slow
 
 CATALOGUE = {spec.name: spec for spec in i.INSTRUMENTS}
-# Not seen in this run: the control socket is wired by its own module, no actor
-# crashes, no tool changes (each has its own test); backend operations are Redis round
-# trips (the memory tier counts none).
+# Not seen in this run: no actor crashes; backend operations are Redis round trips
+# (the memory tier counts none).
 NOT_IN_RUN = {
-    "mcpd.control.requests",
-    "mcpd.control.duration",
     "mcpd.actor.restarts",
-    "mcpd.tool.changes",
     "mcpd.cache.operation.duration",
 }
 KINDS = {"counter": "sum", "histogram": "histogram", "gauge": "gauge"}
@@ -91,9 +87,14 @@ async def test_a_daemon_run_exports_every_instrument_as_declared_over_http(tmp_p
     reloads = by_name(points, "mcpd.config.reloads")
     assert [p.attributes[i.OUTCOME] for p in reloads] == ["success"]
     up = {p.attributes[i.SERVER]: p.value for p in by_name(points, "mcpd.upstream.up")}
-    assert up == {"local": 1, "remote": 1}
+    assert up == {"local": 1, "remote": 1, "flaky": 0}
+    assert ("flaky", "manual", "error") in seen
     leads = by_name(points, "mcpd.refresh.lead")
     assert {p.attributes[i.TRIGGER] for p in leads} == {"manual"}  # the preload had no entry
+    changes = by_name(points, "mcpd.tool.changes")
+    assert {(p.attributes[i.SERVER], p.attributes[i.CHANGE]) for p in changes} == {
+        ("local", "changed")
+    }
     results = {p.attributes[i.RESULT] for p in by_name(points, "mcpd.cache.requests")}
     assert "miss" in results
 
