@@ -28,6 +28,13 @@ def bind(daemon: Daemon) -> None:
     def size() -> Iterable[tuple[float, record.Attributes]]:
         return [(daemon.cache.memory.byte_count, {i.TIER: "memory"})]
 
+    def requests() -> Iterable[tuple[float, record.Attributes]]:
+        counts = daemon.cache.stats.snapshot().requests
+        return [
+            (n, {i.CACHE_TYPE: kind.value, i.TIER: tier, i.RESULT: result})
+            for (kind, tier, result), n in counts.items()
+        ]
+
     def up() -> Iterable[tuple[float, record.Attributes]]:
         if daemon._actors is None:  # not started yet, or stopped
             return []
@@ -42,6 +49,7 @@ def bind(daemon: Daemon) -> None:
         watch = daemon._deps.watch if daemon._deps is not None else None
         return [(watch.stats.open, {})] if watch is not None else []
 
+    record.observe(i.CACHE_REQUESTS, requests)
     record.observe(i.CACHE_ENTRIES, entries)
     record.observe(i.CACHE_SIZE, size)
     record.observe(i.UPSTREAM_UP, up)

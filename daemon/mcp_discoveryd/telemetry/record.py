@@ -43,7 +43,11 @@ class _Recorder:
         self.sources: dict[str, Source] = {}
         self.made: dict[str, Any] = {}
         for spec in i.INSTRUMENTS:
-            if spec.kind == "counter":
+            if spec.kind == "counter" and spec.observed:
+                self.made[spec.name] = meter.create_observable_counter(
+                    spec.name, [self._reader(spec.name)], spec.unit, spec.description
+                )
+            elif spec.kind == "counter":
                 self.made[spec.name] = meter.create_counter(spec.name, spec.unit, spec.description)
             elif spec.kind == "histogram":
                 self.made[spec.name] = meter.create_histogram(
@@ -94,7 +98,8 @@ def enabled() -> bool:
 
 
 def observe(spec: Instrument, source: Source) -> None:
-    """Read ``source`` for the gauge ``spec`` at each collection (replacing an earlier one)."""
+    """Read ``source`` for the gauge or observed counter ``spec`` at each collection
+    (replacing an earlier one)."""
     if _active is not None:
         _active.sources[spec.name] = source
 
@@ -189,12 +194,11 @@ def record_control_request(route: str, method: str, status: int, seconds: float)
 
 
 class CacheListener:
-    """The cache's ``StatsListener``: its lookups and operations, as they happen."""
+    """The cache's ``StatsListener``: its backend operations, as they happen (lookups are
+    read from its counters at each collection: ``bind.py``)."""
 
     def on_request(self, cache_type: object, tier: str, result: str) -> None:
-        """One lookup."""
-        kind = getattr(cache_type, "value", str(cache_type))
-        add(i.CACHE_REQUESTS, 1, {i.CACHE_TYPE: kind, i.TIER: tier, i.RESULT: result})
+        """One lookup: counted by the cache itself, observed at collection."""
 
     def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
         """One backend round trip."""

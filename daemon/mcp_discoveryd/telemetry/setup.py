@@ -87,7 +87,7 @@ async def exporting(settings: TelemetrySettings) -> AsyncIterator[Providers | No
 
 def build(settings: TelemetrySettings) -> Providers:
     """The providers and exporters ``settings`` ask for (blocking: imports the SDK)."""
-    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -108,7 +108,12 @@ def build(settings: TelemetrySettings) -> Providers:
         export_interval_millis=settings.interval * 1000,
         export_timeout_millis=settings.timeout * 1000,
     )
-    meter = MeterProvider([reader], resource=resource, shutdown_on_exit=False)
+    meter = MeterProvider(
+        [reader],
+        resource=resource,
+        shutdown_on_exit=False,
+        exemplar_filter=AlwaysOffExemplarFilter(),  # no trace sampling per measurement
+    )
     tracer = None
     if settings.traces:
         tracer = TracerProvider(resource=resource, shutdown_on_exit=False)
