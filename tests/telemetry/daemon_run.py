@@ -56,7 +56,18 @@ resource_attributes = {{ "deployment.environment" = "test" }}
 
 [gateways.g.servers.local]
 command = {json.dumps(sys.executable)}
-args = {json.dumps([RAW, "--tools-file", str(path.parent / "tools.json"), "--prompts"])}
+args = {
+            json.dumps(
+                [
+                    RAW,
+                    "--tools-file",
+                    str(path.parent / "tools.json"),
+                    "--prompts",
+                    "--record-meta",
+                    str(path.parent / "meta.jsonl"),
+                ]
+            )
+        }
 
 [gateways.g.servers.flaky]
 command = {json.dumps(sys.executable)}

@@ -6,6 +6,7 @@ what the SDK's exporters sent with opentelemetry-proto, over http/protobuf and g
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -119,6 +120,15 @@ async def test_spans_nest_run_phase_and_server_with_mcp_attributes(tmp_path: Pat
         assert server.attributes[i.TRANSPORT] == "tcp"
         assert server.attributes[i.ADDRESS] == "127.0.0.1"
         assert server.attributes[i.PROTOCOL]
+    # the trace context reached the stdio upstream in each list request's params._meta
+    sent = [json.loads(line) for line in (tmp_path / "meta.jsonl").read_text().splitlines()]
+    lists = [m for m in sent if m["method"].endswith("/list")]
+    assert lists and all(m["_meta"] and "traceparent" in m["_meta"] for m in lists)
+    for m in lists:
+        _, trace_id, parent_id, _ = m["_meta"]["traceparent"].split("-")
+        parent = ids[bytes.fromhex(parent_id)]
+        assert parent.name == "mcpd.server" and parent.trace_id.hex() == trace_id
+        assert parent.attributes[i.SERVER] == "local"
     validate = [s for s in spans if s.name == "mcpd.validate"]
     assert validate and all(ids[s.parent_id].name == "mcpd.discovery" for s in validate)
 
