@@ -36,13 +36,15 @@ def write_config(
     *,
     protocol: str = "http/protobuf",
     extra: str = "",
+    cache: str = "",
 ) -> Path:
-    """The run's TOML config; ``extra`` lines go into [telemetry]."""
+    """The run's TOML config; ``extra`` lines go into [telemetry], ``cache`` into [cache]."""
     write_tools(path.parent, "Add two numbers.")
     path.write_text(
         f"""
 [cache]
 min_ttl = "0s"
+{cache}
 
 [telemetry]
 endpoint = {json.dumps(endpoint)}
@@ -106,11 +108,13 @@ def write_tools(where: Path, description: str) -> None:
 
 
 async def run_daemon(
-    tmp: Path, endpoint: str, *, protocol: str = "http/protobuf", extra: str = ""
+    tmp: Path, endpoint: str, *, protocol: str = "http/protobuf", extra: str = "", cache: str = ""
 ) -> Timings:
     """Run the daemon once as described above."""
     async with serve_app(build_high().streamable_http_app()) as base:
-        path = write_config(tmp / "d.toml", endpoint, f"{base}/mcp", protocol=protocol, extra=extra)
+        path = write_config(
+            tmp / "d.toml", endpoint, f"{base}/mcp", protocol=protocol, extra=extra, cache=cache
+        )
         started = time.monotonic()
         async with Daemon(load_config(path)) as daemon:
             ready = time.monotonic() - started

@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from tests.cache.redis_servers import RedisServer
 from tests.telemetry.daemon_run import HEADER_SECRET, run_daemon
 from tests.telemetry.receiver import GrpcReceiver, HttpReceiver, Point, Received
 
@@ -164,3 +165,18 @@ async def test_a_receiver_down_or_slow_never_delays_discovery_and_the_stop_is_bo
     assert with_export.stop < 5.0 + 1.5  # shutdown_timeout, then the flush is abandoned
     if receiver == "slow":
         assert slow.requests >= 1  # it was really asked, and really slow
+
+
+@pytest.mark.redis
+async def test_a_redis_cache_exports_its_operations_and_leases(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    with HttpReceiver().running() as rx:
+        await run_daemon(tmp_path, rx.url, cache=f'backend = "redis"\nurl = "{redis_server.url}"')
+    check_as_declared(rx.received)
+    points = rx.received.latest()
+    ops = by_name(points, "mcpd.cache.operation.duration")
+    assert ops and {p.attributes[i.BACKEND] for p in ops} == {"redis"}
+    leases = by_name(points, "mcpd.lease.requests")
+    assert {p.attributes[i.LEASE] for p in leases} == {"acquired"}  # alone: never contended
+    assert {p.attributes[i.SERVER] for p in leases} >= {"local", "remote"}
