@@ -84,3 +84,13 @@ def test_header_secrets_never_appear_in_problems(tmp_path: Path) -> None:
     text = str(caught.value)
     assert "OTEL_EXPORTER_OTLP_HEADERS" in text and "protocol" in text
     assert "secret-value" not in text
+
+
+@pytest.mark.parametrize("endpoint", ["collector:4318", "udp://c:1", "http://", "http://c:99999"])
+def test_an_endpoint_that_is_no_http_url_is_a_problem_where_it_was_written(
+    tmp_path: Path, endpoint: str
+) -> None:
+    with pytest.raises(ConfigError, match="telemetry.endpoint"):
+        load(tmp_path, f'endpoint = "{endpoint}"', {})
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_ENDPOINT"):
+        load(tmp_path, "", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})

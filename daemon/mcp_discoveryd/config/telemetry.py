@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from ..secret import Secret
 from .problems import KeyPath, Problems, validate
@@ -47,7 +47,24 @@ def read_telemetry(
             merged = {**changes.get("resource_attributes", {}), **written["resource_attributes"]}
             written["resource_attributes"] = merged
         changes |= written
-    return dataclasses.replace(TelemetrySettings(), **changes)
+    settings = dataclasses.replace(TelemetrySettings(), **changes)
+    endpoint = settings.endpoint
+    if settings.active and endpoint is not None and not _is_url(endpoint):
+        where = (*path, "endpoint") if "endpoint" in table else None
+        message = "endpoint must be an http:// or https:// URL with a host"
+        if where is None:
+            problems.add_at("OTEL_EXPORTER_OTLP_ENDPOINT", message)
+        else:
+            problems.add(where, message)
+    return settings
+
+
+def _is_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port
+        return False
 
 
 def _from_env(env: Mapping[str, str], problems: Problems) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import anyio
 
 from .. import __version__
 from ..config.settings import TelemetrySettings
+from ..secret import url_without_secrets
 from . import record, tracing
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ async def exporting(settings: TelemetrySettings) -> AsyncIterator[Providers | No
     record.install(providers.meter.get_meter(SCOPE, __version__))
     if providers.tracer is not None:
         tracing.install(providers.tracer.get_tracer(SCOPE, __version__))
-    logger.info("telemetry: exporting to %s over %s", providers.endpoint, providers.protocol)
+    where = url_without_secrets(providers.endpoint)  # a URL may carry a token
+    logger.info("telemetry: exporting to %s over %s", where, providers.protocol)
     try:
         yield providers
     finally:
