@@ -79,7 +79,7 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
         if failed and prev is not None and prev.spec == sel.spec:
             restarted.append(key)  # a reload is how an operator retries a failed actor
             await actors.stop(key)
-            await actors.start(sel, daemon.deps)
+            await actors.start(sel, daemon.deps, first="reload")
             continue
         (changed if prev is not None else added).append(key)
         if key in actors.handles:
@@ -87,7 +87,7 @@ async def apply_reload(daemon: Daemon) -> dict[str, object]:
         if sel.spec.is_config_defined:
             config_defined.append(sel)
         else:
-            await actors.start(sel, daemon.deps)
+            await actors.start(sel, daemon.deps, first="reload")
     await check_configured(daemon, config_defined)
     await cache.record([], new.gateways)
 

@@ -71,3 +71,16 @@ def test_a_control_request_is_counted_and_timed_by_route(reader: InMemoryMetricR
     record.record_control_request("/v1/servers/{name}", "GET", 404, 0.001)
     attrs = ((i.HTTP_METHOD, "GET"), (i.STATUS, 404), (i.ROUTE, "/v1/servers/{name}"))
     assert sums(reader, i.CONTROL_REQUESTS.name) == {tuple(sorted(attrs)): 2}
+
+
+async def test_a_server_added_by_a_reload_reports_its_first_discovery_as_reload(
+    tmp_path: Path, reader: InMemoryMetricReader
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": []})
+    async with Daemon(load_config(path)) as daemon:
+        write_config(path, {"a": [], "b": []})
+        assert (await DaemonApi(daemon).reload())["status"] == "success"
+        await daemon.actors.handles[("g", "b")].preloaded.wait()
+    runs = sums(reader, i.DISCOVERY_RUNS.name)
+    triggers = {dict(k)[i.SERVER]: dict(k)[i.TRIGGER] for k in runs}
+    assert triggers == {"a": "preload", "b": "reload"}

@@ -63,8 +63,10 @@ class ServerActor:
         on_state: Callable[[ActorState], None],
         preloaded: anyio.Event,
         state: ActorState | None = None,
+        first: Trigger = "preload",
     ) -> None:
         self.selection = selection
+        self._first = first  # the first discovery's trigger: preload, or reload (added by one)
         self._deps = deps
         self._mailbox = mailbox
         self._on_state = on_state
@@ -85,7 +87,7 @@ class ServerActor:
         task_status.started()
         replies: list[Reply] = []
         try:
-            trigger: Trigger | None = "preload" if not self._preloaded.is_set() else None
+            trigger: Trigger | None = self._first if not self._preloaded.is_set() else None
             refresh = False
             while True:
                 if trigger is None:

@@ -26,7 +26,7 @@ from ..discovery.phases import Selection
 from ..models import ServerOutcome
 from ..telemetry import record
 from .deps import ActorDeps
-from .messages import ActorState, Message, Reply, Request, Update, interrupted
+from .messages import ActorState, Message, Reply, Request, Trigger, Update, interrupted
 from .server import ServerActor
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Handle:
     preloaded: anyio.Event = field(default_factory=anyio.Event)
     done: anyio.Event = field(default_factory=anyio.Event)
     state: ActorState = field(default_factory=ActorState)
+    first: Trigger = "preload"  # what its first discovery is reported as ("reload": added by one)
 
     def publish(self, state: ActorState) -> None:
         """The actor's own state, as it replaces it (status reads it from here)."""
@@ -62,10 +63,12 @@ class ActorSet:
         self.handles: dict[Key, Handle] = {}
         self.generation = 0  # changes whenever an actor is added or removed
 
-    async def start(self, selection: Selection, deps: ActorDeps) -> Handle:
+    async def start(
+        self, selection: Selection, deps: ActorDeps, *, first: Trigger = "preload"
+    ) -> Handle:
         """Start an actor for a selection; returns once it reads its mailbox."""
         send, receive = anyio.create_memory_object_stream[Message](MAILBOX)
-        handle = Handle(selection, deps, send, receive)
+        handle = Handle(selection, deps, send, receive, first=first)
         self.handles[(selection.gateway.id, selection.spec.name)] = handle
         self.generation += 1
         await self._tg.start(self._supervise, handle)
@@ -139,6 +142,7 @@ class ActorSet:
                         on_state=handle.publish,
                         preloaded=handle.preloaded,
                         state=handle.state,
+                        first=handle.first,
                     )
                     task_status.started()
                     task_status = anyio.TASK_STATUS_IGNORED
