@@ -123,7 +123,8 @@ async def run_discovery(
 
     ``selections``: the caller's own ``select`` result, so that it runs once per run.
     ``checks`` are the guardrails to apply (default: the built-in ones alone).
-    ``trigger`` (preload, refresh, retry, manual, list_changed) labels the run's metrics.
+    ``trigger`` (preload, reload, refresh, retry, manual, list_changed) labels its metrics
+    and its span.
     """
     if selections is None:
         selections = select(config, gateway_id, server_name)
