@@ -38,6 +38,7 @@ def test_the_metric_name_check_sees_a_metric_that_is_not_exported() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.prometheus
 async def test_every_dashboard_query_returns_data_from_a_real_prometheus(tmp_path: Path) -> None:
     binary = require_binary("prometheus", "prometheus (Debian package)")
     promtool = require_binary("promtool", "promtool (Debian prometheus package)")
