@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from tests.actors.support import write_config
+from tests.cache.redis_servers import RedisServer
 from tests.test_app import CrashingChecks
 
 from mcp_discoveryd.api import DaemonApi
@@ -84,3 +86,24 @@ async def test_a_server_added_by_a_reload_reports_its_first_discovery_as_reload(
     runs = sums(reader, i.DISCOVERY_RUNS.name)
     triggers = {dict(k)[i.SERVER]: dict(k)[i.TRIGGER] for k in runs}
     assert triggers == {"a": "preload", "b": "reload"}
+
+
+@pytest.mark.redis
+async def test_two_daemons_on_one_redis_count_one_lease_acquired_and_one_contended(
+    tmp_path: Path, reader: InMemoryMetricReader, redis_server: RedisServer
+) -> None:
+    """Both preload the same key at once; the one that waits for the other's result counts
+    its request as contended."""
+    cache = f'backend = "redis"\nurl = "{redis_server.url}"\ntool_ttl = "60s"'
+    path = write_config(tmp_path / "d.toml", {"slow": ["--start-ms", "800"]}, cache=cache)
+    async with anyio.create_task_group() as tg:
+        for _ in range(2):
+            tg.start_soon(run_one, path)
+    leases = sums(reader, i.LEASES.name)
+    results = {dict(k)[i.LEASE]: v for k, v in leases.items()}
+    assert results.get("acquired", 0) >= 1 and results.get("contended", 0) >= 1, leases
+
+
+async def run_one(path: Path) -> None:
+    async with Daemon(load_config(path)):
+        pass
