@@ -30,7 +30,8 @@ async def spawn(target):
 upstream.spawn = spawn
 code = cli.main(["discover", "--config", sys.argv[1], "--json"])
 top = {name.split(".")[0] for name in sys.modules}
-print(json.dumps({"code": code, **seen, "loaded": sorted(top)}), file=sys.stderr)
+otel_sdk = sorted(m for m in sys.modules if m.startswith(("opentelemetry.sdk", "opentelemetry.exporter")))
+print(json.dumps({"code": code, **seen, "loaded": sorted(top), "otel_sdk": otel_sdk}), file=sys.stderr)
 """
 
 
@@ -60,5 +61,7 @@ def test_a_memory_cache_run_never_imports_redis_and_spawns_before_the_sdk(tmp_pa
     loaded = result["loaded"]
     assert isinstance(loaded, list)
     assert "redis" not in loaded
+    # the SDK brings the OpenTelemetry API; its SDK and exporters are the daemon's, when on
+    assert result["otel_sdk"] == []
     assert "mcp" in loaded  # the run did use the SDK, after the spawn
     assert result["sdk_before_first_spawn"] is False

@@ -43,6 +43,8 @@ from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
 from .models import CacheEntry
 from .reload import apply_reload
+from .telemetry.bind import bind as bind_telemetry
+from .telemetry.setup import exporting
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,10 @@ class Daemon(anyio.AsyncContextManagerMixin):
     @asynccontextmanager
     async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
         async with AsyncExitStack() as stack:
+            # first in, last out: the final flush sees the whole shutdown
+            await stack.enter_async_context(exporting(self.config.telemetry))
             self._cache = await stack.enter_async_context(open_cache(self.config))
+            bind_telemetry(self)
             fetcher = self._fetcher
             if fetcher is None:
                 client = UpstreamClient(self.config.discovery)

@@ -58,6 +58,7 @@ async def check_configured(daemon: Daemon, selections: Sequence[Selection]) -> N
             cache=daemon.cache,
             selections=selections,
             checks=daemon.deps.checks,
+            trigger="preload" if daemon.phase == "preloading" else "reload",
         )
         now = time.time()
         specs = {(s.gateway.id, s.spec.name): s.spec for s in selections}

@@ -27,6 +27,7 @@ from . import heartbeat
 from .configured import check_configured
 from .discovery.phases import Selection, select
 from .errors import ConfigError
+from .telemetry import record
 
 if TYPE_CHECKING:
     from .app import Daemon
@@ -56,13 +57,16 @@ async def _apply(daemon: Daemon) -> dict[str, object]:
         new = await anyio.to_thread.run_sync(daemon.loader, old.path)
     except ConfigError as exc:
         daemon.reload_error = str(exc)
+        record.config_reload(ok=False)
         logger.error("reload: invalid config, still running on the previous one\n%s", exc)
         return {"status": "error", "message": str(exc)}
     notes: list[str] = []
-    for section in ("discovery", "cache"):
+    for section in ("discovery", "cache", "telemetry"):
         if getattr(new, section) != getattr(old, section):
             notes.append(f"[{section}] changed: takes effect at the next restart")
-    new = dataclasses.replace(new, discovery=old.discovery, cache=old.cache)
+    new = dataclasses.replace(
+        new, discovery=old.discovery, cache=old.cache, telemetry=old.telemetry
+    )
     before = {(s.gateway.id, s.spec.name): s for s in select(old)}
     after = {(s.gateway.id, s.spec.name): s for s in select(new)}
     actors, cache = daemon.actors, daemon.cache
@@ -91,7 +95,7 @@ async def _apply(daemon: Daemon) -> dict[str, object]:
         if failed and prev is not None and prev.spec == sel.spec:
             restarted.append(key)  # a reload is how an operator retries a failed actor
             await actors.stop(key)
-            await actors.start(sel, daemon.deps)
+            await actors.start(sel, daemon.deps, first="reload")
             continue
         (changed if prev is not None else added).append(key)
         if key in actors.handles:
@@ -99,11 +103,12 @@ async def _apply(daemon: Daemon) -> dict[str, object]:
         if sel.spec.is_config_defined:
             config_defined.append(sel)
         else:
-            await actors.start(sel, daemon.deps)
+            await actors.start(sel, daemon.deps, first="reload")
     await check_configured(daemon, config_defined)
     await cache.record([], new.gateways)
 
     daemon.reload_error = None
+    record.config_reload(ok=True)
     summary = {
         "added": sorted(f"{g}/{s}" for g, s in added),
         "changed": sorted(f"{g}/{s}" for g, s in changed),

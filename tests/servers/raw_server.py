@@ -25,6 +25,7 @@ about processes, deadlines and faults use it. Behaviour by flag:
     --protocol VERSION          claim this protocol version in the handshake
     --ignore-unknown            never answer a method it does not know (no -32601)
     --tools-file FILE           list the tools in FILE (a JSON list), read at each tools/list
+    --record-meta FILE          append each request's method and params._meta to FILE (JSON lines)
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--protocol", default=None)
     p.add_argument("--ignore-unknown", action="store_true")
     p.add_argument("--tools-file", default=None)
+    p.add_argument("--record-meta", default=None)
     return p.parse_args()
 
 
@@ -110,6 +112,9 @@ class RpcError(Exception):
 
 
 def _answer(args: argparse.Namespace, method: str, params: dict[str, Any]) -> Any:
+    if args.record_meta:
+        with open(args.record_meta, "a") as f:
+            f.write(json.dumps({"method": method, "_meta": params.get("_meta")}) + "\n")
     for rule in args.fail:
         failing, code = rule.split("=")
         if method == failing:

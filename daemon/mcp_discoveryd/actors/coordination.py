@@ -21,6 +21,7 @@ from ..cache.listener import refetch
 from ..config.settings import GatewayConfig
 from ..discovery.phases import Selection
 from ..models import CacheEntry, CacheType, ServerOutcome, ServerSpec
+from ..telemetry import record
 from .deps import ActorCache
 
 # A holder seen this many times in a row without a result: read the cache, retry later.
@@ -48,6 +49,7 @@ async def take_turn(
     gw, name = sel.gateway.id, sel.spec.name
     for _ in range(MAX_WAITS):
         lease = await coordinator.try_acquire(gw, name, lease_ttl)
+        record.lease(gw, name, acquired=lease is not None)
         if lease is not None:
             if _newer(await reread(cache, sel), before):  # refreshed just before we asked
                 await lease.release()

@@ -17,7 +17,7 @@ from ..models import ErrorKind, ServerOutcome, UpstreamError
 Phase = Literal[
     "starting", "waiting", "discovering", "idle", "backoff", "blocked", "failed", "stopped"
 ]
-Trigger = Literal["preload", "refresh", "retry", "manual", "list_changed"]
+Trigger = Literal["preload", "reload", "refresh", "retry", "manual", "list_changed"]
 
 
 class Reply:

@@ -32,6 +32,7 @@ from ..cache.health import Backoff
 from ..cache.lease import LocalCoordinator
 from ..discovery.phases import Selection, run_discovery
 from ..models import CacheEntry, CacheType, ServerOutcome
+from ..telemetry import record
 from .coordination import RunCache, kept, reread, take_turn
 from .deps import ActorDeps
 from .messages import (
@@ -62,8 +63,10 @@ class ServerActor:
         on_state: Callable[[ActorState], None],
         preloaded: anyio.Event,
         state: ActorState | None = None,
+        first: Trigger = "preload",
     ) -> None:
         self.selection = selection
+        self._first = first  # the first discovery's trigger: preload, or reload (added by one)
         self._deps = deps
         self._mailbox = mailbox
         self._on_state = on_state
@@ -84,7 +87,7 @@ class ServerActor:
         task_status.started()
         replies: list[Reply] = []
         try:
-            trigger: Trigger | None = "preload" if not self._preloaded.is_set() else None
+            trigger: Trigger | None = self._first if not self._preloaded.is_set() else None
             refresh = False
             while True:
                 if trigger is None:
@@ -171,11 +174,16 @@ class ServerActor:
                     refresh=refresh,
                     selections=[sel],
                     checks=deps.checks,
+                    trigger=trigger,
                 )
         finally:
             if lease is not None:
                 await lease.release()  # shielded and bounded: also when cancelled
         outcome = report.outcomes[0]
+        if held is not None and outcome.ok and outcome.source == "discovery":
+            # how long before the entry it replaced expired (negative: late)
+            lead = held.expires_at - deps.clock()
+            record.refresh_lead(sel.gateway.id, sel.spec.name, trigger, lead)
         self._after(outcome, trigger)
         self._preloaded.set()
         return outcome

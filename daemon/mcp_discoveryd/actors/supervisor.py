@@ -24,8 +24,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..cache.health import Backoff
 from ..discovery.phases import Selection
 from ..models import ServerOutcome
+from ..telemetry import record
 from .deps import ActorDeps
-from .messages import ActorState, Message, Reply, Request, Update, interrupted
+from .messages import ActorState, Message, Reply, Request, Trigger, Update, interrupted
 from .server import ServerActor
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Handle:
     preloaded: anyio.Event = field(default_factory=anyio.Event)
     done: anyio.Event = field(default_factory=anyio.Event)
     state: ActorState = field(default_factory=ActorState)
+    first: Trigger = "preload"  # what its first discovery is reported as ("reload": added by one)
 
     def publish(self, state: ActorState) -> None:
         """The actor's own state, as it replaces it (status reads it from here)."""
@@ -61,10 +63,12 @@ class ActorSet:
         self.handles: dict[Key, Handle] = {}
         self.generation = 0  # changes whenever an actor is added or removed
 
-    async def start(self, selection: Selection, deps: ActorDeps) -> Handle:
+    async def start(
+        self, selection: Selection, deps: ActorDeps, *, first: Trigger = "preload"
+    ) -> Handle:
         """Start an actor for a selection; returns once it reads its mailbox."""
         send, receive = anyio.create_memory_object_stream[Message](MAILBOX)
-        handle = Handle(selection, deps, send, receive)
+        handle = Handle(selection, deps, send, receive, first=first)
         self.handles[(selection.gateway.id, selection.spec.name)] = handle
         self.generation += 1
         await self._tg.start(self._supervise, handle)
@@ -138,6 +142,7 @@ class ActorSet:
                         on_state=handle.publish,
                         preloaded=handle.preloaded,
                         state=handle.state,
+                        first=handle.first,
                     )
                     task_status.started()
                     task_status = anyio.TASK_STATUS_IGNORED
@@ -154,6 +159,9 @@ class ActorSet:
                             self._fail(handle, name, exc, len(crashes))
                             return
                         delay = RESTART_BACKOFF.delay(len(crashes) - 1)
+                        record.actor_restart(
+                            handle.selection.gateway.id, handle.selection.spec.name
+                        )
                         handle.state = replace(
                             handle.state,
                             restarts=handle.state.restarts + 1,

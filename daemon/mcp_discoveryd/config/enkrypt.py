@@ -84,6 +84,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         problems,
         discovery_base=_discovery_base(common),
         cache_base=_cache_base(common),
+        env=env,
     )
     configs = raw.get("mcp_configs")
     if not isinstance(configs, dict) or not configs:
@@ -111,6 +112,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         discovery=settings.discovery,
         cache=settings.cache,
         daemon=settings.daemon,
+        telemetry=settings.telemetry,
         warnings=tuple(warnings.items),
     )
 

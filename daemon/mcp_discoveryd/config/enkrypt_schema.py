@@ -92,3 +92,4 @@ class OwnSection(Section):
     cache: Any = None
     daemon: Any = None
     guardrails: Any = None
+    telemetry: Any = None

@@ -23,7 +23,7 @@ from ..models import ServerPolicy, ToolPolicy
 from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
 from .problems import KeyPath, Problems, file_key, validate
 from .redis_url import check_redis_url
-from .settings import CacheSettings, DaemonSettings, DiscoverySettings
+from .settings import CacheSettings, DaemonSettings, DiscoverySettings, TelemetrySettings
 
 __all__ = [
     "Duration",
@@ -185,6 +185,7 @@ class Settings:
     server_policy: ServerPolicy  # the defaults of every server
     tool_policy: ToolPolicy
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def read_sections(
@@ -193,8 +194,12 @@ def read_sections(
     problems: Problems,
     discovery_base: DiscoverySettings | None = None,
     cache_base: CacheSettings | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """[discovery], [cache] and [guardrails] of ``doc`` applied on the bases, each checked."""
+    """[discovery], [cache], [daemon], [telemetry] (over ``env``'s ``OTEL_*``) and [guardrails]
+    of ``doc`` applied on the bases, each checked."""
+    from .telemetry import read_telemetry  # it imports written_in from here
+
     discovery = discovery_base or DiscoverySettings()
     raw, path = doc.get("discovery", {}), (*prefix, "discovery")
     section = validate(DiscoverySettings, raw, path, problems)
@@ -221,4 +226,5 @@ def read_sections(
         server_policy=overlay(ServerPolicy(), guardrails.servers),
         tool_policy=overlay(ToolPolicy(), guardrails.tools),
         daemon=daemon,
+        telemetry=read_telemetry(doc.get("telemetry"), (*prefix, "telemetry"), problems, env or {}),
     )

@@ -109,6 +109,28 @@ class DaemonSettings:
     lease_ttl: PositiveDuration = 10.0
 
 
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class TelemetrySettings:
+    """OpenTelemetry export over OTLP: [telemetry]; ``OTEL_*`` variables fill what it leaves out
+    (``config/telemetry.py``)."""
+
+    enabled: StrictBool | None = None  # None: on when an endpoint is given (here or OTEL_*)
+    endpoint: StrictStr | None = None  # http: the base URL (/v1/metrics is added); grpc: host:port
+    protocol: Literal["http/protobuf", "grpc"] = "http/protobuf"
+    headers: dict[StrictStr, SecretText] = field(default_factory=dict)  # every value a secret
+    interval: PositiveDuration = 60.0  # between metric exports
+    timeout: PositiveDuration = 10.0  # one export at most
+    shutdown_timeout: Duration = 5.0  # the last flush at shutdown, at most
+    traces: StrictBool = True  # spans too, over the same settings
+    service_name: StrictStr = Field(default="mcp-discoveryd", min_length=1)
+    resource_attributes: dict[StrictStr, StrictStr] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """True when an exporter is to run."""
+        return bool(self.endpoint) if self.enabled is None else self.enabled
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """One gateway: its servers and the identities its cache entries are stored under."""
@@ -136,6 +158,7 @@ class DaemonConfig:
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config
     # lists them, --strict makes them errors, discover prints them first.
     warnings: tuple[ConfigProblem, ...] = ()

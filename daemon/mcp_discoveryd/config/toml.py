@@ -53,7 +53,7 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _NAME_RULE = "use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
 _SYNTAX = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.DOTALL)
 _STDIO_KEYS = ("args", "env", "cwd", "inherit_env")
-_OWN_SECTIONS = ("discovery", "cache", "daemon", "guardrails")
+_OWN_SECTIONS = ("discovery", "cache", "daemon", "guardrails", "telemetry")
 _REMOTE_KEYS = ("transport", "headers")
 
 
@@ -64,6 +64,7 @@ class Root(Section):
     cache: Any = None
     daemon: Any = None
     guardrails: Any = None
+    telemetry: Any = None
     gateways: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -125,7 +126,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
     secrets = collect_secrets(doc) | substituted  # masked in problem messages only
 
     validate(Root, doc, (), problems)
-    settings = read_sections(doc, (), problems)
+    settings = read_sections(doc, (), problems, env=env)
     withheld = referenced_names([raw.get(section) for section in _OWN_SECTIONS])
     check_inherit_env(
         settings.discovery.inherit_env, withheld, ("discovery", "inherit_env"), problems
@@ -140,6 +141,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         discovery=settings.discovery,
         cache=settings.cache,
         daemon=settings.daemon,
+        telemetry=settings.telemetry,
     )
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from mcp import Client, MCPError
-from mcp_types import METHOD_NOT_FOUND, ListToolsResult, PaginatedResult
+from mcp_types import METHOD_NOT_FOUND, ListToolsResult, PaginatedResult, RequestParamsMeta
 from pydantic import BaseModel
 
 from ..models import CacheHint, Catalog, ErrorKind, JSONObject
@@ -59,16 +59,23 @@ class ListingLimits:
 
 
 async def list_catalog(
-    client: Client, limits: ListingLimits, clock: PhaseClock
+    client: Client, limits: ListingLimits, clock: PhaseClock, meta: Mapping[str, str] | None = None
 ) -> tuple[Catalog, CacheHint]:
-    """Every list the server offers, walked to the end; raises CatalogFault past a limit."""
+    """Every list the server offers, walked to the end; raises CatalogFault past a limit.
+
+    ``meta`` goes in each list request's ``params._meta`` (the W3C trace context).
+    """
+    request_meta = cast("RequestParamsMeta | None", dict(meta) if meta else None)
     caps = client.server_capabilities
     walker = _Walker(limits, clock)
     tools: list[JSONObject] = []
     hint = CacheHint()
     if caps.tools is not None:
         pages = await walker.walk(
-            "tools/list", lambda c: client.list_tools(cursor=c), lambda p: p.tools, excusable=False
+            "tools/list",
+            lambda c: client.list_tools(cursor=c, meta=request_meta),
+            lambda p: p.tools,
+            excusable=False,
         )
         tools = walker.items
         hint = _cache_hint(pages)
@@ -77,17 +84,21 @@ async def list_catalog(
     templates: tuple[JSONObject, ...] = ()
     if caps.prompts is not None:
         await walker.walk(
-            "prompts/list", lambda c: client.list_prompts(cursor=c), lambda p: p.prompts
+            "prompts/list",
+            lambda c: client.list_prompts(cursor=c, meta=request_meta),
+            lambda p: p.prompts,
         )
         prompts = tuple(walker.items)
     if caps.resources is not None:
         await walker.walk(
-            "resources/list", lambda c: client.list_resources(cursor=c), lambda p: p.resources
+            "resources/list",
+            lambda c: client.list_resources(cursor=c, meta=request_meta),
+            lambda p: p.resources,
         )
         resources = tuple(walker.items)
         await walker.walk(
             "resources/templates/list",
-            lambda c: client.list_resource_templates(cursor=c),
+            lambda c: client.list_resource_templates(cursor=c, meta=request_meta),
             lambda p: p.resource_templates,
         )
         templates = tuple(walker.items)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -45,6 +45,8 @@ from ..models import (
     UpstreamResult,
 )
 from ..secret import scrub, scrubbed_traceback
+from ..telemetry import record, tracing
+from ..telemetry.instruments import GATEWAY, SERVER, TRIGGER
 from . import guardrails
 from .guardrails import tooldiff
 
@@ -115,19 +117,33 @@ async def run_discovery(
     on_progress: ProgressCallback | None = None,
     selections: Sequence[Selection] | None = None,
     checks: guardrails.Guardrails | None = None,
+    trigger: str = "manual",
 ) -> DiscoveryReport:
     """Run the three phases over the selected servers and return every outcome.
 
     ``selections``: the caller's own ``select`` result, so that it runs once per run.
     ``checks`` are the guardrails to apply (default: the built-in ones alone).
+    ``trigger`` (preload, reload, refresh, retry, manual, list_changed) labels its metrics
+    and its span.
     """
-    started = time.monotonic()
     if selections is None:
         selections = select(config, gateway_id, server_name)
-    run = _Run(fetcher, cache, refresh, on_progress, checks or guardrails.Guardrails())
+    attrs: dict[str, str | int] = {TRIGGER: trigger, "mcpd.servers": len(selections)}
+    if len(selections) == 1:
+        attrs |= {GATEWAY: selections[0].gateway.id, SERVER: selections[0].spec.name}
+    with tracing.span("mcpd.discovery", attrs):
+        run = _Run(fetcher, cache, refresh, on_progress, checks or guardrails.Guardrails(), trigger)
+        return await _phases(run, selections)
+
+
+async def _phases(run: _Run, selections: Sequence[Selection]) -> DiscoveryReport:
+    """The three phases of one run."""
+    started = time.monotonic()
+    cache = run.cache
 
     # Phase 1: validate.
-    violations = await run.checks.check_servers([sel.spec for sel in selections])
+    with tracing.span("mcpd.validate"):
+        violations = await run.checks.check_servers([sel.spec for sel in selections])
 
     # Phase 2: separate.
     from_config: list[Selection] = []
@@ -141,11 +157,12 @@ async def run_discovery(
             to_discover.append(sel)
 
     # Phase 3: execute both groups in parallel.
-    async with anyio.create_task_group() as tg:
-        for sel in from_config:
-            tg.start_soon(run.serve_from_config, sel)
-        for sel in to_discover:
-            tg.start_soon(run.discover, sel)
+    with tracing.span("mcpd.execute"):
+        async with anyio.create_task_group() as tg:
+            for sel in from_config:
+                tg.start_soon(run.traced, run.serve_from_config, sel)
+            for sel in to_discover:
+                tg.start_soon(run.traced, run.discover, sel)
 
     order = {(s.gateway.id, s.spec.name): i for i, s in enumerate(selections)}
     outcomes = sorted(run.outcomes, key=lambda o: order[(o.gateway_id, o.server_name)])
@@ -165,7 +182,9 @@ class _Run:
         refresh: bool,
         on_progress: ProgressCallback | None,
         checks: guardrails.Guardrails,
+        trigger: str = "manual",
     ) -> None:
+        self.trigger = trigger
         self.fetcher = fetcher
         self.checks = checks
         self.cache = cache
@@ -176,8 +195,22 @@ class _Run:
 
     def finish(self, outcome: ServerOutcome) -> None:
         self.outcomes.append(outcome)
+        record.discovery(outcome, self.trigger)
         if self.on_progress is not None:
             self.on_progress(outcome)
+
+    async def traced(self, step: Callable[[Selection], Awaitable[None]], sel: Selection) -> None:
+        """One server's step in a span of its own, with its outcome's MCP attributes."""
+        key = (sel.gateway.id, sel.spec.name)
+        with tracing.span("mcpd.server", {GATEWAY: key[0], SERVER: key[1]}) as span:
+            await step(sel)
+            if span is not None:
+                done = next(
+                    o for o in reversed(self.outcomes) if (o.gateway_id, o.server_name) == key
+                )
+                tracing.annotate(span, record.span_attributes(sel.spec, done))
+                if done.error is not None and not done.ok:
+                    tracing.fail(span, done.error.kind.value)
 
     async def serve_from_config(self, sel: Selection) -> None:
         started = time.monotonic()
@@ -312,6 +345,7 @@ def _log_changes(
     for change in changes:
         if (change.tool, change.kind, change.current.hash if change.current else "") in before:
             continue
+        record.tool_changes(sel.gateway.id, sel.spec.name, (change,))
         action = "withheld until accepted" if policy == "block" and change.current else "served"
         if change.kind == "removed":
             action = "no longer listed"

@@ -60,6 +60,7 @@ from ..models import (
     UpstreamResult,
 )
 from ..secret import scrub, scrubbed_traceback
+from ..telemetry import record, tracing
 from .admission import SpawnAdmission, SpawnStats, Ticket
 from .transports.stdio import StdioWatch, abandon, spawn, stdio_transport
 
@@ -166,13 +167,17 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         """Connect, list everything offered, close; never raises for upstream faults."""
         started = time.monotonic()
         target = spec.target
+        meta = tracing.trace_meta()  # here: a remote session runs in another task's context
         if isinstance(target, RemoteTarget):
             from .failures import Subject
 
             subject = Subject.of(target, spec.timeout, self._settings.max_reply_bytes)
-            return await self._remote(target, subject, started)
-        async with self._admission.admit() as ticket:
-            return await self._stdio(target, spec.timeout, started, ticket)
+            result = await self._remote(target, subject, started, meta)
+        else:
+            async with self._admission.admit() as ticket:
+                result = await self._stdio(target, spec.timeout, started, ticket, meta)
+        record.upstream_session(spec, result)
+        return result
 
     async def fetch_in_process(
         self, server: Server[Any] | MCPServer, *, limit_s: float = 30.0
@@ -185,7 +190,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         return await self._session(server, subject, time.monotonic())
 
     async def _remote(
-        self, target: RemoteTarget, subject: Subject, started: float
+        self, target: RemoteTarget, subject: Subject, started: float, meta: dict[str, str]
     ) -> UpstreamResult:
         """Run the session in the closing task group; return once it has its result."""
         from .transports.client import HttpWatch, SharedClient
@@ -209,7 +214,9 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
 
         async def session() -> None:
             with scope, handover:
-                await self._session(transport, subject, started, watch, on_result=hand_over)
+                await self._session(
+                    transport, subject, started, watch, on_result=hand_over, meta=meta
+                )
 
         self._closing.start_soon(session)
         with result:
@@ -220,7 +227,12 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                 raise
 
     async def _stdio(
-        self, target: StdioTarget, limit_s: float, started: float, ticket: Ticket
+        self,
+        target: StdioTarget,
+        limit_s: float,
+        started: float,
+        ticket: Ticket,
+        meta: dict[str, str],
     ) -> UpstreamResult:
         """Spawn first, then the session: the SDK's import overlaps the child's start."""
         queued = time.monotonic() - started
@@ -250,6 +262,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                 watch,
                 on_connected=ticket.release,
                 deadline=deadline,  # from the admission, the SDK's first import included
+                meta=meta,
             )
         finally:
             if isinstance(spawned, Process) and spawned.returncode is None and not watch.spawned:
@@ -267,11 +280,13 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         on_result: Callable[[UpstreamResult], None] | None = None,
         on_connected: Callable[[], None] | None = None,
         deadline: float | None = None,
+        meta: dict[str, str] | None = None,
     ) -> UpstreamResult:
         """One session; with ``on_result``, the result goes there as soon as the catalog is in.
 
         ``on_connected`` is called once the handshake is done; ``deadline`` (an
-        ``anyio.current_time()`` value) defaults to now plus ``subject.timeout``.
+        ``anyio.current_time()`` value) defaults to now plus ``subject.timeout``;
+        ``meta`` (the trace context) goes in each list request's ``params._meta``.
         """
         from mcp import Client
 
@@ -299,7 +314,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                     if on_connected is not None:
                         on_connected()
                     info = SessionInfo.of(client)
-                    catalog, hint = await list_catalog(client, limits, clock)
+                    catalog, hint = await list_catalog(client, limits, clock, meta)
                     if on_result is not None:
                         on_result(_result(catalog, None, hint, clock, started, info))
                         on_result = None

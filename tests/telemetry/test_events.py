@@ -1,0 +1,109 @@
+"""Events the export run does not show: actor restarts and refused reloads, counted as they happen.
+
+The SDK's own in-memory reader stands in for the exporter (what is recorded is the
+question here; the export path has its own tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from tests.actors.support import write_config
+from tests.cache.redis_servers import RedisServer
+from tests.test_app import CrashingChecks
+
+from mcp_discoveryd.api import DaemonApi
+from mcp_discoveryd.app import Daemon
+from mcp_discoveryd.config import load_config
+from mcp_discoveryd.telemetry import instruments as i
+from mcp_discoveryd.telemetry import record
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def reader() -> Iterator[InMemoryMetricReader]:
+    """Recording on, into an in-memory reader, for the test."""
+    memory = InMemoryMetricReader()
+    provider = MeterProvider([memory])
+    record.install(provider.get_meter("test"))
+    try:
+        yield memory
+    finally:
+        record.uninstall()
+        provider.shutdown()
+
+
+def sums(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, object], ...], float]:
+    """attributes -> value of one counter, as collected now."""
+    data = reader.get_metrics_data()
+    out: dict[tuple[tuple[str, object], ...], float] = {}
+    if data is None:
+        return out
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        key = tuple(sorted((point.attributes or {}).items()))
+                        out[key] = point.value  # type: ignore[union-attr]
+    return out
+
+
+async def test_actor_restarts_and_refused_reloads_are_counted(
+    tmp_path: Path, reader: InMemoryMetricReader
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"crashy": []})
+    async with Daemon(load_config(path), checks=CrashingChecks(budget=[2])) as daemon:
+        assert daemon.actors.handles[("g", "crashy")].state.restarts == 2
+        path.write_text(path.read_text() + "\n[gateways.g.servers.b]\nurl = 7\n")
+        assert (await DaemonApi(daemon).reload())["status"] == "error"
+    restarts = sums(reader, i.ACTOR_RESTARTS.name)
+    assert restarts == {((i.GATEWAY, "g"), (i.SERVER, "crashy")): 2}
+    assert sums(reader, i.CONFIG_RELOADS.name) == {((i.OUTCOME, "error"),): 1}
+
+
+def test_a_control_request_is_counted_and_timed_by_route(reader: InMemoryMetricReader) -> None:
+    record.record_control_request("/v1/servers/{name}", "GET", 404, 0.003)
+    record.record_control_request("/v1/servers/{name}", "GET", 404, 0.001)
+    attrs = ((i.HTTP_METHOD, "GET"), (i.STATUS, 404), (i.ROUTE, "/v1/servers/{name}"))
+    assert sums(reader, i.CONTROL_REQUESTS.name) == {tuple(sorted(attrs)): 2}
+
+
+async def test_a_server_added_by_a_reload_reports_its_first_discovery_as_reload(
+    tmp_path: Path, reader: InMemoryMetricReader
+) -> None:
+    path = write_config(tmp_path / "d.toml", {"a": []})
+    async with Daemon(load_config(path)) as daemon:
+        write_config(path, {"a": [], "b": []})
+        assert (await DaemonApi(daemon).reload())["status"] == "success"
+        await daemon.actors.handles[("g", "b")].preloaded.wait()
+    runs = sums(reader, i.DISCOVERY_RUNS.name)
+    triggers = {dict(k)[i.SERVER]: dict(k)[i.TRIGGER] for k in runs}
+    assert triggers == {"a": "preload", "b": "reload"}
+
+
+@pytest.mark.redis
+async def test_two_daemons_on_one_redis_count_one_lease_acquired_and_one_contended(
+    tmp_path: Path, reader: InMemoryMetricReader, redis_server: RedisServer
+) -> None:
+    """Both preload the same key at once; the one that waits for the other's result counts
+    its request as contended."""
+    cache = f'backend = "redis"\nurl = "{redis_server.url}"\ntool_ttl = "60s"'
+    path = write_config(tmp_path / "d.toml", {"slow": ["--start-ms", "800"]}, cache=cache)
+    async with anyio.create_task_group() as tg:
+        for _ in range(2):
+            tg.start_soon(run_one, path)
+    leases = sums(reader, i.LEASES.name)
+    results = {dict(k)[i.LEASE]: v for k, v in leases.items()}
+    assert results.get("acquired", 0) >= 1 and results.get("contended", 0) >= 1, leases
+
+
+async def run_one(path: Path) -> None:
+    async with Daemon(load_config(path)):
+        pass
