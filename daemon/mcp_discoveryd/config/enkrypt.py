@@ -111,6 +111,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         discovery=settings.discovery,
         cache=settings.cache,
         daemon=settings.daemon,
+        control=settings.control,
         warnings=tuple(warnings.items),
     )
 

@@ -91,4 +91,5 @@ class OwnSection(Section):
     discovery: Any = None
     cache: Any = None
     daemon: Any = None
+    control: Any = None
     guardrails: Any = None

@@ -23,7 +23,7 @@ from ..models import ServerPolicy, ToolPolicy
 from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
 from .problems import KeyPath, Problems, file_key, validate
 from .redis_url import check_redis_url
-from .settings import CacheSettings, DaemonSettings, DiscoverySettings
+from .settings import CacheSettings, ControlSettings, DaemonSettings, DiscoverySettings
 
 __all__ = [
     "Duration",
@@ -185,6 +185,7 @@ class Settings:
     server_policy: ServerPolicy  # the defaults of every server
     tool_policy: ToolPolicy
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
 
 
 def read_sections(
@@ -211,6 +212,11 @@ def read_sections(
     section = validate(DaemonSettings, raw, path, problems)
     if section is not None:
         daemon = dataclasses.replace(daemon, **written_in(section, raw, path, problems))
+    control = ControlSettings()
+    raw, path = doc.get("control", {}), (*prefix, "control")
+    section = validate(ControlSettings, raw, path, problems)
+    if section is not None:
+        control = dataclasses.replace(control, **written_in(section, raw, path, problems))
     guardrails = (
         validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)
         or GuardrailsSection()
@@ -221,4 +227,5 @@ def read_sections(
         server_policy=overlay(ServerPolicy(), guardrails.servers),
         tool_policy=overlay(ToolPolicy(), guardrails.tools),
         daemon=daemon,
+        control=control,
     )

@@ -53,7 +53,7 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _NAME_RULE = "use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
 _SYNTAX = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.DOTALL)
 _STDIO_KEYS = ("args", "env", "cwd", "inherit_env")
-_OWN_SECTIONS = ("discovery", "cache", "daemon", "guardrails")
+_OWN_SECTIONS = ("discovery", "cache", "daemon", "control", "guardrails")
 _REMOTE_KEYS = ("transport", "headers")
 
 
@@ -63,6 +63,7 @@ class Root(Section):
     discovery: Any = None
     cache: Any = None
     daemon: Any = None
+    control: Any = None
     guardrails: Any = None
     gateways: dict[str, Any] = Field(default_factory=dict)
 
@@ -140,6 +141,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         discovery=settings.discovery,
         cache=settings.cache,
         daemon=settings.daemon,
+        control=settings.control,
     )
 
 
