@@ -15,13 +15,14 @@ once; SIGHUP reloads. The in-process API is ``api.DaemonApi``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 import anyio
 from anyio.abc import TaskStatus
@@ -37,6 +38,7 @@ from .configured import check_configured
 from .discovery import guardrails
 from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
+from .errors import ControlError
 from .models import CacheEntry
 from .reload import apply_reload
 
@@ -44,6 +46,14 @@ logger = logging.getLogger(__name__)
 
 Phase = Literal["starting", "preloading", "ready", "stopping", "stopped"]
 Loader = Callable[[str | Path], DaemonConfig]
+
+
+class Service(Protocol):
+    """A long-lived part run beside the actors (the control socket); started means ready."""
+
+    def __call__(
+        self, daemon: Daemon, *, task_status: TaskStatus[None]
+    ) -> Coroutine[Any, Any, None]: ...
 
 
 class Daemon(anyio.AsyncContextManagerMixin):
@@ -58,6 +68,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         coordinator: Coordinator | None = None,
         loader: Loader = load_config,
         handle_signals: bool = False,
+        services: Sequence[Service] = (),
     ) -> None:
         self.config = config
         self.phase: Phase = "starting"
@@ -71,6 +82,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._checks = checks or guardrails.Guardrails()
         self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
+        self._services = tuple(services)  # started before the preload: the control socket
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
         self._reloading = anyio.Lock()
@@ -135,6 +147,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
                     self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
+                for service in self._services:
+                    await tg.start(functools.partial(service, self))
                 handles = await self._start()
                 if self.config.daemon.ready == "at-once":
                     tg.start_soon(self._preload, handles)
@@ -234,14 +248,25 @@ class Daemon(anyio.AsyncContextManagerMixin):
 
 
 EXIT_OK = 0
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the control socket is served by another daemon, or unusable
 EXIT_SOFTWARE = 70  # EX_SOFTWARE: a core actor failed; the service manager restarts the daemon
 
 
 async def serve(config: DaemonConfig, *, loader: Loader = load_config) -> int:
-    """Run the daemon until SIGTERM/SIGINT (``mcp-discoveryd run``); the exit code."""
+    """Run the daemon, serving its control socket, until SIGTERM/SIGINT (``run``); the exit code."""
+    from .control.activation import open_listener
+    from .control.server import serve_control
+
     try:
-        async with Daemon(config, loader=loader, handle_signals=True) as daemon:
-            await daemon.wait_stop()
+        with open_listener(config.control) as listener:
+            control = functools.partial(serve_control, listener=listener)
+            async with Daemon(
+                config, loader=loader, handle_signals=True, services=[control]
+            ) as daemon:
+                await daemon.wait_stop()
+    except ControlError as exc:  # before any server was spawned: nothing else runs yet
+        logger.critical("not starting: %s", exc)
+        return EXIT_UNAVAILABLE
     except Exception as exc:  # a core actor (the cache's recovery actor) or the supervisor itself
         logger.critical("stopping: a core part of the daemon failed: %r", exc, exc_info=exc)
         return EXIT_SOFTWARE
