@@ -75,6 +75,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self.started_at = time.time()
         self.ready_at: float | None = None
         self.reload_error: str | None = None
+        self.last_reload: Mapping[str, object] | None = None  # the last reload's reply (status)
         # config-defined servers' checked catalogs, replaced whole (configured.py)
         self.config_entries: Mapping[tuple[str, str], CacheEntry] = {}
         self.loader = loader
@@ -172,7 +173,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
         if not self.accepting:
             return {"status": "error", "message": "the daemon is stopping"}
         async with self._reloading:
-            return await apply_reload(self)
+            self.last_reload = await apply_reload(self)
+            return dict(self.last_reload)
 
     async def _start(self) -> list[Handle]:
         """Start every server actor (each begins its preload) and serve config-defined ones."""
