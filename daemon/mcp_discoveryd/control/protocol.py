@@ -33,6 +33,7 @@ from .peer import PEER_STATE_KEY, Peer
 
 logger = logging.getLogger(__name__)
 
+LINGER = 1.0  # seconds a rejected client has to read its answer before the connection closes
 _REASONS = {
     408: "Request Timeout",
     413: "Content Too Large",
@@ -190,5 +191,8 @@ class ControlProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True  # a pipelined request's app stops writing
         if not self.transport.is_closing():
+            # Lingering close: closing with the client's bytes unread would reset the
+            # connection and lose the answer, so shut our side, discard what comes, then close.
             self.transport.write(rejection(status, message))
-            self.transport.close()
+            self.transport.write_eof()
+            self.deadline = self.loop.call_later(LINGER, self.transport.close)
