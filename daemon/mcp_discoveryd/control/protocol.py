@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 LINGER = 1.0  # seconds a rejected client has to read its answer before the connection closes
 _REASONS = {
+    400: "Bad Request",
     408: "Request Timeout",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
@@ -158,6 +159,10 @@ class ControlProtocol(HttpToolsProtocol):
             return
         self.disarm()  # whole: the app's own time is not the client's to spend
         super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's answer to what httptools cannot parse, as a JSON error like the others
+        self.reject(400, f"malformed HTTP request: {msg}")
 
     # Guards
 

@@ -44,6 +44,7 @@ async def serve_control(
     config = Config(
         app,
         http="httptools",
+        ws="none",
         lifespan="off",
         log_config=None,
         access_log=False,
