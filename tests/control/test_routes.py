@@ -11,8 +11,10 @@ import pytest
 from tests.control.support import TOOLS, control_config, served
 
 from mcp_discoveryd import __version__
+from mcp_discoveryd.control.client import ControlClient
 from mcp_discoveryd.errors import (
     ControlRequestError,
+    DaemonUnreachableError,
     DaemonStoppingError,
     NotFoundError,
 )
@@ -204,3 +206,24 @@ async def test_client_errors_are_typed(sock_dir: Path) -> None:
             await s.client.clear(cache_type="nonsense")
         assert bad.value.status == 400
     assert not isinstance(bad.value, DaemonStoppingError)
+
+
+async def test_the_socket_answers_while_the_daemon_preloads(sock_dir: Path) -> None:
+    config = control_config(sock_dir, {"slow": ["--start-ms", "1500"]})
+    first: dict[str, object] = {}
+
+    async def probe() -> None:
+        async with ControlClient(config.control.socket) as client:
+            while True:
+                try:
+                    first.update(await client.health())
+                    return
+                except DaemonUnreachableError:
+                    await anyio.sleep(0.02)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(probe)
+        async with served(config):
+            pass
+    assert first["state"] == "preloading" and first["ready"] is False
+    assert first["status"] == "preloading"

@@ -13,14 +13,17 @@ Errors (``errors.py``): ``DaemonUnreachableError`` when no daemon answers,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 from urllib.parse import quote
 
+import httpcore2
 import httpx2
+from httpcore2._backends.sync import SyncStream
 
 from ..config.settings import DEFAULT_SOCKET
 from ..errors import (
@@ -63,6 +66,41 @@ class Call:
     params: dict[str, str]
     body: JSONObject | None = None
     headers: dict[str, str] | None = None
+
+
+class _ClosingBackend(httpcore2.SyncBackend):
+    """httpcore2's blocking backend, closing the socket of a failed Unix connect.
+
+    Its own leaves the socket to the garbage collector (a ResourceWarning) whenever no
+    daemon answers: the very case a CLI or a gateway meets first.
+    """
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
+    ) -> httpcore2.NetworkStream:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+        except TimeoutError as exc:
+            sock.close()
+            raise httpcore2.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            sock.close()
+            raise httpcore2.ConnectError(str(exc)) from exc
+        return SyncStream(sock)
+
+
+class _UnixTransport(httpx2.HTTPTransport):
+    """httpx2's transport on a Unix socket, over the closing backend (its pool replaced:
+    the transport takes no backend argument)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(uds=path)
+        self._pool = httpcore2.ConnectionPool(uds=path, network_backend=_ClosingBackend())
 
 
 def _params(**values: str | None) -> dict[str, str]:
@@ -220,7 +258,7 @@ class SyncControlClient:
 
     def __init__(self, socket: str = DEFAULT_SOCKET, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.socket = socket
-        transport = httpx2.HTTPTransport(uds=socket)
+        transport = _UnixTransport(socket)
         self._http = httpx2.Client(transport=transport, base_url=_BASE, timeout=timeout)
 
     def __enter__(self) -> Self:
