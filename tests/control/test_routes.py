@@ -14,8 +14,8 @@ from mcp_discoveryd import __version__
 from mcp_discoveryd.control.client import ControlClient
 from mcp_discoveryd.errors import (
     ControlRequestError,
-    DaemonUnreachableError,
     DaemonStoppingError,
+    DaemonUnreachableError,
     NotFoundError,
 )
 
