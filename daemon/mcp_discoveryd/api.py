@@ -17,6 +17,7 @@ from . import __version__
 from .actors.messages import ActorState, interrupted
 from .app import Daemon
 from .cache.fingerprint import policy_fingerprint
+from .config.settings import DaemonConfig
 from .discovery.guardrails import check_tools, tooldiff
 from .discovery.phases import run_discovery, select
 from .errors import NotAccepting, UnknownTargetError
@@ -37,6 +38,8 @@ class DaemonApi:
         self._daemon = daemon
         # per server: (the entry read, the spec it was checked under, what is served)
         self._checked: dict[tuple[str, str], tuple[CacheEntry, ServerSpec, CacheEntry]] = {}
+        self._indexed: DaemonConfig | None = None  # the config ``_specs`` was built from
+        self._specs: dict[tuple[str, str], ServerSpec] = {}
 
     def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
         """The server's entry made from its current definition (fresh or stale), or None.
@@ -49,21 +52,22 @@ class DaemonApi:
         apply at discovery.
         """
         daemon = self._daemon
-        gateway = daemon.config.gateway(gateway_id)
-        spec = gateway.server(server_name) if gateway is not None else None
+        key = (gateway_id, server_name)
+        spec = self._spec(key)
         if spec is None:
             return None
         if spec.is_config_defined:
-            return daemon.config_entries.get((gateway_id, server_name))
+            return daemon.config_entries.get(key)
         entry = daemon.cache.lookup(CacheType.TOOLS, gateway_id, server_name)
-        if entry is None or entry.definition != daemon.cache.fingerprint(spec):
+        if entry is None:
+            return None
+        checked = self._checked.get(key)
+        if checked is not None and checked[0] is entry and checked[1] is spec:
+            return checked[2]  # this entry passed under this very definition and policy
+        if entry.definition != daemon.cache.fingerprint(spec):
             return None
         if entry.blocked_tools and entry.policy != policy_fingerprint(spec.tool_policy):
             return None
-        key = (gateway_id, server_name)
-        checked = self._checked.get(key)
-        if checked is not None and checked[0] is entry and checked[1] is spec:
-            return checked[2]
         verdict = check_tools(entry.catalog.tools, spec.tool_policy)
         policy = spec.tool_policy.on_tool_change
         kept, withheld = tooldiff.withhold(verdict.kept, entry.tool_changes, policy)
@@ -76,6 +80,14 @@ class DaemonApi:
             )
         self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown
         return served
+
+    def _spec(self, key: tuple[str, str]) -> ServerSpec | None:
+        """The server's definition in the running config (indexed once per config object)."""
+        config = self._daemon.config
+        if config is not self._indexed:
+            self._specs = {(g.id, s.name): s for g in config.gateways for s in g.servers}
+            self._indexed = config
+        return self._specs.get(key)
 
     async def discover(
         self, gateway_id: str | None = None, server_name: str | None = None, *, refresh: bool = True

@@ -79,7 +79,8 @@ class Request:
     query: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        pairs = parse_qsl(self.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        raw: bytes = self.scope["query_string"]
+        pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
         self.query = dict(pairs)
         if len(self.query) != len(pairs):
             raise HttpError(400, "a query parameter is given twice")
