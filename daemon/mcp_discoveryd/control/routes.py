@@ -129,7 +129,7 @@ class ControlApp:
         gateway = request.query.get("gateway")
         if gateway is not None:
             self.index.gateway(self.daemon.config, gateway)  # 404 when unknown
-        return Response.json(await self.api.status(gateway))
+        return Response(200, await self.api.status_json(gateway))
 
     async def servers(self, request: Request) -> Response:
         request.check_query(("gateway",))
