@@ -11,6 +11,7 @@ import pytest
 from tests.control.support import TOOLS, control_config, served
 
 from mcp_discoveryd import __version__
+from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.control.client import ControlClient
 from mcp_discoveryd.errors import (
     ControlRequestError,
@@ -227,3 +228,19 @@ async def test_the_socket_answers_while_the_daemon_preloads(sock_dir: Path) -> N
             pass
     assert first["state"] == "preloading" and first["ready"] is False
     assert first["status"] == "preloading"
+
+
+async def test_status_text_follows_every_change_of_a_server(sock_dir: Path) -> None:
+    async with served(control_config(sock_dir)) as s:
+        before = await s.client.status()
+        assert before["servers"] == (await s.client.status())["servers"]  # kept rows
+        await s.client.discover("a")
+        after = {row["server"]: row for row in (await s.client.status())["servers"]}
+        old = {row["server"]: row for row in before["servers"]}
+        assert after["a"]["runs"] == old["a"]["runs"] + 1
+        assert after["a"]["fetched_at"] >= old["a"]["fetched_at"]
+        assert after["b"] == old["b"]
+        text = json.loads((await s.client._http.get("/v1/status")).content)
+        in_process = await DaemonApi(s.daemon).status()
+        assert text["servers"] == in_process["servers"]
+        assert text["cache_status"] == in_process["cache_status"]
