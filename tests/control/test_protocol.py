@@ -222,3 +222,18 @@ def test_keep_alive_serves_many_requests_on_one_connection(daemon: Served) -> No
     request = b"GET /v1/health HTTP/1.1\r\nhost: d\r\n\r\n" * 5 + http_get("/v1/health")
     answer = raw_exchange(daemon.socket, request)
     assert answer.count(b"HTTP/1.1 200 OK") == 6
+
+
+def test_unparseable_input_gets_a_json_400_naming_it(daemon: Served) -> None:
+    answer = raw_exchange(daemon.socket, b"\x00\x01\x02 nonsense\r\n\r\n")
+    assert status_of(answer) == 400
+    assert b'"error": "malformed HTTP request: ' in answer
+
+
+def test_an_upgrade_request_is_answered_as_plain_http_then_closed(daemon: Served) -> None:
+    request = (
+        b"GET /v1/health HTTP/1.1\r\nhost: d\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        b"GET /v1/health HTTP/1.1\r\nhost: d\r\n\r\n"
+    )
+    answer = raw_exchange(daemon.socket, request)
+    assert status_of(answer) == 200 and answer.count(b"HTTP/1.1") == 1

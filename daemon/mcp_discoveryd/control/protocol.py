@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -110,8 +111,20 @@ class ControlProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self.rejected:
-            super().data_received(data)
+        # uvicorn's, with its answers to unparseable input as JSON errors and no log line
+        # per bad request (any local user could fill the journal with them)
+        if self.rejected:
+            return
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # no upgrades here: the request is answered as plain HTTP, then the connection
+            # closes (the parser reads nothing more after an upgrade)
+            if self.cycle is not None:
+                self.cycle.keep_alive = False
+        except httptools.HttpParserError as exc:
+            self.reject(400, f"malformed HTTP request: {exc}")
 
     # Parser callbacks: bounds first, then uvicorn's.
 
@@ -159,10 +172,6 @@ class ControlProtocol(HttpToolsProtocol):
             return
         self.disarm()  # whole: the app's own time is not the client's to spend
         super().on_message_complete()
-
-    def send_400_response(self, msg: str) -> None:
-        # uvicorn's answer to what httptools cannot parse, as a JSON error like the others
-        self.reject(400, f"malformed HTTP request: {msg}")
 
     # Guards
 
