@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -27,7 +28,9 @@ def write_config(
     Every server appends "start ..." to ``<dir>/<name>.spawns`` when it starts; the
     ``config_defined`` servers list a tool instead (never spawned).
     """
-    lines = [f'[cache]\nmin_ttl = "0s"\n{cache}\n', f"[daemon]\n{daemon}\n", "[gateways.g]\n"]
+    lines = [f'[cache]\nmin_ttl = "0s"\n{cache}\n', f"[daemon]\n{daemon}\n"]
+    lines.append(f"[control]\nsocket = {json.dumps(control_socket(path))}\n")
+    lines.append("[gateways.g]\n")
     for name, flags in servers.items():
         args = [RAW, "--timeline", str(spawn_file(path, name)), *flags]
         lines.append(f"[gateways.g.servers.{name}]")
@@ -39,6 +42,17 @@ def write_config(
         lines.append("")
     path.write_text("\n".join(lines))
     return path
+
+
+def control_socket(config: Path, suffix: str = "") -> str:
+    """A control socket of its own for a daemon of this config, never the shared default
+    under /run: beside the config, or under /tmp when that path is too long for a socket
+    (108 bytes)."""
+    beside = str(config.absolute().parent / f"control{suffix}.sock")
+    if len(beside) < 100:
+        return beside
+    digest = hashlib.sha1(f"{config.absolute()}{suffix}".encode()).hexdigest()[:12]
+    return f"/tmp/mcpd-{digest}.sock"
 
 
 def outage_config(tmp: Path, *, stale_grace: str, retry_max: str) -> tuple[Path, Path]:
