@@ -74,10 +74,13 @@ def control_config(
 
 
 @asynccontextmanager
-async def served(config: DaemonConfig) -> AsyncIterator[Served]:
-    """The daemon of ``config`` serving its control socket, ready; a client on it."""
+async def served(config: DaemonConfig, **control_options: Any) -> AsyncIterator[Served]:
+    """The daemon of ``config`` serving its control socket, ready; a client on it.
+
+    ``control_options`` go to ``serve_control`` (``mcp``, ``mcp_lifespan``).
+    """
     with open_listener(config.control, env={}) as listener:
-        control = partial(serve_control, listener=listener)
+        control = partial(serve_control, listener=listener, **control_options)
         daemon = Daemon(config, services=[control])
         async with daemon, ControlClient(listener.path, timeout=20) as client:
             yield Served(daemon, client, listener.path, Path(config.path))
