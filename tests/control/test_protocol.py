@@ -237,3 +237,40 @@ def test_an_upgrade_request_is_answered_as_plain_http_then_closed(daemon: Served
     )
     answer = raw_exchange(daemon.socket, request)
     assert status_of(answer) == 200 and answer.count(b"HTTP/1.1") == 1
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+BODY_KEYS = st.sampled_from(["gateway", "server", "refresh", "cache_type", "tool", "x", ""])
+BODIES = st.one_of(JSON_VALUES, st.dictionaries(BODY_KEYS, JSON_VALUES, max_size=4))
+ROUTES = st.sampled_from(
+    [
+        "/v1/discover",
+        "/v1/cache/clear",
+        "/v1/reload",
+        "/v1/servers/a/accept",
+        "/v1/servers/zz/accept",
+    ]
+)
+
+
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(route=ROUTES, body=BODIES, query=st.dictionaries(BODY_KEYS, st.text(max_size=6), max_size=2))
+def test_any_json_body_or_query_gets_an_answer_never_a_crash(
+    daemon: Served, route: str, body: object, query: dict[str, str]
+) -> None:
+    with SyncControlClient(daemon.socket, timeout=30) as client:
+        http = client._http
+        response = http.post(route, content=json.dumps(body).encode(), params=query)
+        assert response.status_code in (200, 400, 404), response.text
+        answer = response.json()
+        if response.status_code != 200:
+            assert answer["status"] == response.status_code and answer["error"]
+        assert client.health()["ready"]
