@@ -17,7 +17,7 @@ from tests.control.support import TOOLS, control_config
 from mcp_discoveryd.config.settings import ControlSettings
 from mcp_discoveryd.control.activation import inherited, open_listener
 from mcp_discoveryd.control.client import SyncControlClient
-from mcp_discoveryd.errors import DaemonUnreachableError, SocketInUseError, SocketSetupError
+from mcp_discoveryd.errors import DaemonUnavailable, SocketInUseError, SocketSetupError
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def wait_health(path: str, limit: float = 20.0) -> dict[str, object]:
                 health = client.health()
             if health["ready"]:
                 return health
-        except DaemonUnreachableError:
+        except DaemonUnavailable:
             pass
         assert time.monotonic() < deadline, f"no ready daemon on {path}"
         time.sleep(0.1)

@@ -9,7 +9,7 @@ import pytest
 from tests.control.support import NOBODY, TOOLS, control_config, in_thread, served
 
 from mcp_discoveryd.control.client import ControlClient, SyncControlClient
-from mcp_discoveryd.errors import DaemonUnreachableError, NotFoundError, RefusedError
+from mcp_discoveryd.errors import DaemonUnavailable, NotFoundError, RefusedError
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +48,13 @@ def test_no_daemon_is_a_typed_error_that_leaks_nothing(sock_dir: Path, kind: str
         dead = socket.socket(socket.AF_UNIX)
         dead.bind(path)
         dead.close()
-    with SyncControlClient(path) as client, pytest.raises(DaemonUnreachableError, match=path):
+    with SyncControlClient(path) as client, pytest.raises(DaemonUnavailable, match=path):
         client.health()  # a socket left open would fail this test (ResourceWarning is an error)
 
 
 async def test_async_no_daemon_is_a_typed_error(sock_dir: Path) -> None:
     async with ControlClient(str(sock_dir / "c.sock")) as client:
-        with pytest.raises(DaemonUnreachableError):
+        with pytest.raises(DaemonUnavailable):
             await client.status()
 
 

@@ -16,7 +16,7 @@ from mcp_discoveryd.control.client import ControlClient
 from mcp_discoveryd.errors import (
     ControlRequestError,
     DaemonStoppingError,
-    DaemonUnreachableError,
+    DaemonUnavailable,
     NotFoundError,
 )
 
@@ -219,7 +219,7 @@ async def test_the_socket_answers_while_the_daemon_preloads(sock_dir: Path) -> N
                 try:
                     first.update(await client.health())
                     return
-                except DaemonUnreachableError:
+                except DaemonUnavailable:
                     await anyio.sleep(0.02)
 
     async with anyio.create_task_group() as tg:

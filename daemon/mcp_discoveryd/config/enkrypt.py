@@ -110,8 +110,8 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
-        daemon=settings.daemon,
         control=settings.control,
+        daemon=settings.daemon,
         warnings=tuple(warnings.items),
     )
 

@@ -90,6 +90,6 @@ class OwnSection(Section):
 
     discovery: Any = None
     cache: Any = None
-    daemon: Any = None
     control: Any = None
+    daemon: Any = None
     guardrails: Any = None

@@ -184,8 +184,8 @@ class Settings:
     cache: CacheSettings
     server_policy: ServerPolicy  # the defaults of every server
     tool_policy: ToolPolicy
-    daemon: DaemonSettings = field(default_factory=DaemonSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
 
 def read_sections(
@@ -226,6 +226,6 @@ def read_sections(
         cache=cache,
         server_policy=overlay(ServerPolicy(), guardrails.servers),
         tool_policy=overlay(ToolPolicy(), guardrails.tools),
-        daemon=daemon,
         control=control,
+        daemon=daemon,
     )

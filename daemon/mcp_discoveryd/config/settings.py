@@ -84,31 +84,6 @@ class CacheSettings:
     enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
 
 
-@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
-class DaemonSettings:
-    """How the long-running daemon (``run``) behaves: [daemon]."""
-
-    # "after-preload": ready once every server's first discovery ended (or preload_timeout)
-    ready: Literal["after-preload", "at-once"] = "after-preload"
-    preload_timeout: PositiveDuration = 120.0
-    shutdown_timeout: Duration = 10.0  # in-flight discoveries may finish this long, then cancelled
-    retry_initial: PositiveDuration = 1.0  # backoff after a failed refresh, doubled per failure
-    retry_max: PositiveDuration = 300.0
-    restart_limit: StrictInt = Field(default=5, ge=1)  # crashes within restart_window, then failed
-    restart_window: PositiveDuration = 60.0
-    # list_changed watching (actors/watcher.py): each server's default; a server's own
-    # ``watch`` wins. "auto": remote servers that advertise listChanged; "on": any server
-    # (stdio too: a long-lived child each); "off": none.
-    watch: Literal["auto", "on", "off"] = "auto"
-    max_watched: StrictInt = Field(default=100, ge=0)  # watched sessions open at once, at most
-    watch_debounce: Duration = 0.25  # notifications within this window make one refresh
-    watch_ping: PositiveDuration = 30.0  # liveness ping on idle classic sessions
-    watch_retry_max: PositiveDuration = 60.0  # backoff cap before reopening a dead session
-    # a refresh lease across daemons on one Redis: renewed every third of it while a
-    # discovery runs, so a daemon that died holding it is taken over this long after
-    lease_ttl: PositiveDuration = 10.0
-
-
 DEFAULT_SOCKET = "/run/mcp-discoveryd/control.sock"
 
 
@@ -141,6 +116,31 @@ class ControlSettings:
     max_connections_per_peer: StrictInt = Field(default=64, ge=1)  # by the peer's uid
 
 
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class DaemonSettings:
+    """How the long-running daemon (``run``) behaves: [daemon]."""
+
+    # "after-preload": ready once every server's first discovery ended (or preload_timeout)
+    ready: Literal["after-preload", "at-once"] = "after-preload"
+    preload_timeout: PositiveDuration = 120.0
+    shutdown_timeout: Duration = 10.0  # in-flight discoveries may finish this long, then cancelled
+    retry_initial: PositiveDuration = 1.0  # backoff after a failed refresh, doubled per failure
+    retry_max: PositiveDuration = 300.0
+    restart_limit: StrictInt = Field(default=5, ge=1)  # crashes within restart_window, then failed
+    restart_window: PositiveDuration = 60.0
+    # list_changed watching (actors/watcher.py): each server's default; a server's own
+    # ``watch`` wins. "auto": remote servers that advertise listChanged; "on": any server
+    # (stdio too: a long-lived child each); "off": none.
+    watch: Literal["auto", "on", "off"] = "auto"
+    max_watched: StrictInt = Field(default=100, ge=0)  # watched sessions open at once, at most
+    watch_debounce: Duration = 0.25  # notifications within this window make one refresh
+    watch_ping: PositiveDuration = 30.0  # liveness ping on idle classic sessions
+    watch_retry_max: PositiveDuration = 60.0  # backoff cap before reopening a dead session
+    # a refresh lease across daemons on one Redis: renewed every third of it while a
+    # discovery runs, so a daemon that died holding it is taken over this long after
+    lease_ttl: PositiveDuration = 10.0
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """One gateway: its servers and the identities its cache entries are stored under."""
@@ -167,8 +167,8 @@ class DaemonConfig:
     gateways: tuple[GatewayConfig, ...]
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
-    daemon: DaemonSettings = field(default_factory=DaemonSettings)
     control: ControlSettings = field(default_factory=ControlSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
     # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config
     # lists them, --strict makes them errors, discover prints them first.
     warnings: tuple[ConfigProblem, ...] = ()

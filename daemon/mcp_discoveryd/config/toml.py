@@ -62,8 +62,8 @@ class Root(Section):
 
     discovery: Any = None
     cache: Any = None
-    daemon: Any = None
     control: Any = None
+    daemon: Any = None
     guardrails: Any = None
     gateways: dict[str, Any] = Field(default_factory=dict)
 
@@ -140,8 +140,8 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
-        daemon=settings.daemon,
         control=settings.control,
+        daemon=settings.daemon,
     )
 
 

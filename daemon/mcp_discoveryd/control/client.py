@@ -6,7 +6,7 @@
             tools, last_etag = reply.data["tools"], reply.etag
 
 ``SyncControlClient`` has the same methods, blocking. Connections are kept alive.
-Errors (``errors.py``): ``DaemonUnreachableError`` when no daemon answers,
+Errors (``errors.py``): ``DaemonUnavailable`` when no daemon answers,
 ``RefusedError`` (403: this user may read, not change), ``NotFoundError`` (404),
 ``DaemonStoppingError`` (503), ``ControlRequestError`` for any other error status.
 """
@@ -29,7 +29,7 @@ from ..config.settings import DEFAULT_SOCKET
 from ..errors import (
     ControlRequestError,
     DaemonStoppingError,
-    DaemonUnreachableError,
+    DaemonUnavailable,
     NotFoundError,
     RefusedError,
 )
@@ -175,12 +175,12 @@ def _catalog(response: httpx2.Response, etag: str | None) -> CatalogReply:
 
 @contextmanager
 def _reaching(path: str) -> Iterator[None]:
-    """Transport failures as ``DaemonUnreachableError`` (no daemon, or it hung up)."""
+    """Transport failures as ``DaemonUnavailable`` (no daemon, or it hung up)."""
     try:
         yield
     except (httpx2.ConnectError, httpx2.RemoteProtocolError, httpx2.ReadError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise DaemonUnreachableError(path, reason) from None
+        raise DaemonUnavailable(path, reason) from None
 
 
 class ControlClient:
