@@ -28,9 +28,7 @@ def write_config(
     Every server appends "start ..." to ``<dir>/<name>.spawns`` when it starts; the
     ``config_defined`` servers list a tool instead (never spawned).
     """
-    lines = [f'[cache]\nmin_ttl = "0s"\n{cache}\n', f"[daemon]\n{daemon}\n"]
-    lines.append(f"[control]\nsocket = {json.dumps(control_socket(path))}\n")
-    lines.append("[gateways.g]\n")
+    lines = [f'[cache]\nmin_ttl = "0s"\n{cache}\n', f"[daemon]\n{daemon}\n", "[gateways.g]\n"]
     for name, flags in servers.items():
         args = [RAW, "--timeline", str(spawn_file(path, name)), *flags]
         lines.append(f"[gateways.g.servers.{name}]")
