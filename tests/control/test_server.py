@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.control.support import TOOLS, control_config, served
 
+from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.control.http import Receive, Scope, Send
 from mcp_discoveryd.control.peer import Peer, peer_of
 
@@ -59,3 +60,32 @@ async def test_mcp_paths_reach_the_given_app_with_the_peer(sock_dir: Path) -> No
     assert len(peers) == 1  # one connection, read once
     (peer,) = peers
     assert peer == Peer(pid=os.getpid(), uid=os.geteuid(), gid=os.getegid(), may_change=True)
+
+
+class Endpoint:
+    """What ``endpoint`` makes of the daemon's API: an app and its lifespan."""
+
+    def __init__(self, api: DaemonApi) -> None:
+        self.api = api
+        self.recorder = Recorder()
+        made.append(self)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.recorder(scope, receive, send)
+
+    def lifespan(self) -> AbstractAsyncContextManager[None]:
+        return self.recorder.running()
+
+
+made: list[Endpoint] = []
+
+
+async def test_an_endpoint_factory_gets_the_daemons_api(sock_dir: Path) -> None:
+    made.clear()
+    async with served(control_config(sock_dir, {"a": TOOLS}), endpoint=Endpoint) as s:
+        response = await s.client._http.post("/mcp", content=b"{}")
+        assert response.json() == {"mcp": "/mcp"}
+        (endpoint,) = made
+        assert endpoint.api.catalog("g", "a") is not None  # the running daemon's
+        assert endpoint.recorder.lifespan == ["entered"]
+    assert endpoint.recorder.lifespan == ["entered", "left"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Protocol
 
 import anyio
 from anyio.abc import TaskStatus
@@ -21,7 +23,7 @@ from uvicorn.server import ServerState
 from ..api import DaemonApi
 from ..app import Daemon
 from .activation import BACKLOG, Listener
-from .http import ASGIApp
+from .http import ASGIApp, Receive, Scope, Send
 from .protocol import ControlProtocol, Guard
 from .routes import ControlApp
 
@@ -30,17 +32,34 @@ logger = logging.getLogger(__name__)
 CLOSE_GRACE = 2.0  # seconds requests in flight get at shutdown before they are cancelled
 
 
+class Endpoint(Protocol):
+    """An ASGI app served at /mcp and the lifespan it is served within."""
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+    def lifespan(self) -> AbstractAsyncContextManager[object]: ...
+
+
 async def serve_control(
     daemon: Daemon,
     listener: Listener,
     *,
     mcp: ASGIApp | None = None,
     mcp_lifespan: AbstractAsyncContextManager[object] | None = None,
+    endpoint: Callable[[DaemonApi], Endpoint] | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve the control API (and ``mcp`` at /mcp) on ``listener`` until cancelled."""
+    """Serve the control API (and an MCP app at /mcp) on ``listener`` until cancelled.
+
+    The MCP app is ``mcp`` (served within ``mcp_lifespan``), or the one ``endpoint`` makes
+    from this daemon's API (``endpoint(api).app`` within ``endpoint(api).lifespan()``).
+    """
     settings = daemon.config.control
-    app = ControlApp(DaemonApi(daemon), daemon, mcp)
+    api = DaemonApi(daemon)
+    if endpoint is not None:
+        made = endpoint(api)
+        mcp, mcp_lifespan = made.app, made.lifespan()
+    app = ControlApp(api, daemon, mcp)
     config = Config(
         app,
         http="httptools",
