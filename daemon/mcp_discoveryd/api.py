@@ -130,8 +130,7 @@ class DaemonApi:
         One pass over memory, no actor round trip (``status.StatusRows``). The rows are
         shared with later answers: read them, never change them.
         """
-        head, rows, tail = await self._status.parts(gateway_id)
-        return {"daemon": head, "servers": [row.row for row in rows], **tail}
+        return await self._status.status(gateway_id)
 
     async def status_json(self, gateway_id: str | None = None) -> bytes:
         """``status`` as JSON text, each server's row encoded once per change."""

@@ -28,7 +28,11 @@ Key = tuple[str, str]
 
 @dataclass(slots=True)
 class Row:
-    """One server's status row and what it was made from (its text made on first use)."""
+    """One server's status row and what it was made from (its text made on first use).
+
+    ``row`` holds nothing relative to now; an actor's row gets ``next_run_in_s`` (seconds
+    until its next refresh or retry) added as it is answered.
+    """
 
     state: ActorState | None
     entry: CacheEntry | None
@@ -36,11 +40,23 @@ class Row:
     row: JSONObject
     text: bytes | None = field(default=None)
 
-    def encoded(self) -> bytes:
-        """The row as JSON text."""
+    def at(self, now: float) -> JSONObject:
+        """The row as answered at ``now``."""
+        if self.state is None:
+            return self.row
+        return {**self.row, "next_run_in_s": self._in(now)}
+
+    def encoded(self, now: float) -> bytes:
+        """The row as JSON text at ``now``."""
         if self.text is None:
             self.text = json.dumps(self.row).encode()
-        return self.text
+        if self.state is None:
+            return self.text
+        return self.text[:-1] + b', "next_run_in_s": ' + json.dumps(self._in(now)).encode() + b"}"
+
+    def _in(self, now: float) -> float | None:
+        at = self.state.next_run_at if self.state is not None else None
+        return round(at - now, 1) if at else None
 
 
 class StatusRows:
@@ -50,10 +66,11 @@ class StatusRows:
         self._daemon = daemon
         self._rows: dict[Key, Row] = {}
 
-    async def parts(self, gateway_id: str | None) -> tuple[JSONObject, list[Row], JSONObject]:
+    async def parts(
+        self, gateway_id: str | None, now: float
+    ) -> tuple[JSONObject, list[Row], JSONObject]:
         """The daemon's own fields, the rows in config order, and the cache status."""
         daemon = self._daemon
-        now = time.time()
         handles = daemon.actors.handles
         lookup = daemon.cache.lookup
         kept, rows = self._rows, {}
@@ -81,10 +98,17 @@ class StatusRows:
         gateway = daemon.config.gateway(gateway_id) if gateway_id is not None else None
         return self._head(now), list(rows.values()), await daemon.cache.status(gateway)
 
+    async def status(self, gateway_id: str | None) -> JSONObject:
+        """The whole status (the rows are shared with later answers: never change them)."""
+        now = time.time()
+        head, rows, tail = await self.parts(gateway_id, now)
+        return {"daemon": head, "servers": [row.at(now) for row in rows], **tail}
+
     async def encoded(self, gateway_id: str | None) -> bytes:
         """The whole status as JSON text, from the kept row texts."""
-        head, rows, tail = await self.parts(gateway_id)
-        servers = b", ".join(row.encoded() for row in rows)
+        now = time.time()
+        head, rows, tail = await self.parts(gateway_id, now)
+        servers = b", ".join(row.encoded(now) for row in rows)
         rest = json.dumps(tail).encode()
         rest = b", " + rest[1:] if len(rest) > 2 else b"}"
         return (
