@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 import pytest
-from tests.actors.support import outage_config, spawns, start_times, until, write_config
+from tests.actors.support import (
+    control_socket,
+    outage_config,
+    spawns,
+    start_times,
+    until,
+    write_config,
+)
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import EXIT_SOFTWARE, Daemon, serve
@@ -214,8 +221,10 @@ async def test_a_failed_core_actor_stops_the_daemon_with_exit_code_70(
     monkeypatch.setattr(Cache, "note_retry", broken)  # the cache's recovery actor crashes
     cache = 'backend = "redis"\nurl = "redis://127.0.0.1:1/0"'  # unreachable: recovery runs
     path = write_config(tmp_path / "d.toml", {"a": []}, cache=cache)
+    config = load_config(path)  # its control socket beside it, never the default under /run
+    config = replace(config, control=replace(config.control, socket=control_socket(path)))
     with anyio.fail_after(20):
-        code = await serve(load_config(path))
+        code = await serve(config)
     assert code == EXIT_SOFTWARE == 70
     assert "a core part of the daemon failed" in caplog.text
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.actors.support import alive, last_pid, spawns, write_config
+from tests.actors.support import alive, control_socket, last_pid, spawns, write_config
 
 pytestmark = pytest.mark.slow
 SLACK = 3.0  # a loaded 2-core machine: interpreter exit, child kill, log flush
@@ -17,7 +17,8 @@ SLACK = 3.0  # a loaded 2-core machine: interpreter exit, child kill, log flush
 
 def _start(config: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)],
+        [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)]
+        + ["--socket", control_socket(config)],  # never the shared default under /run
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -16,6 +16,8 @@ import anyio
 from .actors.messages import interrupted
 from .app import Daemon
 from .cache.fingerprint import policy_fingerprint
+from .config.settings import DaemonConfig
+from .daemon_status import StatusRows
 from .discovery.guardrails import check_tools, tooldiff
 from .discovery.phases import run_discovery, select
 from .errors import NotAccepting, UnknownTargetError
@@ -36,6 +38,9 @@ class DaemonApi:
         self._daemon = daemon
         # per server: (the entry read, the spec it was checked under, what is served)
         self._checked: dict[tuple[str, str], tuple[CacheEntry, ServerSpec, CacheEntry]] = {}
+        self._indexed: DaemonConfig | None = None  # the config ``_specs`` was built from
+        self._specs: dict[tuple[str, str], ServerSpec] = {}
+        self._status = StatusRows(daemon)
 
     def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
         """The server's entry made from its current definition (fresh or stale), or None.
@@ -48,21 +53,22 @@ class DaemonApi:
         apply at discovery.
         """
         daemon = self._daemon
-        gateway = daemon.config.gateway(gateway_id)
-        spec = gateway.server(server_name) if gateway is not None else None
+        key = (gateway_id, server_name)
+        spec = self._spec(key)
         if spec is None:
             return None
         if spec.is_config_defined:
-            return daemon.config_entries.get((gateway_id, server_name))
+            return daemon.config_entries.get(key)
         entry = daemon.cache.lookup(CacheType.TOOLS, gateway_id, server_name)
-        if entry is None or entry.definition != daemon.cache.fingerprint(spec):
+        if entry is None:
+            return None
+        checked = self._checked.get(key)
+        if checked is not None and checked[0] is entry and checked[1] is spec:
+            return checked[2]  # this entry passed under this very definition and policy
+        if entry.definition != daemon.cache.fingerprint(spec):
             return None
         if entry.blocked_tools and entry.policy != policy_fingerprint(spec.tool_policy):
             return None
-        key = (gateway_id, server_name)
-        checked = self._checked.get(key)
-        if checked is not None and checked[0] is entry and checked[1] is spec:
-            return checked[2]
         verdict = check_tools(entry.catalog.tools, spec.tool_policy)
         policy = spec.tool_policy.on_tool_change
         kept, withheld = tooldiff.withhold(verdict.kept, entry.tool_changes, policy)
@@ -75,6 +81,14 @@ class DaemonApi:
             )
         self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown
         return served
+
+    def _spec(self, key: tuple[str, str]) -> ServerSpec | None:
+        """The server's definition in the running config (indexed once per config object)."""
+        config = self._daemon.config
+        if config is not self._indexed:
+            self._specs = {(g.id, s.name): s for g in config.gateways for s in g.servers}
+            self._indexed = config
+        return self._specs.get(key)
 
     async def discover(
         self, gateway_id: str | None = None, server_name: str | None = None, *, refresh: bool = True
@@ -111,47 +125,16 @@ class DaemonApi:
         return DiscoveryReport(tuple(ordered), time.monotonic() - started)
 
     async def status(self, gateway_id: str | None = None) -> JSONObject:
-        """The daemon's state, every server actor's, and the cache status."""
-        daemon = self._daemon
-        now = time.time()
-        servers: list[JSONObject] = []
-        for (gw, name), handle in sorted(daemon.actors.handles.items()):
-            state = handle.state
-            entry = daemon.cache.lookup(CacheType.TOOLS, gw, name)
-            servers.append(
-                {
-                    "gateway": gw,
-                    "server": name,
-                    "state": state.phase,
-                    "entry": entry.freshness(now) if entry is not None else "none",
-                    "runs": state.runs,
-                    "failures": state.failures,
-                    "restarts": state.restarts,
-                    "last_status": state.last_status,
-                    "last_error": state.last_error.to_json() if state.last_error else None,
-                    "next_run_in_s": (
-                        round(state.next_run_at - now, 1) if state.next_run_at else None
-                    ),
-                    "note": state.note,
-                    **_changes(entry),
-                }
-            )
-        gateway = daemon.config.gateway(gateway_id) if gateway_id is not None else None
-        return {
-            "daemon": {
-                "state": daemon.phase,
-                "config": daemon.config.path,
-                "started_at": daemon.started_at,
-                "ready_at": daemon.ready_at,
-                "reload_error": daemon.reload_error,
-                "preloaded": sum(1 for h in daemon.actors.handles.values() if h.preloaded.is_set()),
-                "actors": len(daemon.actors.handles),
-                "config_defined": len(daemon.config_entries),
-                "watch": daemon.deps.watch.status() if daemon.deps.watch is not None else None,
-            },
-            "servers": servers,
-            **(await daemon.cache.status(gateway)),
-        }
+        """The daemon's state, every server's, and the cache status (one gateway's entries).
+
+        One pass over memory, no actor round trip (``status.StatusRows``). The rows are
+        shared with later answers: read them, never change them.
+        """
+        return await self._status.status(gateway_id)
+
+    async def status_json(self, gateway_id: str | None = None) -> bytes:
+        """``status`` as JSON text, each server's row encoded once per change."""
+        return await self._status.encoded(gateway_id)
 
     async def clear(
         self,
@@ -202,18 +185,3 @@ class DaemonApi:
     async def reload(self) -> dict[str, object]:
         """Reload the config file (as SIGHUP does); the reply says what changed or why not."""
         return await self._daemon.reload()
-
-
-def _changes(entry: CacheEntry | None) -> JSONObject:
-    """A server's pending tool changes and withheld tools, for status."""
-    if entry is None:
-        return {"tool_changes": [], "withheld": []}
-    withheld = [
-        b.name
-        for b in entry.blocked_tools
-        if any(r.startswith(tooldiff.WITHHELD) for r in b.reasons)
-    ]
-    return {
-        "tool_changes": [tooldiff.change_json(c) for c in entry.tool_changes],
-        "withheld": withheld,
-    }

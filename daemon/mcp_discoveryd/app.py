@@ -18,13 +18,14 @@ STOPPING); ``heartbeat`` sends the watchdog pings and status lines in between.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 import anyio
 from anyio.abc import TaskStatus
@@ -41,6 +42,7 @@ from .configured import check_configured
 from .discovery import guardrails
 from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
+from .errors import ControlError
 from .models import CacheEntry
 from .reload import apply_reload
 from .telemetry.bind import bind as bind_telemetry
@@ -51,6 +53,14 @@ logger = logging.getLogger(__name__)
 Phase = Literal["starting", "preloading", "ready", "stopping", "stopped"]
 Loader = Callable[[str | Path], DaemonConfig]
 STOP_MARGIN = 10.0  # seconds past shutdown_timeout: closing sessions and children, flushing
+
+
+class Service(Protocol):
+    """A long-lived part run beside the actors (the control socket); started means ready."""
+
+    def __call__(
+        self, daemon: Daemon, *, task_status: TaskStatus[None]
+    ) -> Coroutine[Any, Any, None]: ...
 
 
 class Daemon(anyio.AsyncContextManagerMixin):
@@ -66,12 +76,14 @@ class Daemon(anyio.AsyncContextManagerMixin):
         loader: Loader = load_config,
         notifier: systemd.Notifier | None = None,
         handle_signals: bool = False,
+        services: Sequence[Service] = (),
     ) -> None:
         self.config = config
         self.phase: Phase = "starting"
         self.started_at = time.time()
         self.ready_at: float | None = None
         self.reload_error: str | None = None
+        self.last_reload: Mapping[str, object] | None = None  # the last reload's reply (status)
         # config-defined servers' checked catalogs, replaced whole (configured.py)
         self.config_entries: Mapping[tuple[str, str], CacheEntry] = {}
         self.loader = loader
@@ -79,6 +91,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._checks = checks or guardrails.Guardrails()
         self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
+        self._services = tuple(services)  # started before the preload: the control socket
         self._stop = anyio.Event()
         self._waiting: anyio.CancelScope | None = None  # the bounded wait for the preload
         self._reloading = anyio.Lock()
@@ -157,6 +170,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
                     self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
+                for service in self._services:
+                    await tg.start(functools.partial(service, self))
                 handles = await self._start()
                 await tg.start(heartbeat.run_heartbeat, self)  # watchdog pings and status lines
                 if self.config.daemon.ready == "at-once":
@@ -181,7 +196,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
         if not self.accepting:
             return {"status": "error", "message": "the daemon is stopping"}
         async with self._reloading:
-            return await apply_reload(self)
+            self.last_reload = await apply_reload(self)
+            return dict(self.last_reload)
 
     async def _start(self) -> list[Handle]:
         """Start every server actor (each begins its preload) and serve config-defined ones."""
@@ -262,14 +278,25 @@ class Daemon(anyio.AsyncContextManagerMixin):
 
 
 EXIT_OK = 0
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the control socket is served by another daemon, or unusable
 EXIT_SOFTWARE = 70  # EX_SOFTWARE: a core actor failed; the service manager restarts the daemon
 
 
 async def serve(config: DaemonConfig, *, loader: Loader = load_config) -> int:
-    """Run the daemon until SIGTERM/SIGINT (``mcp-discoveryd run``); the exit code."""
+    """Run the daemon, serving its control socket, until SIGTERM/SIGINT (``run``); the exit code."""
+    from .control.activation import open_listener
+    from .control.server import serve_control
+
     try:
-        async with Daemon(config, loader=loader, handle_signals=True) as daemon:
-            await daemon.wait_stop()
+        with open_listener(config.control) as listener:
+            control = functools.partial(serve_control, listener=listener)
+            async with Daemon(
+                config, loader=loader, handle_signals=True, services=[control]
+            ) as daemon:
+                await daemon.wait_stop()
+    except ControlError as exc:  # before any server was spawned: nothing else runs yet
+        logger.critical("not starting: %s", exc)
+        return EXIT_UNAVAILABLE
     except Exception as exc:  # a core actor (the cache's recovery actor) or the supervisor itself
         logger.critical("stopping: a core part of the daemon failed: %r", exc, exc_info=exc)
         return EXIT_SOFTWARE

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -44,7 +45,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK:<3} success: every server answered (or the cache call succeeded)
   {EXIT_FAILED:<3} at least one server failed or was blocked, or results could not be stored/cleared
   {EXIT_USAGE:<3} usage error: bad arguments, or an unknown gateway, server or cache type
-  {EXIT_UNAVAILABLE:<3} mcp: no daemon answers on the control socket (EX_UNAVAILABLE)
+  {EXIT_UNAVAILABLE:<3} no daemon answers on the control socket (mcp and daemon commands), or run:
+      the socket is served by another daemon or cannot be created (EX_UNAVAILABLE)
   70  run: a core part of the daemon failed (EX_SOFTWARE; the service manager restarts it)
   {EXIT_CONFIG:<3} configuration error (EX_CONFIG): the config file is missing or invalid
   {EXIT_PIPE:<3} stdout closed early (a reader such as head went away; 128 + SIGPIPE)
@@ -98,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = command(commands, "run", "run the daemon in the foreground until SIGTERM or Ctrl-C")
     run.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
+    run.add_argument(
+        "--socket", help="serve the control socket here (overrides the config's [control] socket)"
+    )
 
     discover = command(commands, "discover", "run one discovery and print the results")
     discover.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
@@ -205,10 +210,14 @@ def run_daemon(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
+    if args.socket is not None:
+        config = dataclasses.replace(
+            config, control=dataclasses.replace(config.control, socket=args.socket)
+        )
     from .app import serve
 
-    try:
-        return anyio.run(serve, config)
+    try:  # uvloop: the control socket's requests cost about half as much on it
+        return anyio.run(serve, config, backend_options={"use_uvloop": True})
     except KeyboardInterrupt:  # Ctrl-C before the signal handler was installed
         return EXIT_OK
 

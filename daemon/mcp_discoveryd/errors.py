@@ -64,6 +64,50 @@ class CacheDecodeError(CacheError):
         super().__init__(f"cannot decode cache entry {key}: {reason}")
 
 
+# --- control socket ----------------------------------------------------------------
+
+
+class ControlError(DiscoverydError):
+    """Base class of control-socket errors (serving it, or talking to a daemon over it)."""
+
+
+class SocketInUseError(ControlError):
+    """Another daemon serves (or is starting on) the control socket: it is never taken over."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"control socket {path}: {reason}")
+
+
+class SocketSetupError(ControlError):
+    """The control socket could not be created (directory, permissions, unknown group)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"control socket {path}: {reason}")
+
+
+class ControlRequestError(ControlError):
+    """The daemon answered a request with an error status; ``message`` is its reason."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(f"{status}: {message}")
+
+
+class RefusedError(ControlRequestError):
+    """403: this peer may read but not change (discover, clear, reload, accept)."""
+
+
+class NotFoundError(ControlRequestError):
+    """404: an unknown gateway, server or path."""
+
+
+class DaemonStoppingError(ControlRequestError):
+    """503: the daemon is stopping (or refused the connection under load)."""
+
+
 # --- discovery -------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -39,6 +40,17 @@ def write_config(
         lines.append("")
     path.write_text("\n".join(lines))
     return path
+
+
+def control_socket(config: Path, suffix: str = "") -> str:
+    """A control socket of its own for a daemon of this config, never the shared default
+    under /run: beside the config, or under /tmp when that path is too long for a socket
+    (108 bytes)."""
+    beside = str(config.absolute().parent / f"control{suffix}.sock")
+    if len(beside) < 100:
+        return beside
+    digest = hashlib.sha1(f"{config.absolute()}{suffix}".encode()).hexdigest()[:12]
+    return f"/tmp/mcpd-{digest}.sock"
 
 
 def outage_config(tmp: Path, *, stale_grace: str, retry_max: str) -> tuple[Path, Path]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.actors.support import spawns, start_times, until, write_config
+from tests.actors.support import control_socket, spawns, start_times, until, write_config
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.api import DaemonApi
@@ -46,7 +46,8 @@ def _daemons(config: Path, count: int) -> Iterator[list[subprocess.Popen[bytes]]
             log = (config.parent / f"daemon-{i}.log").open("wb")
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)],
+                    [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)]
+                    + ["--socket", control_socket(config, str(i))],  # one socket per daemon
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},

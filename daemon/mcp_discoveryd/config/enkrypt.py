@@ -111,6 +111,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
+        control=settings.control,
         daemon=settings.daemon,
         telemetry=settings.telemetry,
         warnings=tuple(warnings.items),

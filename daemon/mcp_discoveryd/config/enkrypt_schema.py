@@ -90,6 +90,7 @@ class OwnSection(Section):
 
     discovery: Any = None
     cache: Any = None
+    control: Any = None
     daemon: Any = None
     guardrails: Any = None
     telemetry: Any = None

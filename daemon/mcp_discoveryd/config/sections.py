@@ -23,7 +23,13 @@ from ..models import ServerPolicy, ToolPolicy
 from .fields import Duration, Glob, PositiveDuration, Sentinel, Size, check_glob
 from .problems import KeyPath, Problems, file_key, validate
 from .redis_url import check_redis_url
-from .settings import CacheSettings, DaemonSettings, DiscoverySettings, TelemetrySettings
+from .settings import (
+    CacheSettings,
+    ControlSettings,
+    DaemonSettings,
+    DiscoverySettings,
+    TelemetrySettings,
+)
 
 __all__ = [
     "Duration",
@@ -184,6 +190,7 @@ class Settings:
     cache: CacheSettings
     server_policy: ServerPolicy  # the defaults of every server
     tool_policy: ToolPolicy
+    control: ControlSettings = field(default_factory=ControlSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
@@ -216,6 +223,11 @@ def read_sections(
     section = validate(DaemonSettings, raw, path, problems)
     if section is not None:
         daemon = dataclasses.replace(daemon, **written_in(section, raw, path, problems))
+    control = ControlSettings()
+    raw, path = doc.get("control", {}), (*prefix, "control")
+    section = validate(ControlSettings, raw, path, problems)
+    if section is not None:
+        control = dataclasses.replace(control, **written_in(section, raw, path, problems))
     guardrails = (
         validate(GuardrailsSection, doc.get("guardrails", {}), (*prefix, "guardrails"), problems)
         or GuardrailsSection()
@@ -225,6 +237,7 @@ def read_sections(
         cache=cache,
         server_policy=overlay(ServerPolicy(), guardrails.servers),
         tool_policy=overlay(ToolPolicy(), guardrails.tools),
+        control=control,
         daemon=daemon,
         telemetry=read_telemetry(doc.get("telemetry"), (*prefix, "telemetry"), problems, env or {}),
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from ..errors import ConfigProblem
@@ -82,6 +82,38 @@ class CacheSettings:
     max_entries: StrictInt = Field(default=10_000, ge=1)  # memory backend bound
     max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
     enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
+
+
+DEFAULT_SOCKET = "/run/mcp-discoveryd/control.sock"
+
+
+def _octal(value: object) -> object:
+    """A file mode written as an octal string ("0660") read as its number."""
+    if isinstance(value, str):
+        try:
+            return int(value, 8)
+        except ValueError:
+            raise ValueError(f"not an octal file mode: {value!r}") from None
+    return value
+
+
+FileMode = Annotated[StrictInt, BeforeValidator(_octal), Field(ge=0, le=0o777)]
+
+
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class ControlSettings:
+    """The control socket (control/): [control]."""
+
+    socket: StrictStr = Field(default=DEFAULT_SOCKET, min_length=1, max_length=107)  # sun_path
+    mode: FileMode = 0o660  # TOML 0o660, or the string "0660" (JSON has no octal)
+    group: StrictStr | None = None  # the socket file's group (None: the daemon's)
+    admin_group: StrictStr | None = None  # members may discover, clear, reload and accept
+    max_body: Size = 64 * 1024
+    max_header_bytes: Size = 16 * 1024  # the request line and every header together
+    max_headers: StrictInt = Field(default=64, ge=1)
+    request_timeout: PositiveDuration = 10.0  # a request must arrive whole within this
+    keep_alive: PositiveDuration = 30.0  # an idle kept-alive connection is closed after this
+    max_connections_per_peer: StrictInt = Field(default=64, ge=1)  # by the peer's uid
 
 
 @pydantic_dataclass(frozen=True, slots=True, config=SECTION)
@@ -157,6 +189,7 @@ class DaemonConfig:
     gateways: tuple[GatewayConfig, ...]
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config

@@ -53,7 +53,7 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _NAME_RULE = "use letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
 _SYNTAX = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.DOTALL)
 _STDIO_KEYS = ("args", "env", "cwd", "inherit_env")
-_OWN_SECTIONS = ("discovery", "cache", "daemon", "guardrails", "telemetry")
+_OWN_SECTIONS = ("discovery", "cache", "daemon", "control", "guardrails", "telemetry")
 _REMOTE_KEYS = ("transport", "headers")
 
 
@@ -62,6 +62,7 @@ class Root(Section):
 
     discovery: Any = None
     cache: Any = None
+    control: Any = None
     daemon: Any = None
     guardrails: Any = None
     telemetry: Any = None
@@ -140,6 +141,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         gateways=gateways,
         discovery=settings.discovery,
         cache=settings.cache,
+        control=settings.control,
         daemon=settings.daemon,
         telemetry=settings.telemetry,
     )
