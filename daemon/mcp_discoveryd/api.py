@@ -42,6 +42,11 @@ class DaemonApi:
         self._specs: dict[tuple[str, str], ServerSpec] = {}
         self._status = StatusRows(daemon)
 
+    @property
+    def config(self) -> DaemonConfig:
+        """The running daemon's config (replaced whole by a reload)."""
+        return self._daemon.config
+
     def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
         """The server's entry made from its current definition (fresh or stale), or None.
 

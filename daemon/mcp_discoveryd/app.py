@@ -170,8 +170,8 @@ class Daemon(anyio.AsyncContextManagerMixin):
                     self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
-                for service in self._services:
-                    await tg.start(functools.partial(service, self))
+                for service in self._services:  # watched: a dead control socket stops the pings
+                    await live.start(tg, "control", service, self)
                 handles = await self._start()
                 await tg.start(heartbeat.run_heartbeat, self)  # watchdog pings and status lines
                 if self.config.daemon.ready == "at-once":
@@ -285,11 +285,12 @@ EXIT_SOFTWARE = 70  # EX_SOFTWARE: a core actor failed; the service manager rest
 async def serve(config: DaemonConfig, *, loader: Loader = load_config) -> int:
     """Run the daemon, serving its control socket, until SIGTERM/SIGINT (``run``); the exit code."""
     from .control.activation import open_listener
+    from .control.mcp_tools import mcp_endpoint
     from .control.server import serve_control
 
     try:
         with open_listener(config.control) as listener:
-            control = functools.partial(serve_control, listener=listener)
+            control = functools.partial(serve_control, listener=listener, endpoint=mcp_endpoint)
             async with Daemon(
                 config, loader=loader, handle_signals=True, services=[control]
             ) as daemon:

@@ -186,7 +186,8 @@ def _main(argv: Sequence[str] | None) -> int:
     # httpx2 logs each request's full URL at INFO, query tokens included; the SDK's SSE
     # client logs the URL it connects to at DEBUG with its user info (user:password@).
     quiet = max(logging.WARNING, logging.getLogger().level)
-    for name in ("httpx2", "mcp.client.sse"):
+    # The SDK's stateless MCP endpoint logs "Terminating session" at INFO per request.
+    for name in ("httpx2", "mcp.client.sse", "mcp.server.streamable_http"):
         logging.getLogger(name).setLevel(quiet)
     if args.command == "check-config":
         if args.path and args.config and args.path != args.config:

@@ -112,7 +112,7 @@ class ToolDef(Generic[A]):
 
 def _config(api: DaemonApi) -> DaemonConfig:
     """The running config (the one ``DaemonApi`` answers for; read per call: reloads swap it)."""
-    return api._daemon.config  # DaemonApi offers no public config yet
+    return api.config
 
 
 async def _status(api: DaemonApi, args: StatusArgs) -> JSONObject:

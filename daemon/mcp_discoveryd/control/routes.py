@@ -18,11 +18,13 @@ is refused with 403. Errors are JSON ``{"error", "status"}``; 503 while stopping
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from ..api import DaemonApi
 from ..app import Daemon
 from ..errors import NotAccepting, UnknownTargetError
+from ..telemetry.record import record_control_request
 from .catalogs import CatalogBodies
 from .http import ASGIApp, HttpError, Receive, Request, Response, Scope, Send
 from .shapes import (
@@ -69,12 +71,16 @@ class ControlApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # no lifespan or websockets here: the server runs none
+        started = time.perf_counter()
         path: str = scope["path"]
         if path == "/mcp" or path.startswith("/mcp/"):
             if self.mcp is not None:
                 await self.mcp(scope, receive, send)
-                return
-            await Response.error(HttpError(404, "no MCP endpoint on this daemon")).send(send)
+                status = 200  # the MCP app answers its own errors inside JSON-RPC
+            else:
+                status = 404
+                await Response.error(HttpError(404, "no MCP endpoint on this daemon")).send(send)
+            record_control_request("/mcp", scope["method"], status, time.perf_counter() - started)
             return
         try:
             response = await self.dispatch(scope, receive, path)
@@ -88,6 +94,18 @@ class ControlApp:
             logger.exception("control: %s %s failed", scope["method"], path)
             response = Response.error(HttpError(500, "internal error (logged by the daemon)"))
         await response.send(send)
+        seconds = time.perf_counter() - started
+        record_control_request(self.route_of(path), scope["method"], response.status, seconds)
+
+    def route_of(self, path: str) -> str:
+        """The route's template for telemetry: never a raw path (bounded attribute values)."""
+        if path in self.routes:
+            return path
+        if path.startswith(_SERVERS):
+            action = path.rpartition("/")[2]
+            if action in self.server_routes:
+                return f"{_SERVERS}{{name}}/{action}"
+        return "other"
 
     async def dispatch(self, scope: Scope, receive: Receive, path: str) -> Response:
         """Find the route, check method, state and authorization, then run it."""
