@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.servers.secret_echo import SCRIPT as SECRET_ECHO
 
-from mcp_discoveryd.cli import build_parser
+from mcp_discoveryd.cli import EXIT_CODES, build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = ROOT / "daemon" / "examples" / "demo.toml"
@@ -147,10 +148,20 @@ def test_help_documents_every_argument_and_exit_code() -> None:
                 parsers.extend(action.choices.values())
                 continue
             assert action.help, f"{current.prog}: {action.dest} has no help"
-    for args in (["--help"], ["discover", "--help"], ["cache", "clear", "--help"]):
+    codes = re.findall(r"^  (\d+) ", EXIT_CODES, re.MULTILINE)
+    assert {"0", "1", "2", "69", "70", "77", "78", "141"} <= set(codes)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for code in codes:  # each exit code has its row in the README's table
+        assert f"\n| {code} | " in readme, code
+    for args in (
+        ["--help"],
+        ["discover", "--help"],
+        ["cache", "clear", "--help"],
+        ["status", "--help"],
+    ):
         done = run(*args)
-        for code in ("0 ", "1 ", "2 ", "78 "):
-            assert f"\n  {code}" in done.stdout, (args, code)
+        for code in codes:
+            assert f"\n  {code} " in done.stdout, (args, code)
 
 
 def test_discover_one_server_lists_what_it_offers_after_the_table() -> None:

@@ -91,7 +91,7 @@ def render_offerings(report: DiscoveryReport) -> str:
         for title, items, key in sections:
             lines.append("")
             lines.append(f"{prefix}{title} ({len(items)}):")
-            rows = [(_one_line(item.get(key)), _one_line(_described(item))) for item in items]
+            rows = [(one_line(item.get(key)), one_line(_described(item))) for item in items]
             width = max((len(name) for name, _ in rows), default=0)
             lines.extend(f"  {name.ljust(width)}  {text}".rstrip() for name, text in rows)
     return "\n".join(lines)
@@ -102,7 +102,7 @@ def _described(item: JSONObject) -> object:
     return item.get("description") or (item.get("name") if "uri" in item else None)
 
 
-def _one_line(value: object) -> str:
+def one_line(value: object) -> str:
     """The first line of an upstream-supplied string, printable and cut to one line."""
     if not isinstance(value, str):
         return ""

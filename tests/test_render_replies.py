@@ -1,0 +1,79 @@
+"""Text from a daemon's answers: any JSON the socket hands back renders, and names show."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mcp_discoveryd.render_replies import render_catalog, render_discovered, render_status
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+FIELDS = st.sampled_from(
+    [
+        "daemon",
+        "servers",
+        "backend",
+        "available_servers",
+        "tools",
+        "error",
+        "last_error",
+        "fetched_at",
+        "next_run_in_s",
+        "uptime_s",
+        "server_name",
+        "blocked",
+        "violations",
+        "reasons",
+    ]
+)
+REPLY = st.dictionaries(FIELDS | st.text(max_size=8), JSON, max_size=8)
+
+
+@given(REPLY)
+def test_any_answer_renders_without_an_error(reply: dict[str, object]) -> None:
+    for render in (render_status, render_discovered, render_catalog):
+        assert isinstance(render(reply), str)
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_upstream_text_is_shown_on_one_printable_line(message: str) -> None:
+    status = {
+        "daemon": {"state": "ready"},
+        "servers": [
+            {"gateway": "g", "server": "s", "last_error": {"kind": "x", "message": message}}
+        ],
+    }
+    row = render_status(status, now=0).splitlines()[-1]
+    assert row.isprintable() and row.startswith("g")
+
+
+def test_status_rows_say_how_long_ago_and_how_soon() -> None:
+    status = {
+        "daemon": {
+            "version": "1",
+            "state": "ready",
+            "uptime_s": 3725,
+            "backend": {"name": "redis", "health": "degraded", "reason": "down"},
+        },
+        "servers": [
+            {
+                "gateway": "g",
+                "server": "s",
+                "state": "idle",
+                "entry": "stale",
+                "tool_count": 4,
+                "fetched_at": "1970-01-01T00:01:00Z",
+                "next_run_in_s": -5,
+            }
+        ],
+    }
+    text = render_status(status, now=190)
+    assert "up 1h02m" in text and "cache redis degraded (down)" in text
+    assert text.splitlines()[-1].split()[:7] == ["g", "s", "idle", "stale", "4", "2m10s", "ago"]
+    assert text.rstrip().endswith("overdue 5s")
