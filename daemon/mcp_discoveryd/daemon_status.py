@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .actors.messages import ActorState
+from .cache.status import iso_utc
 from .discovery.guardrails import tooldiff
 from .models import CacheEntry, CacheType, JSONObject
 
@@ -143,7 +144,7 @@ class StatusRows:
 
 def _iso(epoch: float | None) -> str | None:
     """UTC epoch seconds as ISO 8601 with a Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if epoch is not None else None
+    return iso_utc(epoch)
 
 
 def _entry_fields(entry: CacheEntry | None, freshness: str) -> JSONObject:

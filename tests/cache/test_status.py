@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,11 +10,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.cache.builders import HOUR, config, entry, gateway
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import Cache, open_cache
-from mcp_discoveryd.cache.status import clear_scope
+from mcp_discoveryd.cache.status import clear_scope, iso_utc
 from mcp_discoveryd.config.settings import CacheSettings, GatewayConfig
 from mcp_discoveryd.models import CacheType, ServerSpec, StdioTarget
 from mcp_discoveryd.secret import SecretUrl
@@ -289,3 +292,13 @@ def test_cache_type_enum_is_accepted() -> None:
     assert clear_scope("g", None, CacheType.GATEWAY_CONFIG).types == {CacheType.GATEWAY_CONFIG}
     assert clear_scope("g", "s", CacheType.TOOLS).server_name == "s"
     assert clear_scope("g", "s", "ALL").types == set(CacheType)
+
+
+@given(st.none() | st.floats() | st.integers(min_value=-(10**20), max_value=10**20))
+def test_any_time_is_an_iso_string_or_none_never_an_error(ts: float | None) -> None:
+    text = iso_utc(ts)
+    if text is not None:
+        assert text.endswith("Z")
+        assert datetime.fromisoformat(text).timestamp() == pytest.approx(ts, abs=0.001)
+    else:  # only what has no calendar date: None, inf, nan, beyond year 9999 or before 1
+        assert ts is None or not math.isfinite(ts) or abs(ts) > 2.5e11

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,12 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from tests.actors.support import write_config
 from tests.control.support import TOOLS, control_config, served
 
 from mcp_discoveryd import __version__
 from mcp_discoveryd.api import DaemonApi
+from mcp_discoveryd.config import load_config
 from mcp_discoveryd.control.client import ControlClient
 from mcp_discoveryd.errors import (
     ControlRequestError,
@@ -252,3 +255,19 @@ async def test_status_text_follows_every_change_of_a_server(sock_dir: Path) -> N
         in_process = await DaemonApi(s.daemon).status()
         assert timeless(text["servers"]) == timeless(in_process["servers"])
         assert text["cache_status"] == in_process["cache_status"]
+
+
+async def test_a_config_defined_server_that_never_expires_is_answered_with_null_times(
+    sock_dir: Path,
+) -> None:
+    config = control_config(sock_dir, {"a": TOOLS, "c": TOOLS})
+    path = write_config(Path(config.path), {"a": TOOLS, "c": TOOLS}, config_defined=["c"])
+    config = dataclasses.replace(load_config(path), control=config.control)
+    async with served(config) as s:
+        rows = {r["server"]: r for r in (await s.client.servers())["servers"]}
+        assert rows["c"]["expires_at"] is None and rows["a"]["expires_at"] is not None
+        status = {r["server"]: r for r in (await s.client.status())["servers"]}
+        assert status["c"]["state"] == "config"
+        catalog = (await s.client.catalog("c")).data
+        assert catalog is not None and catalog["expires_at"] is None
+        assert [t["name"] for t in catalog["tools"]] == ["echo"]

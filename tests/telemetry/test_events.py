@@ -15,11 +15,13 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from tests.actors.support import write_config
 from tests.cache.redis_servers import RedisServer
+from tests.control.support import control_config, served, short_dir
 from tests.test_app import CrashingChecks
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config import load_config
+from mcp_discoveryd.errors import NotFoundError
 from mcp_discoveryd.telemetry import instruments as i
 from mcp_discoveryd.telemetry import record
 
@@ -68,11 +70,24 @@ async def test_actor_restarts_and_refused_reloads_are_counted(
     assert sums(reader, i.CONFIG_RELOADS.name) == {((i.OUTCOME, "error"),): 1}
 
 
-def test_a_control_request_is_counted_and_timed_by_route(reader: InMemoryMetricReader) -> None:
-    record.record_control_request("/v1/servers/{name}", "GET", 404, 0.003)
-    record.record_control_request("/v1/servers/{name}", "GET", 404, 0.001)
-    attrs = ((i.HTTP_METHOD, "GET"), (i.STATUS, 404), (i.ROUTE, "/v1/servers/{name}"))
-    assert sums(reader, i.CONTROL_REQUESTS.name) == {tuple(sorted(attrs)): 2}
+async def test_control_requests_are_counted_by_route_template_never_the_raw_path(
+    reader: InMemoryMetricReader,
+) -> None:
+    with short_dir() as directory:
+        async with served(control_config(directory)) as s:
+            await s.client.catalog("a")
+            with pytest.raises(NotFoundError):
+                await s.client.catalog("secret-looking-name")
+            await s.client.servers()
+    counts = sums(reader, i.CONTROL_REQUESTS.name)
+
+    def key(route: str, status: int) -> tuple[tuple[str, object], ...]:
+        return tuple(sorted(((i.HTTP_METHOD, "GET"), (i.STATUS, status), (i.ROUTE, route))))
+
+    assert counts[key("/v1/servers/{name}/catalog", 200)] == 1
+    assert counts[key("/v1/servers/{name}/catalog", 404)] == 1
+    assert counts[key("/v1/servers", 200)] == 1
+    assert "secret-looking-name" not in repr(counts)
 
 
 async def test_a_server_added_by_a_reload_reports_its_first_discovery_as_reload(

@@ -28,10 +28,14 @@ ALL_ALIASES = frozenset({"all"})
 
 
 def iso_utc(ts: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC with a ``Z`` (None stays None)."""
+    """Epoch seconds as ISO 8601 UTC with a ``Z``; None for None and for a time that never
+    comes or no calendar holds (config-defined entries never expire: ``inf``)."""
     if ts is None:
         return None
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    try:
+        text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):  # inf, nan, past year 9999
+        return None
     return text.replace("+00:00", "Z")
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..api import DaemonApi
+from ..cache.status import iso_utc
 from ..discovery.guardrails import blocked_reasons, tooldiff
 from ..models import CacheEntry, JSONObject
 
@@ -53,9 +54,9 @@ def entry_json(gateway_id: str, entry: CacheEntry, now: float) -> JSONObject:
     }
 
 
-def iso(epoch: float) -> str:
-    """UTC epoch seconds as ISO 8601 with a Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+def iso(epoch: float) -> str | None:
+    """UTC epoch seconds as ISO 8601 with a Z; None for a time that never comes."""
+    return iso_utc(epoch)
 
 
 class CatalogBodies:

@@ -7,7 +7,6 @@ catalogs are the guardrail-checked entries ``DaemonApi.catalog`` serves.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -23,7 +22,7 @@ CatalogOf = Callable[[str, str], CacheEntry | None]
 
 def _iso(ts: float) -> str | None:
     """ISO 8601 UTC, or None for a time that never comes (config-defined entries never expire)."""
-    return iso_utc(ts) if math.isfinite(ts) else None
+    return iso_utc(ts)
 
 
 def gateways_of(config: DaemonConfig, gateway_id: str | None) -> Sequence[GatewayConfig]:
