@@ -4,7 +4,8 @@ Catalog items (tools, prompts, resources, templates) are kept as the JSON
 objects the upstream sent, in MCP wire shape (camelCase: ``inputSchema``,
 ``outputSchema``, ``annotations``, ``_meta``), so nothing the server said is
 lost and the cache stores exactly what a gateway will serve. They are shared
-between snapshots and must be treated as read-only.
+between snapshots and must be treated as read-only. A cache entry holds its
+catalog encoded (``catalog.py`` says why).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from . import catalog as _catalog
 from .secret import Secret, SecretUrl
 
 JSONObject = dict[str, Any]
+Catalog = _catalog.Catalog  # its home is catalog.py: how a cached one is held encoded
+EMPTY_CATALOG = _catalog.EMPTY
 
 # What a child inherits from the daemon's environment (names or globs), besides its own env.
 DEFAULT_INHERIT_ENV = (
@@ -133,16 +137,6 @@ class ServerSpec:
             inherited = (t.inherit_env, t.withheld_env)
             return ("stdio", t.command, t.args, env, t.cwd, inherited, self.timeout)
         return (t.transport.value, t.url, tuple(sorted(t.headers.items())), self.timeout)
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """What one server offers."""
-
-    tools: tuple[JSONObject, ...] = ()
-    prompts: tuple[JSONObject, ...] = ()
-    resources: tuple[JSONObject, ...] = ()
-    resource_templates: tuple[JSONObject, ...] = ()
 
 
 class ErrorKind(StrEnum):
@@ -295,7 +289,7 @@ class ServerOutcome:
     server_name: str
     status: Status
     source: Source
-    catalog: Catalog = Catalog()  # after tool guardrails
+    catalog: Catalog = EMPTY_CATALOG  # after tool guardrails
     blocked_tools: tuple[BlockedTool, ...] = ()
     tool_warnings: tuple[BlockedTool, ...] = ()  # poisoning findings kept under policy "report"
     violations: tuple[str, ...] = ()  # server guardrail findings (status == "blocked")
@@ -352,7 +346,7 @@ class CacheEntry:
     refresh_at: float
     expires_at: float
     stale_until: float
-    catalog: Catalog = Catalog()
+    catalog: Catalog = EMPTY_CATALOG
     server_info: JSONObject | None = None
     protocol_version: str | None = None
     capabilities: JSONObject | None = None
@@ -368,6 +362,11 @@ class CacheEntry:
     # listing's differences from them, pending until accepted.
     accepted_tools: tuple[AcceptedTool, ...] | None = None
     tool_changes: tuple[ToolChange, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Held encoded: decoded catalogs were most of a loaded daemon's memory (catalog.py).
+        if not self.catalog.is_packed:
+            object.__setattr__(self, "catalog", self.catalog.packed())
 
     def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
         """Fresh until expires_at, then stale (still served) until stale_until."""
