@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from hypothesis import given
-from tests.cache.builders import catalog, catalogs, entry, tool
+from tests.cache.builders import catalog, entry, tool
+from tests.cache.strategies import catalogs
 
 from mcp_discoveryd import catalog as catalog_module
 from mcp_discoveryd.catalog import Catalog

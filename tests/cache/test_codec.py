@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.cache.builders import catalogs, entry, full_entry
+from tests.cache.builders import entry, full_entry
+from tests.cache.strategies import catalogs
 
 from mcp_discoveryd.cache import EntrySummary, codec
 from mcp_discoveryd.catalog import LISTS
