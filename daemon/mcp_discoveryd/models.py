@@ -10,18 +10,21 @@ catalog encoded (``catalog.py`` says why).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from . import accepted as _accepted
 from . import catalog as _catalog
 from .secret import Secret, SecretUrl
 
 JSONObject = dict[str, Any]
 Catalog = _catalog.Catalog  # its home is catalog.py: how a cached one is held encoded
 EMPTY_CATALOG = _catalog.EMPTY
+AcceptedTool = _accepted.AcceptedTool  # its home is accepted.py, with the set held packed
+AcceptedSet = _accepted.AcceptedSet
+DIGEST = _accepted.DIGEST
 
 # What a child inherits from the daemon's environment (names or globs), besides its own env.
 DEFAULT_INHERIT_ENV = (
@@ -208,103 +211,6 @@ class BlockedTool:
         return {"name": self.name, "reasons": list(self.reasons)}
 
 
-DIGEST = "sha256:"  # how a digest is written in the stored form: "sha256:<64 hex digits>"
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedTool:
-    """An accepted tool definition: the SHA-256 of it and of each covered field, its description.
-
-    Digests are held as bytes, the per-field ones joined, and the field-name tuples shared:
-    held as hex strings in (field, hash) pairs, 50,000 tools took ~66 MB. The stored form
-    (``to_json``) is unchanged.
-    """
-
-    name: str
-    digest: bytes  # of the covered fields together (32 bytes)
-    covered: tuple[str, ...] = ()  # the covered fields present, in field_digests' order
-    field_digests: bytes = b""  # 32 bytes per covered field
-    description: str = ""  # kept to show what a later description changed
-
-    @classmethod
-    def of(
-        cls, name: str, digest: bytes, fields: Sequence[tuple[str, bytes]], description: str = ""
-    ) -> AcceptedTool:
-        """One accepted tool from its digests: (field, digest) per covered field present."""
-        covered = _shared(tuple(f for f, _ in fields))
-        joined = b"".join(d for _, d in fields)
-        if len(digest) != _DIGEST_SIZE or len(joined) != _DIGEST_SIZE * len(covered):
-            raise ValueError("a tool digest is 32 bytes")
-        return cls(sys.intern(name), digest, covered, joined, description)
-
-    @property
-    def hash(self) -> str:
-        """The content hash as stored: ``sha256:<hex>``."""
-        return DIGEST + self.digest.hex()
-
-    @property
-    def fields(self) -> tuple[tuple[str, str], ...]:
-        """(field, hash as stored) of each covered field present."""
-        size = _DIGEST_SIZE
-        return tuple(
-            (f, DIGEST + self.field_digests[i * size : (i + 1) * size].hex())
-            for i, f in enumerate(self.covered)
-        )
-
-    def field_digest(self, name: str) -> bytes | None:
-        """The digest of one covered field, or None when the tool has no such field."""
-        if name not in self.covered:
-            return None
-        i = self.covered.index(name) * _DIGEST_SIZE
-        return self.field_digests[i : i + _DIGEST_SIZE]
-
-    def to_json(self) -> JSONObject:
-        return {
-            "name": self.name,
-            "hash": self.hash,
-            "fields": dict(self.fields),
-            "description": self.description,
-        }
-
-    @classmethod
-    def from_json(cls, raw: JSONObject) -> AcceptedTool:
-        """The stored form read back; TypeError/KeyError/ValueError when malformed."""
-        fields = raw.get("fields", {})
-        if not isinstance(fields, dict):
-            raise TypeError("accepted tool fields must be an object")
-        return cls.of(
-            name=str(raw["name"]),
-            digest=_digest(raw["hash"]),
-            fields=[(str(k), _digest(v)) for k, v in fields.items()],
-            description=str(raw.get("description", "")),
-        )
-
-
-_DIGEST_SIZE = 32
-_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}  # field-name tuples, one object each
-
-
-def _shared(names: tuple[str, ...]) -> tuple[str, ...]:
-    """One tuple object per distinct field list (a few dozen exist), bounded all the same."""
-    found = _SHAPES.get(names)
-    if found is not None:
-        return found
-    names = tuple(sys.intern(n) for n in names)
-    if len(_SHAPES) < 256:  # a stored form from elsewhere could list any names
-        _SHAPES[names] = names
-    return names
-
-
-def _digest(stored: object) -> bytes:
-    """A digest from its stored form ``sha256:<hex>``; ValueError for anything else."""
-    if not isinstance(stored, str) or not stored.startswith(DIGEST):
-        raise ValueError(f"not a sha256 digest: {stored!r:.80}")
-    digest = bytes.fromhex(stored[len(DIGEST) :])
-    if len(digest) != _DIGEST_SIZE:
-        raise ValueError("a sha256 digest is 32 bytes")
-    return digest
-
-
 ChangeKind = Literal["new", "changed", "removed"]
 
 
@@ -427,13 +333,17 @@ class CacheEntry:
     policy: str = ""  # fingerprint of the tool policy that removed its blocked_tools
     # The accepted tool definitions (None: an entry made before rug-pull detection) and the
     # listing's differences from them, pending until accepted.
-    accepted_tools: tuple[AcceptedTool, ...] | None = None
+    accepted_tools: Sequence[AcceptedTool] | None = None  # held packed (an AcceptedSet)
     tool_changes: tuple[ToolChange, ...] = ()
 
     def __post_init__(self) -> None:
-        # Held encoded: decoded catalogs were most of a loaded daemon's memory (catalog.py).
+        # Held encoded: decoded, these were most of a loaded daemon's memory (catalog.py,
+        # accepted.py). A replace() finds them packed already: nothing is encoded again.
         if not self.catalog.is_packed:
             object.__setattr__(self, "catalog", self.catalog.packed())
+        accepted = self.accepted_tools
+        if accepted is not None and not isinstance(accepted, AcceptedSet):
+            object.__setattr__(self, "accepted_tools", AcceptedSet.pack(accepted))
 
     def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
         """Fresh until expires_at, then stale (still served) until stale_until."""

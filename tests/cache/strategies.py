@@ -20,7 +20,8 @@ _json = st.recursive(
     ),
     max_leaves=10,
 )
-_tools = st.fixed_dictionaries(
+# A tool as an upstream could list it: every field, unknown ones too, any JSON inside.
+tools = st.fixed_dictionaries(
     {"name": st.text(min_size=1, max_size=10), "inputSchema": st.dictionaries(st.text(), _json)},
     optional={
         "title": st.text(max_size=10),
@@ -37,7 +38,7 @@ catalogs = st.builds(
     lambda tools, prompts, resources, templates: Catalog(
         tuple(tools), tuple(prompts), tuple(resources), tuple(templates)
     ),
-    st.lists(_tools, max_size=5),
+    st.lists(tools, max_size=5),
     _other_items,
     _other_items,
     _other_items,

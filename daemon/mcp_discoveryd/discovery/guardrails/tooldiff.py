@@ -27,9 +27,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ... import accepted as accepted_module
 from ...models import DIGEST, AcceptedTool, BlockedTool, JSONObject, ToolChange
 
-COVERED = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+COVERED = accepted_module.COVERED  # name, title, description, input/output schema, annotations
 WITHHELD = "withheld:"  # how a withheld tool's reason starts (status lists them apart)
 DIFF_LIMIT = 240  # characters of description diff kept per change
 
