@@ -3,7 +3,9 @@
 A tool's definition is the fields a model or a gateway acts on: ``COVERED``. Its
 hash is SHA-256 over a canonical JSON form (keys sorted, no whitespace, UTF-8),
 so key order and spacing of the upstream's JSON change nothing and any change
-of a covered value changes the hash.
+of a covered value changes the hash. Records hold digests as bytes, and a cache
+entry its accepted set packed (``accepted.py``); stored and shown, a hash is
+``sha256:<hex>``.
 
 - ``_meta`` is not covered: it is protocol metadata for clients (progress,
   UI hints, vendor stamps; some servers put build ids or timestamps in it), not
