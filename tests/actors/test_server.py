@@ -75,13 +75,16 @@ async def test_an_actor_stopped_mid_discovery_answers_every_queued_request_and_l
         assert not alive(last_pid(path, "a"))
 
 
+MARK = "x" * 37  # raw_server's description pad (--description-bytes): this test's tools
+
+
 def _listed_tools() -> int:
-    """Decoded tool objects of raw_server alive now (their description marks them)."""
+    """Decoded tool objects of this test's server alive now (their description marks them)."""
     gc.collect()
     return sum(
         1
         for o in gc.get_objects()
-        if isinstance(o, dict) and str(o.get("description", "")).startswith("Tool number ")
+        if isinstance(o, dict) and str(o.get("description", "")).endswith(". " + MARK)
     )
 
 
@@ -91,7 +94,7 @@ async def test_an_idle_actor_keeps_no_decoded_listing(
     """What a discovery found lives on encoded in the cache entry only: an idle actor keeps no
     outcome (one listing held decoded per idle actor was most of a loaded daemon's memory)."""
     monkeypatch.setattr(catalog_module, "_memo", catalog_module._Memo(0))  # count what is held
-    path = write_config(tmp_path / "d.toml", {"a": ["--tools", "5"]})
+    path = write_config(tmp_path / "d.toml", {"a": ["--tools", "5", "--description-bytes", "37"]})
     config = load_config(path)
     (sel,) = select(config)
     async with open_cache(config) as cache, UpstreamClient(config.discovery) as client:
