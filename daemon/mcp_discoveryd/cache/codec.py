@@ -11,6 +11,10 @@ known" (``accepted_tools`` and ``tool_changes`` of rug-pull detection came so):
 an entry written before them reads as never reviewed, and a daemon that predates
 them ignores them. The version moves only when a field changes meaning.
 
+An entry holds its catalog encoded (``catalog.py``): decoding keeps the stored
+catalog's text (``spans.py`` finds it in the one parse), checked and counted,
+and encoding writes the held bytes back as they are, last in the object.
+
 Stdlib ``json`` on purpose: decoding a 50-tool catalog costs ~0.35 ms, orjson
 halves that, and the Redis backend already skips decoding unchanged bytes, so a
 new dependency would not change any figure that matters.
