@@ -96,3 +96,9 @@ def test_equality_ignores_key_order_like_the_dicts_it_holds() -> None:
     assert a.encoded != b.encoded
     assert a == b and hash(a) == hash(b)
     assert a != Catalog(tools=(_tool("a"),))
+
+
+def test_the_empty_catalog_reads_without_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog_module, "decode_lists", None)  # a decode would raise
+    assert catalog_module.EMPTY.tools == () and catalog_module.EMPTY.is_packed
+    assert catalog_module.EMPTY.encoded == b"{}" and catalog_module.EMPTY == Catalog()

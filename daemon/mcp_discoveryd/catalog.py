@@ -233,3 +233,4 @@ class _Memo:
 
 _memo = _Memo(MEMO_BYTES)
 EMPTY = Catalog.from_packed(b"{}", ((), (), (), ()))  # what every empty catalog packs to
+_set(EMPTY, ((), (), (), ()), b"{}", (0, 0, 0, 0))  # read without a decode
