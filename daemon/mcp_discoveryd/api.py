@@ -81,7 +81,7 @@ class DaemonApi:
         if verdict.blocked or withheld:
             served = replace(
                 entry,
-                catalog=replace(entry.catalog, tools=kept),
+                catalog=entry.catalog.with_tools(kept),
                 blocked_tools=entry.blocked_tools + tuple(verdict.blocked) + withheld,
             )
         self._checked[key] = (entry, spec, served)  # one slot per server: replaced, not grown

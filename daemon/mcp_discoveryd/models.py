@@ -4,19 +4,27 @@ Catalog items (tools, prompts, resources, templates) are kept as the JSON
 objects the upstream sent, in MCP wire shape (camelCase: ``inputSchema``,
 ``outputSchema``, ``annotations``, ``_meta``), so nothing the server said is
 lost and the cache stores exactly what a gateway will serve. They are shared
-between snapshots and must be treated as read-only.
+between snapshots and must be treated as read-only. A cache entry holds its
+catalog encoded (``catalog.py`` says why).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from . import accepted as _accepted
+from . import catalog as _catalog
 from .secret import Secret, SecretUrl
 
 JSONObject = dict[str, Any]
+Catalog = _catalog.Catalog  # its home is catalog.py: how a cached one is held encoded
+EMPTY_CATALOG = _catalog.EMPTY
+AcceptedTool = _accepted.AcceptedTool  # its home is accepted.py, with the set held packed
+AcceptedSet = _accepted.AcceptedSet
+DIGEST = _accepted.DIGEST
 
 # What a child inherits from the daemon's environment (names or globs), besides its own env.
 DEFAULT_INHERIT_ENV = (
@@ -135,16 +143,6 @@ class ServerSpec:
         return (t.transport.value, t.url, tuple(sorted(t.headers.items())), self.timeout)
 
 
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    """What one server offers."""
-
-    tools: tuple[JSONObject, ...] = ()
-    prompts: tuple[JSONObject, ...] = ()
-    resources: tuple[JSONObject, ...] = ()
-    resource_templates: tuple[JSONObject, ...] = ()
-
-
 class ErrorKind(StrEnum):
     """Why talking to an upstream failed; each has a distinct operator action."""
 
@@ -213,37 +211,6 @@ class BlockedTool:
         return {"name": self.name, "reasons": list(self.reasons)}
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptedTool:
-    """An accepted tool definition: its content hash, each covered field's, its description."""
-
-    name: str
-    hash: str
-    fields: tuple[tuple[str, str], ...] = ()  # (field, hash) of each covered field present
-    description: str = ""  # kept to show what a later description changed
-
-    def to_json(self) -> JSONObject:
-        return {
-            "name": self.name,
-            "hash": self.hash,
-            "fields": dict(self.fields),
-            "description": self.description,
-        }
-
-    @classmethod
-    def from_json(cls, raw: JSONObject) -> AcceptedTool:
-        """The stored form read back; TypeError/KeyError when malformed."""
-        fields = raw.get("fields", {})
-        if not isinstance(fields, dict):
-            raise TypeError("accepted tool fields must be an object")
-        return cls(
-            name=str(raw["name"]),
-            hash=str(raw["hash"]),
-            fields=tuple((str(k), str(v)) for k, v in fields.items()),
-            description=str(raw.get("description", "")),
-        )
-
-
 ChangeKind = Literal["new", "changed", "removed"]
 
 
@@ -295,7 +262,7 @@ class ServerOutcome:
     server_name: str
     status: Status
     source: Source
-    catalog: Catalog = Catalog()  # after tool guardrails
+    catalog: Catalog = EMPTY_CATALOG  # after tool guardrails
     blocked_tools: tuple[BlockedTool, ...] = ()
     tool_warnings: tuple[BlockedTool, ...] = ()  # poisoning findings kept under policy "report"
     violations: tuple[str, ...] = ()  # server guardrail findings (status == "blocked")
@@ -352,7 +319,7 @@ class CacheEntry:
     refresh_at: float
     expires_at: float
     stale_until: float
-    catalog: Catalog = Catalog()
+    catalog: Catalog = EMPTY_CATALOG
     server_info: JSONObject | None = None
     protocol_version: str | None = None
     capabilities: JSONObject | None = None
@@ -366,8 +333,17 @@ class CacheEntry:
     policy: str = ""  # fingerprint of the tool policy that removed its blocked_tools
     # The accepted tool definitions (None: an entry made before rug-pull detection) and the
     # listing's differences from them, pending until accepted.
-    accepted_tools: tuple[AcceptedTool, ...] | None = None
+    accepted_tools: Sequence[AcceptedTool] | None = None  # held packed (an AcceptedSet)
     tool_changes: tuple[ToolChange, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Held encoded: decoded, these were most of a loaded daemon's memory (catalog.py,
+        # accepted.py). A replace() finds them packed already: nothing is encoded again.
+        if not self.catalog.is_packed:
+            object.__setattr__(self, "catalog", self.catalog.packed())
+        accepted = self.accepted_tools
+        if accepted is not None and not isinstance(accepted, AcceptedSet):
+            object.__setattr__(self, "accepted_tools", AcceptedSet.pack(accepted))
 
     def freshness(self, now: float) -> Literal["fresh", "stale", "expired"]:
         """Fresh until expires_at, then stale (still served) until stale_until."""

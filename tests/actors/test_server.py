@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import anyio
 import pytest
 from tests.actors.support import alive, last_pid, spawns, until, write_config
 
+from mcp_discoveryd import catalog as catalog_module
 from mcp_discoveryd.actors.deps import ActorDeps
 from mcp_discoveryd.actors.messages import ActorState, Message, Reply, Request
 from mcp_discoveryd.actors.server import ServerActor
@@ -71,3 +73,50 @@ async def test_an_actor_stopped_mid_discovery_answers_every_queued_request_and_l
                 cache.lookup(CacheType.TOOLS, "g", "a") is None
             )  # a cancelled preload stores nothing
         assert not alive(last_pid(path, "a"))
+
+
+MARK = "x" * 37  # raw_server's description pad (--description-bytes): this test's tools
+
+
+def _listed_tools() -> int:
+    """Decoded tool objects of this test's server alive now (their description marks them)."""
+    gc.collect()
+    return sum(
+        1
+        for o in gc.get_objects()
+        if isinstance(o, dict) and str(o.get("description", "")).endswith(". " + MARK)
+    )
+
+
+async def test_an_idle_actor_keeps_no_decoded_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a discovery found lives on encoded in the cache entry only: an idle actor keeps no
+    outcome (one listing held decoded per idle actor was most of a loaded daemon's memory)."""
+    monkeypatch.setattr(catalog_module, "_memo", catalog_module._Memo(0))  # count what is held
+    path = write_config(tmp_path / "d.toml", {"a": ["--tools", "5", "--description-bytes", "37"]})
+    config = load_config(path)
+    (sel,) = select(config)
+    async with open_cache(config) as cache, UpstreamClient(config.discovery) as client:
+        send, receive = anyio.create_memory_object_stream[Message](8)
+        preloaded = anyio.Event()
+        actor = ServerActor(
+            sel, ActorDeps(config, client, cache), receive, on_state=_ignore, preloaded=preloaded
+        )
+        async with anyio.create_task_group() as tg, send, receive:
+            await tg.start(actor.run)
+            await until(lambda: preloaded.is_set() and actor.state.phase == "idle")
+            assert _listed_tools() == 0
+            reply = Reply()
+            await send.send(Request(refresh=True, reply=reply))
+            assert len((await reply.wait()).catalog.tools) == 5
+            del reply  # the requester's copy goes with it
+            await until(lambda: actor.state.phase == "idle" and actor.state.runs == 2)
+            assert _listed_tools() == 0
+            entry = cache.lookup(CacheType.TOOLS, "g", "a")
+            assert entry is not None and entry.catalog.tool_count == 5
+            tg.cancel_scope.cancel()
+
+
+def _ignore(state: ActorState) -> None:
+    pass

@@ -16,8 +16,9 @@ idle window). Reports:
 - this process's CPU over ``idle`` seconds with every server loaded and nothing
   due, as a share of one core. Target: under 1 %.
 
-``--trace`` adds the ten source lines holding the most heap once ready
-(tracemalloc; it slows the preload and adds to the resident set it reports).
+``--trace`` adds the heap held once ready and the ten source lines holding the
+most of it (tracemalloc; it slows the preload and adds to the resident set it
+reports).
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def _top_lines(limit: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+def _heap_mb() -> float:
+    """The traced heap held now, in MB."""
+    return round(tracemalloc.get_traced_memory()[0] / 1e6, 1)
+
+
 async def footprint(servers: int, tools: int, idle: float, trace: bool = False) -> dict[str, Any]:
     """Preload one daemon, then sit idle; the figures as a JSON-ready dict."""
     baseline = memory_mb()
@@ -71,7 +77,7 @@ async def footprint(servers: int, tools: int, idle: float, trace: bool = False) 
         loaded = sum(1 for e in held if e is not None and len(e.catalog.tools) == tools)
         del held
         ready = memory_mb()
-        top = _top_lines() if trace else None
+        top = {"heap_mb": _heap_mb(), "top_lines": _top_lines()} if trace else None
         before = Clock.now()
         await anyio.sleep(idle)
         window = Clock.now().since(before)
@@ -94,7 +100,7 @@ async def footprint(servers: int, tools: int, idle: float, trace: bool = False) 
         "idle_cpu_percent": round(100 * window["cpu_s"] / window["wall_s"], 3),
         "upstream_fetches": fetches,  # == servers: nothing refreshed in the window
         "targets": TARGETS,
-    } | ({"heap_top_lines": top, "traced": True} if trace else {})
+    } | ({"heap": top, "traced": True} if trace else {})
 
 
 def collect(servers: int = 1000, tools: int = 50, idle: float = 20.0) -> Any:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.cache.builders import entry, full_entry
+from tests.cache.strategies import catalogs
 
 from mcp_discoveryd.cache import EntrySummary, codec
+from mcp_discoveryd.catalog import LISTS
 from mcp_discoveryd.errors import CacheDecodeError
-from mcp_discoveryd.models import CacheType
+from mcp_discoveryd.models import CacheEntry, CacheType, Catalog
 
 
 def test_full_entry_round_trips_every_field() -> None:
@@ -44,7 +49,7 @@ def test_non_ascii_text_survives() -> None:
     """Descriptions in any script are stored as UTF-8 and come back unchanged."""
     original = entry()
     tools = ({**original.catalog.tools[0], "description": "Überprüft 日本語 ✓"},)
-    changed = replace(original, catalog=replace(original.catalog, tools=tools))
+    changed = replace(original, catalog=original.catalog.with_tools(tools))
     assert (
         codec.decode(codec.encode(changed)).catalog.tools[0]["description"] == "Überprüft 日本語 ✓"
     )
@@ -98,3 +103,40 @@ def test_corrupt_summary_is_refused() -> None:
     """A summary that is not one raises CacheDecodeError."""
     with pytest.raises(CacheDecodeError):
         codec.decode_summary(b'{"v":1,"type":"tools"}', "idx")
+
+
+@given(catalogs)
+def test_an_entry_round_trips_any_catalog_item_for_item(original_catalog: Catalog) -> None:
+    """Held encoded or not, every tool field (_meta, outputSchema, ...) comes back the same."""
+    original = replace(full_entry(), catalog=original_catalog)
+    data = codec.encode(original)
+    back = codec.decode(data)
+    assert back == original
+    for name in ("tools", "prompts", "resources", "resource_templates"):
+        assert getattr(back.catalog, name) == getattr(original_catalog, name)
+    assert codec.encode(back) == data  # the held bytes go out as they came in
+    assert json.loads(data) == json.loads(_old_encode(original))  # the stored form is unchanged
+
+
+@given(catalogs, st.sampled_from([{"indent": 1}, {"separators": (", ", ": ")}]))
+def test_an_entry_from_another_writer_reads_the_same(
+    original_catalog: Catalog, layout: dict[str, Any]
+) -> None:
+    """Key order and spacing are the writer's: catalog first, spaced out, still the same entry."""
+    original = replace(full_entry(), catalog=original_catalog)
+    doc = json.loads(codec.encode(original))
+    reordered = {"catalog": doc.pop("catalog", {}), **doc}
+    back = codec.decode(json.dumps(reordered, **layout).encode())
+    assert back == original and back.catalog.tools == original_catalog.tools
+    assert json.loads(codec.encode(back)) == json.loads(codec.encode(original))
+
+
+def _old_encode(entry: CacheEntry) -> bytes:
+    """The stored form as the codec wrote it before catalogs were held encoded."""
+    doc = json.loads(codec.encode(replace(entry, catalog=Catalog())))
+    cat = entry.catalog
+    lists = zip(LISTS, (cat.tools, cat.prompts, cat.resources, cat.resource_templates), strict=True)
+    catalog = {name: list(items) for name, items in lists if items}
+    if catalog:
+        doc["catalog"] = catalog
+    return json.dumps(doc).encode()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import time
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
+import pytest
 from tests.cache.builders import entry
 
+from mcp_discoveryd import catalog as catalog_module
 from mcp_discoveryd.cache import MemoryBackend, codec
+from mcp_discoveryd.discovery.guardrails import tooldiff
 from mcp_discoveryd.models import CacheType
 
 NOW = time.time()
@@ -122,3 +128,27 @@ def test_discard_forgets_only_the_very_entry_given() -> None:
     assert not memory.discard(mine)
     assert memory.lookup(CacheType.TOOLS, "gw-1", "a", now) is newer
     assert memory.discard(newer) and memory.lookup(CacheType.TOOLS, "gw-1", "a", now) is None
+
+
+def test_a_held_entry_costs_about_its_encoded_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries decoded as they arrive from Redis, catalogs and accepted sets included, hold
+    no more heap than their encoded bytes (decoded, catalogs alone took ~6x: the footprint)."""
+    monkeypatch.setattr(catalog_module, "_memo", catalog_module._Memo(0))  # count what is held
+    template = entry(now=NOW, tools=50)
+    template = replace(
+        template, accepted_tools=[tooldiff.accepted(t) for t in template.catalog.tools]
+    )
+    blobs = [codec.encode(replace(template, server_name=f"s{i}")) for i in range(40)]
+    memory = MemoryBackend()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for blob in blobs:
+            memory.store(codec.decode(blob), len(blob), now=NOW)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert memory.entry_count == len(blobs)
+    assert held < sum(len(b) for b in blobs)

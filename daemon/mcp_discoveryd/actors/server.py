@@ -102,13 +102,9 @@ class ServerActor:
                         replies.append(message.reply)
                     elif isinstance(message, ListChanged):
                         trigger = "list_changed"
+                    message = None  # a request holds its reply: not kept while idle
                 assert trigger is not None
-                outcome = await self._discover(trigger, refresh)
-                closed = self._drain(replies)
-                for reply in replies:
-                    reply.set(outcome)
-                replies.clear()
-                if closed:
+                if await self._answer(trigger, refresh, replies):
                     return
                 # A change announced during the run may have been listed before it happened.
                 trigger, self._changed = ("list_changed" if self._changed else None), False
@@ -117,6 +113,19 @@ class ServerActor:
             for reply in replies:  # a crash or a cancel: nobody is left waiting forever
                 reply.set(interrupted(self.selection, "discovery interrupted"))
             self._set(phase="stopped")
+
+    async def _answer(self, trigger: Trigger, refresh: bool, replies: list[Reply]) -> bool:
+        """One discovery, its outcome to every waiter; True when the mailbox is closed.
+
+        The outcome is not kept past this call: held by an idle actor, its catalog (decoded)
+        was most of a loaded daemon's memory.
+        """
+        outcome = await self._discover(trigger, refresh)
+        closed = self._drain(replies)
+        for reply in replies:
+            reply.set(outcome)
+        replies.clear()
+        return closed
 
     async def _next(self) -> tuple[Message | None, Trigger | None]:
         """The next message, or the timer firing (None, trigger); (None, None) when closed."""

@@ -47,7 +47,7 @@ class EntrySummary:
             cache_type=entry.cache_type,
             server_name=entry.server_name,
             source=entry.source,
-            tool_count=len(entry.catalog.tools),
+            tool_count=entry.catalog.tool_count,
             fetched_at=entry.fetched_at,
             refresh_at=entry.refresh_at,
             expires_at=entry.expires_at,

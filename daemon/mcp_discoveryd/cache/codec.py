@@ -11,6 +11,10 @@ known" (``accepted_tools`` and ``tool_changes`` of rug-pull detection came so):
 an entry written before them reads as never reviewed, and a daemon that predates
 them ignores them. The version moves only when a field changes meaning.
 
+An entry holds its catalog encoded (``catalog.py``): decoding keeps the stored
+catalog's text (``spans.py`` finds it in the one parse), checked and counted,
+and encoding writes the held bytes back as they are, last in the object.
+
 Stdlib ``json`` on purpose: decoding a 50-tool catalog costs ~0.35 ms, orjson
 halves that, and the Redis backend already skips decoding unchanged bytes, so a
 new dependency would not change any figure that matters.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..catalog import catalog_lists
 from ..errors import CacheDecodeError
 from ..models import (
     AcceptedTool,
@@ -33,6 +38,7 @@ from ..models import (
     ToolChange,
     UpstreamError,
 )
+from . import spans
 from .base import EntrySummary
 
 VERSION = 1
@@ -54,19 +60,6 @@ def encode(entry: CacheEntry) -> bytes:
         "expires_at": entry.expires_at,
         "stale_until": entry.stale_until,
     }
-    cat = entry.catalog
-    catalog = {
-        name: list(items)
-        for name, items in (
-            ("tools", cat.tools),
-            ("prompts", cat.prompts),
-            ("resources", cat.resources),
-            ("resource_templates", cat.resource_templates),
-        )
-        if items
-    }
-    if catalog:
-        doc["catalog"] = catalog
     optional: dict[str, Any] = {
         "server_info": entry.server_info,
         "protocol_version": entry.protocol_version,
@@ -85,17 +78,20 @@ def encode(entry: CacheEntry) -> bytes:
         doc["accepted_tools"] = [a.to_json() for a in entry.accepted_tools]
     if entry.tool_changes:
         doc["tool_changes"] = [c.to_json() for c in entry.tool_changes]
-    return _dumps(doc).encode()
+    head = _dumps(doc).encode()
+    if entry.catalog.empty:
+        return head
+    return b"".join((head[:-1], b',"catalog":', entry.catalog.encoded, b"}"))  # as held, last
 
 
 def decode(data: bytes, key: str = "?") -> CacheEntry:
     """An entry from its stored form; CacheDecodeError for another version or bad bytes."""
-    doc = _load_object(data, key)
+    doc, raw_catalog = _load_entry(data, key)
     version = doc.get("v")
     if version != VERSION:
         raise CacheDecodeError(key, f"format version {version!r}, this daemon reads {VERSION}")
     try:
-        return _entry(doc)
+        return _entry(doc, raw_catalog)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CacheDecodeError(key, f"malformed entry ({type(exc).__name__}: {exc})") from exc
 
@@ -157,11 +153,34 @@ def _load_object(data: bytes, key: str) -> dict[str, Any]:
     return doc
 
 
-def _entry(doc: dict[str, Any]) -> CacheEntry:
+def _load_entry(data: bytes, key: str) -> tuple[dict[str, Any], str | None]:
+    """The top-level object and the source text of its catalog (kept, not encoded again)."""
+    try:
+        doc, raw = spans.value_with_raw(data.decode(), "catalog")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CacheDecodeError(key, f"not JSON ({type(exc).__name__})") from exc
+    if not isinstance(doc, dict):
+        raise CacheDecodeError(key, f"expected an object, got {type(doc).__name__}")
+    return doc, raw
+
+
+def _catalog(doc: dict[str, Any], raw: str | None) -> Catalog:
+    """The packed catalog: its stored text, checked by decoding it once."""
+    found = doc.get("catalog")
+    if not found or raw is None:
+        return Catalog()
+    if not isinstance(found, dict):
+        raise TypeError(f"catalog must be an object, got {type(found).__name__}")
+    lists = catalog_lists(found)
+    if not any(lists):
+        return Catalog()
+    return Catalog.from_packed(raw.encode(), lists)
+
+
+def _entry(doc: dict[str, Any], raw_catalog: str | None) -> CacheEntry:
     source = doc["source"]
     if source not in ("config", "discovery"):
         raise ValueError(f"unknown source {source!r}")
-    catalog = doc.get("catalog") or {}
     return CacheEntry(
         cache_type=CacheType(doc["type"]),
         gateway_id=_str(doc["gateway_id"]),
@@ -171,12 +190,7 @@ def _entry(doc: dict[str, Any]) -> CacheEntry:
         refresh_at=float(doc["refresh_at"]),
         expires_at=float(doc["expires_at"]),
         stale_until=float(doc["stale_until"]),
-        catalog=Catalog(
-            tools=_objects(catalog.get("tools")),
-            prompts=_objects(catalog.get("prompts")),
-            resources=_objects(catalog.get("resources")),
-            resource_templates=_objects(catalog.get("resource_templates")),
-        ),
+        catalog=_catalog(doc, raw_catalog),
         server_info=_opt_object(doc.get("server_info")),
         protocol_version=_opt_str(doc.get("protocol_version")),
         capabilities=_opt_object(doc.get("capabilities")),
@@ -214,14 +228,6 @@ def _error(raw: Any) -> UpstreamError | None:
         stderr_tail=tuple(_str(line) for line in raw.get("stderr_tail", ())),
         http_status=int(status) if status is not None else None,
     )
-
-
-def _objects(raw: Any) -> tuple[JSONObject, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-        raise TypeError("catalog lists must hold objects")
-    return tuple(raw)
 
 
 def _str(raw: Any) -> str:

@@ -2,8 +2,9 @@
 
 Entries are frozen values and a hit returns the stored object itself: no copy,
 no decode. Bounds are in entries and in bytes, where an entry's bytes are the
-size of its encoded form (the same bytes Redis would hold); Python's own
-objects take several times that (see the cache benchmark).
+size of its encoded form (the same bytes Redis would hold); an entry holds its
+catalog and accepted tools encoded, so its heap is about that size too (see the
+cache benchmark).
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ class _Run:
         now_withheld = tuple(withheld[n] for n in _names(outcome.catalog.tools) if n in withheld)
         return replace(
             outcome,
-            catalog=replace(outcome.catalog, tools=tuple(kept)),
+            catalog=outcome.catalog.with_tools(tuple(kept)),
             blocked_tools=outcome.blocked_tools + now_withheld,
             accepted_tools=review.accepted,
             tool_changes=review.changes,
@@ -317,7 +317,7 @@ class _Run:
             server_name=sel.spec.name,
             status="success",
             source="cache",
-            catalog=replace(entry.catalog, tools=kept),
+            catalog=entry.catalog.with_tools(kept),
             blocked_tools=entry.blocked_tools + verdict.blocked + withheld,
             tool_warnings=verdict.warnings,
             error=refresh_error,
@@ -393,7 +393,7 @@ def _from_upstream(
         if outcome.error is None:
             return replace(outcome, error=UpstreamError(ErrorKind.INTERNAL, "no catalog returned"))
         return outcome
-    catalog = replace(result.catalog, tools=tuple(verdict.kept))
+    catalog = result.catalog.with_tools(tuple(verdict.kept))
     return replace(
         outcome,
         status="success",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mcp_discoveryd.discovery.guardrails import tooldiff
-from mcp_discoveryd.models import JSONObject
+from mcp_discoveryd.models import AcceptedTool, JSONObject
 
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 _json = st.recursive(
@@ -143,3 +145,45 @@ def test_withhold_applies_block_to_a_catalog_stored_under_report() -> None:
     kept, withheld = tooldiff.withhold(stored.kept, stored.changes, "block")
     assert kept == () and [b.name for b in withheld] == ["a", "b"]
     assert tooldiff.withhold(stored.kept, stored.changes, "report") == (stored.kept, ())
+
+
+def _stored_hash(value: object) -> str:
+    """How the stored form has always written a hash: sha256 hex of the canonical JSON."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@given(_tools)
+def test_the_stored_form_of_an_accepted_tool_is_unchanged(tool: JSONObject) -> None:
+    """Digests held as bytes still read and write the hex strings other daemons share."""
+    record = tooldiff.accepted(tool)
+    covered = {k: tool[k] for k in tooldiff.COVERED if k in tool}
+    assert record.to_json() == {
+        "name": tool["name"],
+        "hash": _stored_hash(covered),
+        "fields": {k: _stored_hash(v) for k, v in covered.items()},
+        "description": tool.get("description", ""),
+    }
+    assert AcceptedTool.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+@given(_tools, st.sampled_from(tooldiff.COVERED[1:]), _json)
+def test_a_change_against_a_stored_record_names_the_changed_field(
+    tool: JSONObject, field: str, value: object
+) -> None:
+    stored = AcceptedTool.from_json(json.loads(json.dumps(tooldiff.accepted(tool).to_json())))
+    changed = {**tool, field: value}
+    changes = tooldiff.compare([stored], [changed])
+    if field in tool and tool[field] == value:
+        assert changes == ()
+    else:
+        assert [(c.kind, c.fields) for c in changes] == [("changed", (field,))]
+
+
+@pytest.mark.parametrize("bad", ["sha256:zz", "md5:" + "0" * 32, "sha256:" + "0" * 62, 7])
+def test_a_stored_digest_that_is_not_sha256_is_refused(bad: object) -> None:
+    raw = tooldiff.accepted(_tool("a")).to_json()
+    with pytest.raises(ValueError):
+        AcceptedTool.from_json({**raw, "hash": bad})
+    with pytest.raises(ValueError):
+        AcceptedTool.from_json({**raw, "fields": {"name": bad}})

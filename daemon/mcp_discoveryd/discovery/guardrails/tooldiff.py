@@ -3,7 +3,9 @@
 A tool's definition is the fields a model or a gateway acts on: ``COVERED``. Its
 hash is SHA-256 over a canonical JSON form (keys sorted, no whitespace, UTF-8),
 so key order and spacing of the upstream's JSON change nothing and any change
-of a covered value changes the hash.
+of a covered value changes the hash. Records hold digests as bytes, and a cache
+entry its accepted set packed (``accepted.py``); stored and shown, a hash is
+``sha256:<hex>``.
 
 - ``_meta`` is not covered: it is protocol metadata for clients (progress,
   UI hints, vendor stamps; some servers put build ids or timestamps in it), not
@@ -27,18 +29,24 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ...models import AcceptedTool, BlockedTool, JSONObject, ToolChange
+from ... import accepted as accepted_module
+from ...models import DIGEST, AcceptedTool, BlockedTool, JSONObject, ToolChange
 
-COVERED = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+COVERED = accepted_module.COVERED  # name, title, description, input/output schema, annotations
 WITHHELD = "withheld:"  # how a withheld tool's reason starts (status lists them apart)
 DIFF_LIMIT = 240  # characters of description diff kept per change
 
 _canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
-def value_hash(value: object) -> str:
+def value_digest(value: object) -> bytes:
     """SHA-256 of a JSON value's canonical form (sorted keys, no whitespace)."""
-    return "sha256:" + hashlib.sha256(_canonical(value).encode()).hexdigest()
+    return hashlib.sha256(_canonical(value).encode()).digest()
+
+
+def value_hash(value: object) -> str:
+    """``value_digest`` as stored and shown: ``sha256:<hex>``."""
+    return DIGEST + value_digest(value).hex()
 
 
 def definition(tool: JSONObject) -> JSONObject:
@@ -55,10 +63,10 @@ def accepted(tool: JSONObject) -> AcceptedTool:
     """What accepting this tool's current definition records."""
     covered = definition(tool)
     description = tool.get("description")
-    return AcceptedTool(
+    return AcceptedTool.of(
         name=str(tool.get("name", "")),
-        hash=value_hash(covered),
-        fields=tuple((k, value_hash(v)) for k, v in covered.items()),
+        digest=value_digest(covered),
+        fields=[(k, value_digest(v)) for k, v in covered.items()],
         description=description if isinstance(description, str) else "",
     )
 
@@ -74,9 +82,8 @@ def compare(known: Sequence[AcceptedTool], tools: Sequence[JSONObject]) -> tuple
         old = by_name.get(current.name)
         if old is None:
             changes.append(ToolChange(current.name, "new", current=current))
-        elif old.hash != current.hash:
-            before, after = dict(old.fields), dict(current.fields)
-            fields = tuple(f for f in COVERED if before.get(f) != after.get(f))
+        elif old.digest != current.digest:
+            fields = tuple(f for f in COVERED if old.field_digest(f) != current.field_digest(f))
             diff = describe_diff(old.description, current.description)
             diff = diff if "description" in fields else ""
             changes.append(ToolChange(current.name, "changed", fields, diff, current))
