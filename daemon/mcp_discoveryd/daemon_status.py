@@ -154,7 +154,7 @@ def _entry_fields(entry: CacheEntry | None, freshness: str) -> JSONObject:
     return {
         "entry": freshness,
         "source": entry.source,
-        "tool_count": len(entry.catalog.tools),
+        "tool_count": entry.catalog.tool_count,
         "fetched_at": _iso(entry.fetched_at),
         "refresh_at": _iso(entry.refresh_at),
         "expires_at": _iso(entry.expires_at),
@@ -190,7 +190,7 @@ def _config_row(key: tuple[str, str], entry: CacheEntry | None) -> JSONObject:
         "state": "config",
         "entry": "fresh" if entry is not None else "none",
         "source": "config",
-        "tool_count": len(entry.catalog.tools) if entry is not None else 0,
+        "tool_count": entry.catalog.tool_count if entry is not None else 0,
         "blocked": [b.name for b in entry.blocked_tools] if entry is not None else [],
     }
 

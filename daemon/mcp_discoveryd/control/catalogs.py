@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..api import DaemonApi
 from ..cache.status import iso_utc
 from ..discovery.guardrails import blocked_reasons, tooldiff
 from ..models import CacheEntry, JSONObject
+
+MAX_BODIES = 256  # serialized catalogs kept, least recently read dropped first
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +63,15 @@ def iso(epoch: float) -> str | None:
 
 
 class CatalogBodies:
-    """Per server, the last body sent and what it was made from (replaced, never grown)."""
+    """Per server, the last body sent and what it was made from, for the most recently
+    read ``MAX_BODIES`` servers (a body is ~27 KB for 50 tools: kept for every server of a
+    large daemon they would outweigh the encoded catalogs themselves)."""
 
     def __init__(self, api: DaemonApi) -> None:
         self._api = api
-        self._bodies: dict[tuple[str, str], tuple[CacheEntry, str, CatalogBody]] = {}
+        self._bodies: OrderedDict[tuple[str, str], tuple[CacheEntry, str, CatalogBody]] = (
+            OrderedDict()
+        )
 
     def get(self, gateway_id: str, server_name: str) -> CatalogBody | None:
         """The body of the server's served catalog, or None when nothing is cached for it."""
@@ -76,9 +83,13 @@ class CatalogBodies:
         key = (gateway_id, server_name)
         kept = self._bodies.get(key)
         if kept is not None and kept[0] is entry and kept[1] == freshness:
+            self._bodies.move_to_end(key)
             return kept[2]
         body = json.dumps(entry_json(gateway_id, entry, now)).encode()
         tag = hashlib.blake2b(body, digest_size=12).hexdigest()
         made = CatalogBody(body, f'"{tag}"'.encode())
         self._bodies[key] = (entry, freshness, made)
+        self._bodies.move_to_end(key)
+        if len(self._bodies) > MAX_BODIES:
+            self._bodies.popitem(last=False)
         return made

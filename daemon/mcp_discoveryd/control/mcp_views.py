@@ -69,7 +69,7 @@ def servers_json(
                     "source": "config" if spec.is_config_defined else "discovery",
                     "state": row.get("state", "config" if spec.is_config_defined else "none"),
                     "entry": entry.freshness(now) if entry is not None else "none",
-                    "tool_count": len(entry.catalog.tools) if entry is not None else None,
+                    "tool_count": entry.catalog.tool_count if entry is not None else None,
                     "blocked_count": len(entry.blocked_tools) if entry is not None else None,
                     "fetched_at": _iso(entry.fetched_at) if entry is not None else None,
                     "expires_at": _iso(entry.expires_at) if entry is not None else None,

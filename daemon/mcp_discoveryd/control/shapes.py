@@ -157,7 +157,7 @@ def servers_json(daemon: Daemon, gateway_id: str | None) -> JSONObject:
                     "source": "config" if spec.is_config_defined else "discovery",
                     "state": state,
                     "freshness": entry.freshness(now) if entry is not None else "none",
-                    "tool_count": len(entry.catalog.tools) if entry is not None else 0,
+                    "tool_count": entry.catalog.tool_count if entry is not None else 0,
                     "expires_at": iso(entry.expires_at) if entry is not None else None,
                 }
             )
