@@ -140,3 +140,33 @@ def _old_encode(entry: CacheEntry) -> bytes:
     if catalog:
         doc["catalog"] = catalog
     return json.dumps(doc).encode()
+
+
+@given(
+    surrogate=st.integers(min_value=0xD800, max_value=0xDFFF),
+    where=st.integers(min_value=0, max_value=10_000),
+)
+def test_a_lone_surrogate_escape_from_another_writer_is_refused_naming_the_key(
+    surrogate: int, where: int
+) -> None:
+    """Redis contents are hostile: an escape no UTF-8 string can hold is a decode error,
+    never an entry that later fails to encode or hash (tooldiff digests every tool)."""
+    data = codec.encode(full_entry())
+    quotes = [i for i, byte in enumerate(data) if byte == ord('"')]
+    at = quotes[where % len(quotes)] + 1  # after a quote: inside a string, or just past one
+    bad = data[:at] + f"\\u{surrogate:04x}".encode() + data[at:]
+    try:
+        json.loads(bad)
+        why = "lone surrogate"  # still JSON: the escape is what is refused
+    except ValueError:
+        why = "not JSON"
+    with pytest.raises(CacheDecodeError, match=f"k1: .*{why}"):
+        codec.decode(bad, "k1")
+
+
+def test_a_surrogate_pair_escaped_by_another_writer_reads_as_its_character() -> None:
+    data = codec.encode(entry("g", "s"))
+    escaped = data.replace(b'"tool_0"', b'"tool_\\ud83d\\ude00"', 1)
+    decoded = codec.decode(escaped, "k1")
+    assert decoded.catalog.tools[0]["name"] == "tool_\U0001f600"
+    assert codec.decode(codec.encode(decoded), "k1").catalog.tools[0]["name"] == "tool_\U0001f600"

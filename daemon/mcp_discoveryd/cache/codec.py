@@ -86,6 +86,7 @@ def encode(entry: CacheEntry) -> bytes:
 
 def decode(data: bytes, key: str = "?") -> CacheEntry:
     """An entry from its stored form; CacheDecodeError for another version or bad bytes."""
+    _check_unicode(data, key)
     doc, raw_catalog = _load_entry(data, key)
     version = doc.get("v")
     if version != VERSION:
@@ -121,6 +122,7 @@ def encode_summary(summary: EntrySummary) -> bytes:
 
 def decode_summary(data: bytes, key: str = "?") -> EntrySummary:
     """An index summary from its stored form; CacheDecodeError when it is not one."""
+    _check_unicode(data, key)
     doc = _load_object(data, key)
     if doc.get("v") != VERSION:
         raise CacheDecodeError(key, f"summary format version {doc.get('v')!r}")
@@ -244,3 +246,19 @@ def _opt_object(raw: Any) -> JSONObject | None:
     if raw is not None and not isinstance(raw, dict):
         raise TypeError(f"expected an object, got {type(raw).__name__}")
     return raw
+
+
+def _check_unicode(data: bytes, key: str) -> None:
+    """Refuse a lone surrogate escape (``"\\ud800"``): JSON lets another writer store one,
+    and such a string cannot be encoded again, hashed or written back. We write UTF-8,
+    never such escapes, so only foreign bytes pay for the check."""
+    if b"\\ud" not in data and b"\\uD" not in data:
+        return
+    try:
+        _dumps(json.loads(data)).encode()
+    except UnicodeEncodeError:
+        raise CacheDecodeError(
+            key, "a string is not valid Unicode (a lone surrogate escape)"
+        ) from None
+    except ValueError:
+        return  # not JSON: the parse that follows names it
