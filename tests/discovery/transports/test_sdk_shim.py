@@ -17,7 +17,10 @@ PUBLIC = (
     "mcp.client.streamable_http",  # streamable_http_client: the watched sessions' transport
     "mcp.client.subscriptions",  # what Client.listen() raises and yields (2026-07-28)
     "mcp.server",
+    "mcp.server.context",  # ServerRequestContext: what a low-level server's handlers receive
     "mcp.server.mcpserver",
+    "mcp.server.stdio",  # stdio_server: the `mcp` bridge's transport
+    "mcp.server.streamable_http_manager",  # how an app mounts streamable HTTP (/mcp)
 )
 
 
