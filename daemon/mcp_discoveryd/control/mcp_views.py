@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 
 from ..cache.status import iso_utc
 from ..config.settings import DaemonConfig, GatewayConfig
-from ..discovery.guardrails import blocked_reasons, tooldiff
 from ..errors import AmbiguousServerError, UnknownTargetError
 from ..models import CacheEntry, DiscoveryReport, JSONObject
 from ..report import report_json, server_json
+from .catalogs import entry_json
 
 CatalogOf = Callable[[str, str], CacheEntry | None]
 
@@ -82,31 +82,10 @@ def servers_json(
 
 
 def catalog_json(entry: CacheEntry) -> JSONObject:
-    """One server's served catalog with its freshness (times in ISO 8601 UTC)."""
-    cat = entry.catalog
-    return {
-        "status": "success",
-        "gateway": entry.gateway_id,
-        "server_name": entry.server_name,
-        "source": entry.source,
-        "freshness": entry.freshness(time.time()),
-        "fetched_at": _iso(entry.fetched_at),
-        "refresh_at": _iso(entry.refresh_at),
-        "expires_at": _iso(entry.expires_at),
-        "stale_until": _iso(entry.stale_until),
-        "protocol_version": entry.protocol_version,
-        "server_info": entry.server_info,
-        "tools": list(cat.tools),
-        "prompts": list(cat.prompts),
-        "resources": list(cat.resources),
-        "resource_templates": list(cat.resource_templates),
-        "blocked_tools": [b.to_json() for b in entry.blocked_tools],
-        "blocked_count": len(entry.blocked_tools),
-        "blocked_reasons": blocked_reasons(entry.blocked_tools),
-        "last_error": entry.last_error.to_json() if entry.last_error else None,
-        "consecutive_failures": entry.consecutive_failures,
-        "tool_changes": [tooldiff.change_json(c) for c in entry.tool_changes],
-    }
+    """One server's served catalog with its freshness: the HTTP API's catalog answer
+    (``catalogs.entry_json``), with the Enkrypt-style ``status`` and ``server_name``."""
+    body = entry_json(entry.gateway_id, entry, time.time())
+    return {"status": "success", "server_name": entry.server_name, **body}
 
 
 def discover_json(report: DiscoveryReport, server_name: str | None) -> JSONObject:
