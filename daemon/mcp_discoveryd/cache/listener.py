@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from anyio.abc import TaskStatus
 
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheEntry
 from .base import EntryId
 from .events import CacheEvent
@@ -87,7 +87,7 @@ async def run_listener(
                     else:
                         await apply_event(cache, remote, data, refs)
                     heard = clock()
-        except CacheUnavailableError as exc:
+        except (CacheUnavailableError, CacheBusyError) as exc:  # busy: a resync's read; redo it
             logger.debug("cache: invalidation listener lost Redis: %s", exc.reason)
             if not ready:
                 task_status.started()
@@ -159,8 +159,8 @@ async def refetch(cache: Cache, ident: EntryId) -> CacheEntry | None:
     if isinstance(remote, RedisBackend) and cache.health.ok:
         try:
             found = await remote.fetch(*ident, now=time.time())
-        except CacheUnavailableError:
-            found = None  # the recovery actor notices on the next write
+        except (CacheUnavailableError, CacheBusyError):
+            found = None  # down: the recovery actor notices on the next write; busy: memory's
         if found is not None:
             local = cache.memory.lookup(*ident, time.time())
             if local is None or found[0].fetched_at >= local.fetched_at:

@@ -14,7 +14,9 @@ operation carries on from memory and status says so. The recovery actor
 (``recovery.py``) retries; ``resync`` then replays the clears made meanwhile,
 writes back every live shared entry held in memory (unless Redis holds a newer
 one), then whatever was written during the write-back, and only then is the
-cache healthy again. No Redis error ever reaches a caller.
+cache healthy again. No Redis error ever reaches a caller. A busy Redis (its pool
+stayed exhausted) is load, not an outage: writes and clears ask again (``busy.py``),
+reads and status answer from memory, and health stays "ok".
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from dataclasses import replace
 import anyio
 
 from ..config.settings import CacheSettings, GatewayConfig
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpec
 from . import codec, status
 from .base import Backend, ClearScope, EntryId, entry_id
+from .busy import patiently
 from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
 from .fingerprint import definition_fingerprint, policy_fingerprint
 from .health import Health
@@ -101,6 +104,8 @@ class Cache:
             await self.remote.ping()
         except CacheUnavailableError as exc:
             self._mark_down(exc)
+        except CacheBusyError:
+            logger.info("cache: %s busy at start (in use, not down)", self.backend)
         else:
             logger.info("cache: %s reachable", self.backend)
 
@@ -187,15 +192,18 @@ class Cache:
         blobs = [codec.encode(e) for e in entries]
         for entry, blob in zip(entries, blobs, strict=True):
             self.memory.store(entry, len(blob), now=now)
-        if self.remote is None:
+        remote = self.remote
+        if remote is None:
             return
         shared = [i for i, e in enumerate(entries) if not e.private]
         if not self._health.ok:
             self._dirty.update(entry_id(entries[i]) for i in shared)
             return
         try:
-            older = await self.remote.put_many(
-                [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
+            older = await patiently(
+                lambda: remote.put_many(
+                    [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
+                )
             )
         except CacheUnavailableError as exc:
             self._mark_down(exc)
@@ -216,6 +224,8 @@ class Cache:
                 shared = await self.remote.inspect(gateway_id, names, now=now)
             except CacheUnavailableError as exc:
                 self._mark_down(exc)
+            except CacheBusyError:
+                pass  # memory's view, this once
             else:
                 view = shared.merged_with(view)
         fields = status.backend_fields(
@@ -251,10 +261,11 @@ class Cache:
         counts = await self.memory.clear(scope)
         self._dirty = {i for i in self._dirty if not scope.covers(*i)}
         deferred = False
-        if self.remote is not None:
+        remote = self.remote
+        if remote is not None:
             if self._health.ok:
                 try:
-                    shared = await self.remote.clear(scope, known=known)
+                    shared = await patiently(lambda: remote.clear(scope, known=known))
                 except CacheUnavailableError as exc:
                     self._mark_down(exc)
                     deferred = True
