@@ -8,6 +8,8 @@ cache went degraded, leases were granted locally and every daemon discovered eve
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -141,3 +143,25 @@ async def test_a_pool_held_by_subscriptions_is_busy_and_the_cache_stays_healthy(
         assert cache.health.since == since  # never degraded
         await cache.put_many([entry("gw-1", "s1")])  # the pool is free again: written
         assert cache.pending_writes() == ()
+
+
+async def test_a_hung_redis_fails_the_queued_work_at_once_instead_of_one_timeout_each(
+    redis_server: RedisServer,
+) -> None:
+    cfg = config(redis_settings(_tiny(redis_server.url)), (GATEWAY,))
+    pid = redis_server.pid
+    assert pid is not None
+    async with open_cache(cfg) as cache:
+        await cache.put_many([entry("gw-1", "s0")])  # the pool's connection is open
+        os.kill(pid, signal.SIGSTOP)  # up, but answering nothing
+        try:
+            started = time.monotonic()
+            async with anyio.create_task_group() as tg:  # one in flight, the rest queued
+                for name in SERVERS[:30]:
+                    tg.start_soon(cache.get, CacheType.TOOLS, "gw-1", name)
+            elapsed = time.monotonic() - started
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert not cache.health.ok  # a hung Redis is an outage
+        # one round trip's timeout (with its retry), not thirty of them
+        assert elapsed < 3 * COMMAND_TIMEOUT
