@@ -72,6 +72,7 @@ class Cache:
         self._recovered = anyio.Event()
         self._dirty: set[EntryId] = set()  # written to memory only while degraded
         self._pending_clears: list[tuple[ClearScope, Known]] = []
+        self._configs: dict[str, GatewayConfig] = {}  # gateway id -> the config last recorded
 
     @property
     def backend(self) -> str:
@@ -155,13 +156,16 @@ class Cache:
     ) -> None:
         """Keep what a run learnt, under this cache's TTLs, grace and jitter.
 
-        Every gateway gets its secret-free config entry; a fresh catalog replaces its
-        entry; a failed refresh is recorded on the entry already held (``last_error``,
-        ``consecutive_failures``) and never replaces its data.
+        Every gateway gets its secret-free config entry (rewritten only when its config
+        changed, it is due for refresh, or memory lost it: one server's run rewriting a
+        2,000-server summary was quadratic work, and every daemon re-read it); a fresh
+        catalog replaces its entry; a failed refresh is recorded on the entry already held
+        (``last_error``, ``consecutive_failures``) and never replaces its data.
         """
         now = self._clock()
         specs = {(g.id, s.name): s for g in gateways for s in g.servers}
-        entries = [gateway_config_entry(g, self.settings, now=now) for g in gateways]
+        due = [g for g in gateways if self._config_due(g, now)]
+        entries = [gateway_config_entry(g, self.settings, now=now) for g in due]
         for outcome in outcomes:
             spec = specs.get((outcome.gateway_id, outcome.server_name))
             if spec is None:
@@ -183,6 +187,15 @@ class Cache:
                 if held is not None and held.definition == definition:
                     entries.append(entry_with_failure(held, outcome.error))
         await self.put_many(entries)
+        self._configs.update((g.id, g) for g in due)
+
+    def _config_due(self, gateway: GatewayConfig, now: float) -> bool:
+        """True unless memory holds the gateway's config entry, recorded from this very
+        config (configs are immutable; a reload makes new ones) and not yet due."""
+        held = self.memory.lookup(CacheType.GATEWAY_CONFIG, gateway.id, None, now)
+        recorded = self._configs.get(gateway.id)
+        same = recorded is gateway or recorded == gateway
+        return held is None or now >= held.refresh_at or not same
 
     async def put_many(self, entries: Sequence[CacheEntry]) -> None:
         """Store entries in memory and (shared ones) in Redis, in one pipeline."""
