@@ -20,9 +20,11 @@ flight). After every daemon is ready, the fleet runs for ``periods`` refresh per
 - ``degraded_daemons``: daemons whose cache went degraded at any time (target 0: the
   Redis never goes down here, so any is load misread as an outage).
 
-The TTL defaults to one that leaves the single process time for a period's work (every
-daemon handles every key's "updated" event): 5 s, or ``daemons x servers / 400`` s
-when longer. A shorter TTL measures this process's CPU, not the design.
+The TTL defaults to one within which this single process can preload the whole fleet
+(about 100 daemon-keys a second on one core: every daemon handles every key's events),
+``daemons x servers / 100`` s, 5 s at least (400 s at 20 x 2,000: a run of about 25
+minutes with 3 periods). A shorter TTL sets refreshes going while daemons still
+preload, and then measures this process's CPU, not the design.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from tests.cache.redis_servers import RedisServer
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config.settings import DaemonConfig, DaemonSettings
 
-WORK_PER_SECOND = 400  # daemon-keys per second of TTL this one process keeps up with
+WORK_PER_SECOND = 100  # daemon-keys this one process preloads per second (one core)
 
 
 def _config(url: str, servers: int, ttl: float) -> DaemonConfig:
