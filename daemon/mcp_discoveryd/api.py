@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import anyio
 
+from .actors.coordination import exclusive
 from .actors.messages import interrupted
 from .app import Daemon
 from .cache.fingerprint import policy_fingerprint
@@ -162,22 +163,28 @@ class DaemonApi:
         """Accept the current definition of one changed tool (None: every pending change).
 
         The accepted set is stored in the server's entry (shared through Redis). A discovery
-        in flight is joined first, so it cannot write back the set it read before; withheld
-        tools are then discovered again and served. ``UnknownTargetError`` for an unknown
-        server, or a tool with no pending change.
+        in flight here is joined first, and one in another daemon is waited for (the key's
+        lease): neither can write back the set it read before, and the change is made to
+        the newest entry. Withheld tools are then discovered again and served.
+        ``UnknownTargetError`` for an unknown server, or a tool with no pending change.
         """
-        select(self._daemon.config, gateway_id, server_name)  # unknown names raise
+        (sel,) = select(self._daemon.config, gateway_id, server_name)  # unknown names raise
         await self.discover(gateway_id, server_name, refresh=False)
-        cache = self._daemon.cache
-        entry = await cache.held(gateway_id, server_name)
-        pending = entry.tool_changes if entry is not None else ()
-        if tool_name is not None and tool_name not in {c.tool for c in pending}:
-            raise UnknownTargetError("pending tool change", tool_name, [c.tool for c in pending])
-        if entry is None or not pending:
-            return {"accepted": [], "pending": [], "rediscovered": False}
-        accepted, left = tooldiff.accept(entry.accepted_tools or (), pending, tool_name)
-        chosen = [c.tool for c in pending if c not in left]
-        await cache.put_many([replace(entry, accepted_tools=accepted, tool_changes=left)])
+        cache, deps = self._daemon.cache, self._daemon.deps
+        lease_ttl = deps.settings.lease_ttl
+        wait_limit = sel.spec.timeout + lease_ttl
+        async with exclusive(
+            deps.coordinator, cache, sel, lease_ttl=lease_ttl, wait_limit=wait_limit
+        ) as entry:
+            pending = entry.tool_changes if entry is not None else ()
+            if tool_name is not None and tool_name not in {c.tool for c in pending}:
+                known = [c.tool for c in pending]
+                raise UnknownTargetError("pending tool change", tool_name, known)
+            if entry is None or not pending:
+                return {"accepted": [], "pending": [], "rediscovered": False}
+            accepted, left = tooldiff.accept(entry.accepted_tools or (), pending, tool_name)
+            chosen = [c.tool for c in pending if c not in left]
+            await cache.put_many([replace(entry, accepted_tools=accepted, tool_changes=left)])
         withheld = {b.name for b in entry.blocked_tools} & set(chosen)
         if withheld:
             await self.discover(gateway_id, server_name, refresh=True)

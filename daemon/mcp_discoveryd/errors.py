@@ -55,6 +55,18 @@ class CacheUnavailableError(CacheError):
         super().__init__(f"{backend} cache unavailable: {reason}")
 
 
+class CacheBusyError(CacheError):
+    """Every pooled connection stayed in use for the pool's whole wait: load, not an outage.
+
+    Never marks the store down: reads answer from memory, writes and leases wait again.
+    """
+
+    def __init__(self, backend: str, reason: str) -> None:
+        self.backend = backend
+        self.reason = reason
+        super().__init__(f"{backend} cache busy: {reason}")
+
+
 class CacheDecodeError(CacheError):
     """A stored entry could not be decoded (corrupt bytes or another format version)."""
 

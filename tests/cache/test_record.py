@@ -64,3 +64,42 @@ def test_failures_never_replace_data_and_are_counted(runs: list[tuple[Kind, int]
             assert held.definition == cache.fingerprint(gw.servers[0])
 
     anyio.run(main)
+
+
+Step = Literal["record", "reload", "due", "clear"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["record", "reload", "due", "clear"]), min_size=1, max_size=10))
+def test_the_gateway_config_entry_is_rewritten_only_when_changed_due_or_lost(
+    steps: list[Step],
+) -> None:
+    """A run for one server leaves an unchanged, not yet due config entry alone (rewriting a
+    2,000-server summary on each run was quadratic); a changed config, one due for refresh,
+    or one cleared from memory is written again, and the entry always shows the config."""
+
+    async def main() -> None:
+        now = [1_000_000.0]
+        cache = Cache(CacheSettings(), memory=MemoryBackend(), clock=lambda: now[0])
+        servers = ["server-a"]
+        gw = gateway("gw-1", tuple(servers))
+        await cache.record([outcome("ok", 1)], [gw])
+        for step in steps:
+            before = cache.lookup(CacheType.GATEWAY_CONFIG, "gw-1", None)
+            assert before is not None
+            now[0] += 1.0
+            expect_rewrite = step != "record"
+            if step == "reload":  # a new config object with one more server
+                servers.append(f"server-{len(servers)}")
+                gw = gateway("gw-1", tuple(servers))
+            elif step == "due":
+                now[0] = before.refresh_at
+            elif step == "clear":
+                await cache.clear("gw-1", cache_type="gateway_config")
+            await cache.record([outcome("ok", 1)], [gw])
+            after = cache.lookup(CacheType.GATEWAY_CONFIG, "gw-1", None)
+            assert after is not None and after.gateway_config is not None
+            assert [s["name"] for s in after.gateway_config["servers"]] == servers
+            assert (after.fetched_at != before.fetched_at) == expect_rewrite
+
+    anyio.run(main)

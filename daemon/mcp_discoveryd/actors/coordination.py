@@ -62,6 +62,39 @@ async def take_turn(
     return None
 
 
+@asynccontextmanager
+async def exclusive(
+    coordinator: Coordinator,
+    cache: ActorCache,
+    sel: Selection,
+    *,
+    lease_ttl: float,
+    wait_limit: float,
+) -> AsyncIterator[CacheEntry | None]:
+    """The key's lease for a change that must not race a refresh (accepting a tool change):
+    waits while another daemon holds it, yields the entry as Redis holds it then, and
+    releases after the block.
+
+    A refresh that read the entry before the change and wrote after it would put the old
+    accepted set back under a newer ``fetched_at`` (newer wins). Under the lease no
+    refresh runs, and the change is made to the newest entry. A holder that keeps the key
+    through ``MAX_WAITS`` waits: the change goes ahead without the lease (the newest
+    entry is still the one changed; the lease is an optimisation).
+    """
+    gw, name = sel.gateway.id, sel.spec.name
+    lease: Lease | None = None
+    for _ in range(MAX_WAITS):
+        lease = await coordinator.try_acquire(gw, name, lease_ttl)
+        if lease is not None:
+            break
+        await coordinator.wait_for_update(gw, name, timeout=wait_limit)
+    try:  # not renewed (``kept`` would wrap the block's errors in a group): a change is quick
+        yield await reread(cache, sel)
+    finally:
+        if lease is not None:
+            await lease.release()  # shielded and bounded
+
+
 async def reread(cache: ActorCache, sel: Selection) -> CacheEntry | None:
     """The entry after another daemon may have written it: Redis's copy when newer."""
     ident = (CacheType.TOOLS, sel.gateway.id, sel.spec.name)

@@ -47,7 +47,7 @@ async def run_invalidation(
 
     def on_event(event: CacheEvent | None) -> None:
         if event is not None and event.kind == "updated":  # one entry: found by its hash
-            key = keys.by_ref().get(event.ref)
+            key = keys.find(event.ref)
             if key is not None:
                 actors.nudge(key)
             return
@@ -74,16 +74,33 @@ async def run_invalidation(
 
 
 class _Keys:
-    """The actors' keys by hashed identity, rebuilt only when the set of actors changed."""
+    """The actors' keys by hashed identity, rebuilt only when the set of actors changed.
+
+    Each key's hash is kept between rebuilds, and one event's lookup rebuilds only on a
+    miss: while thousands of actors start, the set changes between most events, and a
+    full rehash per event was quadratic (a removed actor's key found is ignored by nudge).
+    """
 
     def __init__(self, actors: ActorSet, remote: RedisBackend) -> None:
         self._actors, self._remote = actors, remote
         self._generation = -1
         self._map: dict[str, Key] = {}
+        self._hashed: dict[Key, str] = {}
+
+    def find(self, ref: str) -> Key | None:
+        """The actor key of one hashed identity (from a map at most one miss old)."""
+        key = self._map.get(ref)
+        return key if key is not None else self.by_ref().get(ref)
 
     def by_ref(self) -> dict[str, Key]:
+        """Every actor's key by hashed identity, as of now."""
         if self._actors.generation != self._generation:
             self._generation = self._actors.generation
-            ref = self._remote.keys.entry_ref
-            self._map = {ref(CacheType.TOOLS, *key): key for key in self._actors.handles}
+            keys = list(self._actors.handles)
+            if len(self._hashed) > 2 * len(keys) + 1024:  # forget long-gone actors
+                self._hashed = {}
+            for key in keys:
+                if key not in self._hashed:
+                    self._hashed[key] = self._remote.keys.entry_ref(CacheType.TOOLS, *key)
+            self._map = {self._hashed[key]: key for key in keys}
         return self._map

@@ -10,7 +10,9 @@ expired. The lease is an optimisation, not a guarantee: writes stay idempotent
 the key arrives (the invalidation listener passes it on) or, as a fallback for
 lost events, when the lease key is gone (polled with ``PTTL``). The caller then
 re-reads the entry. Redis unreachable: leases are granted locally (``degraded``),
-never an error and never a wait.
+never an error and never a wait. Redis busy (its pool stayed exhausted) is load, not
+an outage: a lease request asks again until Redis decides it; a renewal or a wait
+asks again on its next tick.
 
 A server actor's refresh, in outline::
 
@@ -36,8 +38,9 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import anyio
 
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheType
+from .busy import patiently
 from .redis_backend import RedisBackend
 from .scripts import RELEASE_LEASE, RENEW_LEASE
 from .tiered import Cache
@@ -139,7 +142,7 @@ class RedisLease:
         with anyio.move_on_after(RELEASE_BOUND, shield=True):
             try:
                 released = bool(await self._release([self.key], [self.token]))
-            except CacheUnavailableError:
+            except (CacheUnavailableError, CacheBusyError):
                 pass  # it expires by itself
         return released
 
@@ -150,6 +153,8 @@ class RedisLease:
             return bool(await self._renew([self.key], [self.token, ttl_ms]))
         except CacheUnavailableError:
             return False
+        except CacheBusyError:
+            return True  # not known lost: the next renewal asks again
 
 
 class RedisCoordinator:
@@ -169,7 +174,9 @@ class RedisCoordinator:
         token = secrets.token_hex(16)
         ttl_ms = _ms(ttl_s)
         try:
-            got = await self._connection.call("lease", "SET", key, token, "NX", "PX", ttl_ms)
+            got = await patiently(
+                lambda: self._connection.call("lease", "SET", key, token, "NX", "PX", ttl_ms)
+            )
         except CacheUnavailableError as exc:
             logger.debug("lease granted locally: %s", exc.reason)
             return LocalLease(degraded=True)
@@ -196,6 +203,8 @@ class RedisCoordinator:
                     remaining = await self._connection.call("lease_pttl", "PTTL", key)
                 except CacheUnavailableError:
                     return "released"  # the caller re-reads, then acquires (locally)
+                except CacheBusyError:
+                    continue  # unknown yet: the next poll asks again
                 if int(remaining) < 0:  # -2: gone (released or expired)
                     return "released"
         return "timeout"

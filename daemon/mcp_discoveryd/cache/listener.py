@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from anyio.abc import TaskStatus
 
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheEntry
 from .base import EntryId
 from .events import CacheEvent
@@ -87,7 +87,7 @@ async def run_listener(
                     else:
                         await apply_event(cache, remote, data, refs)
                     heard = clock()
-        except CacheUnavailableError as exc:
+        except (CacheUnavailableError, CacheBusyError) as exc:  # busy: a resync's read; redo it
             logger.debug("cache: invalidation listener lost Redis: %s", exc.reason)
             if not ready:
                 task_status.started()
@@ -97,18 +97,31 @@ async def run_listener(
 
 
 class _Refs:
-    """Hashed identity -> held identity, rebuilt only when memory's set of entries changed."""
+    """Hashed identity -> held identity, rebuilt only when memory's set of entries changed.
+
+    Each identity's hash is kept between rebuilds: a preload changes the set once per
+    new entry, and hashing every held identity each time was quadratic (2,000 servers:
+    millions of HMACs per daemon).
+    """
 
     def __init__(self, cache: Cache, remote: RedisBackend) -> None:
         self._cache, self._remote = cache, remote
         self._generation = -1
         self._map: dict[str, EntryId] = {}
+        self._hashed: dict[EntryId, str] = {}
 
     def held(self, ref: str) -> EntryId | None:
         memory = self._cache.memory
         if memory.generation != self._generation:
             self._generation = memory.generation
-            self._map = {_ref(self._remote, i): i for i in _held_ids(self._cache)}
+            ids = _held_ids(self._cache)
+            if len(self._hashed) > 2 * len(ids) + 1024:  # forget long-gone identities
+                self._hashed = {}
+            hashed = self._hashed
+            for ident in ids:
+                if ident not in hashed:
+                    hashed[ident] = _ref(self._remote, ident)
+            self._map = {hashed[i]: i for i in ids}
         return self._map.get(ref)
 
 
@@ -159,8 +172,8 @@ async def refetch(cache: Cache, ident: EntryId) -> CacheEntry | None:
     if isinstance(remote, RedisBackend) and cache.health.ok:
         try:
             found = await remote.fetch(*ident, now=time.time())
-        except CacheUnavailableError:
-            found = None  # the recovery actor notices on the next write
+        except (CacheUnavailableError, CacheBusyError):
+            found = None  # down: the recovery actor notices on the next write; busy: memory's
         if found is not None:
             local = cache.memory.lookup(*ident, time.time())
             if local is None or found[0].fetched_at >= local.fetched_at:

@@ -4,14 +4,15 @@ Memory answers at once when it holds a fresh entry the caller accepts;
 otherwise the shared store is asked (another daemon may have refreshed the
 entry), and a newer entry found there is kept in memory. A shared store that
 cannot be reached is reported through ``on_down`` and the read carries on
-from memory: no ``CacheUnavailableError`` leaves this module.
+from memory: no ``CacheUnavailableError`` leaves this module. A busy one (its pool
+stayed exhausted) is load, not an outage: the read answers from memory, nothing reported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheEntry, CacheType
 from .base import Backend
 from .memory import MemoryBackend
@@ -41,6 +42,8 @@ async def read_through(
             found = await remote.fetch(cache_type, gateway_id, server_name, now=now)
         except CacheUnavailableError as exc:
             on_down(exc)
+        except CacheBusyError:
+            pass  # memory's answer stands
         else:
             newer = found is not None and (
                 local is None
@@ -72,6 +75,8 @@ async def held_tools(
         found = await remote.fetch(CacheType.TOOLS, gateway_id, server_name, now=now)
     except CacheUnavailableError as exc:
         on_down(exc)
+        return None
+    except CacheBusyError:
         return None
     return found[0] if found is not None else None
 

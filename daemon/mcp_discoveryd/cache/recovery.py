@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from anyio.abc import TaskStatus
 
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from .health import DEFAULT_BACKOFF, Backoff
 from .tiered import Cache
 
@@ -47,7 +47,7 @@ async def run_recovery(
             await sleep(delay)
             try:
                 await cache.resync()
-            except CacheUnavailableError as exc:
+            except (CacheUnavailableError, CacheBusyError) as exc:
                 attempt += 1
                 cache.note_still_down(exc.reason)
                 logger.debug("cache: %s still unavailable: %s", cache.backend, exc.reason)

@@ -6,8 +6,13 @@ number), Redis Cluster and Sentinel (the master is looked up through the
 sentinels, which are asked with their own credentials and, for a ``rediss://`` URL,
 over TLS). Work goes out as pipelines (``Batch``), one round trip each.
 Everything redis-py raises is translated here to ``CacheUnavailableError``,
-with secrets scrubbed from the message. Lua scripts (``script``) and pub/sub
-(``subscribe``) go through the same seam.
+with secrets scrubbed from the message, except a pool that stayed exhausted for its
+whole wait: that is load, ``CacheBusyError``, which never marks Redis down. Lua
+scripts (``script``) and pub/sub (``subscribe``) go through the same seam.
+
+Round trips queue in a ``Gate`` sized to the pool (less the connections that
+subscriptions hold), so that the pool's own wait, which ends in an error, is not
+where thousands of actors queue.
 """
 
 from __future__ import annotations
@@ -22,21 +27,30 @@ import anyio
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster, Sentinel
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    MaxConnectionsError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config.redis_url import url_options
 from ..config.settings import CacheSettings
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..secret import Secret, scrub
+from .gate import Gate
 from .stats import CacheStats
 
 CONNECT_TIMEOUT = 2.0  # seconds; a Redis that does not answer is treated as down
 COMMAND_TIMEOUT = 3.0  # with the one retry, a hung Redis is declared down within ~6 s
-# Connections per daemon; a command beyond them waits (up to COMMAND_TIMEOUT) for a free
-# one instead of failing "Too many connections", which would mark a busy Redis down
-# (hundreds of actors preloading or refreshing at once).
+# Connections per daemon (a URL's max_connections overrides it). Round trips beyond them
+# queue in the Gate, without a timeout; the pool's own wait (COMMAND_TIMEOUT) is reached
+# only when subscriptions hold more connections than SUBSCRIPTIONS leaves them.
 MAX_CONNECTIONS = 64
+SUBSCRIPTIONS = 1  # pooled connections kept out of the gate: the invalidation listener's
 
 Arg = str | int | float | bytes
 _UNAVAILABLE = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
@@ -105,8 +119,10 @@ class RedisConnection:
         stats: CacheStats,
         secrets: Sequence[Secret] = (),
         closers: Sequence[Any] = (),
+        max_in_flight: int = MAX_CONNECTIONS - SUBSCRIPTIONS,
     ) -> None:
         self.kind = kind  # "redis", "redis-cluster" or "redis-sentinel"
+        self.gate = Gate(max(1, max_in_flight), kind)
         self._client = client
         self._stats = stats
         self._secrets = tuple(secrets)
@@ -118,7 +134,14 @@ class RedisConnection:
     ) -> RedisConnection:
         """A connection for the configured URL, Cluster or Sentinel set (nothing dialled yet)."""
         client, kind, closers = _make_client(settings, client_options)
-        return cls(client, kind=kind, stats=stats, secrets=_secrets(settings), closers=closers)
+        return cls(
+            client,
+            kind=kind,
+            stats=stats,
+            secrets=_secrets(settings),
+            closers=closers,
+            max_in_flight=_pool_size(client) - SUBSCRIPTIONS,
+        )
 
     def batch(self) -> Batch:
         """An empty pipeline to fill and ``run``."""
@@ -126,13 +149,13 @@ class RedisConnection:
 
     async def run(self, batch: Batch, operation: str) -> list[Any]:
         """Send a pipeline in one round trip and return its replies in order."""
-        with self._translated(operation):
+        async with self._admitted(operation):
             replies: list[Any] = await batch._pipe.execute()
         return replies
 
     async def call(self, operation: str, *command: Arg) -> Any:
         """One command, one round trip."""
-        with self._translated(operation):
+        async with self._admitted(operation):
             return await self._client.execute_command(*command)
 
     async def ping(self) -> None:
@@ -144,7 +167,7 @@ class RedisConnection:
         registered = self._client.register_script(source)
 
         async def call(keys: Sequence[str], args: Sequence[Arg]) -> Any:
-            with self._translated(operation):
+            async with self._admitted(operation):
                 return await registered(keys=list(keys), args=list(args))
 
         return call
@@ -175,6 +198,13 @@ class RedisConnection:
             except _UNAVAILABLE:
                 pass
 
+    @asynccontextmanager
+    async def _admitted(self, operation: str) -> AsyncIterator[None]:
+        """A round trip: queued in the gate (untimed), then timed and translated."""
+        async with self.gate.admitted():
+            with self._translated(operation):
+                yield
+
     @contextmanager
     def _translated(self, operation: str) -> Iterator[None]:
         with self._stats.timed(operation, self.kind), self._untimed(operation):
@@ -186,6 +216,9 @@ class RedisConnection:
         try:
             yield
         except _UNAVAILABLE as exc:
+            if _pool_exhausted(exc):
+                reason = "no pooled connection came free in time (load, not an outage)"
+                raise CacheBusyError(self.kind, reason) from None
             raise CacheUnavailableError(self.kind, self._reason(exc)) from None
 
     def _reason(self, exc: BaseException) -> str:
@@ -236,6 +269,31 @@ def _make_client(settings: CacheSettings, options: Mapping[str, Any]) -> tuple[A
         # knows is wrong (a TypeError is an option a connection class does not take).
         reason = scrub(f"bad connection settings: {exc}", _secrets(settings))
         raise CacheUnavailableError("redis", reason) from None
+
+
+def _pool_exhausted(exc: BaseException) -> bool:
+    """True for redis-py's "no free connection" errors: the pool's, not the server's."""
+    if isinstance(exc, MaxConnectionsError):  # a non-blocking pool, or a cluster node's
+        return True
+    # BlockingConnectionPool: a plain ConnectionError raised from its wait's TimeoutError
+    return (
+        isinstance(exc, RedisConnectionError)
+        and isinstance(exc.__cause__, asyncio.TimeoutError)
+        and "No connection available" in str(exc)
+    )
+
+
+def _pool_size(client: Any) -> int:
+    """How many connections the client's pool may open (a URL may have set it).
+
+    A non-blocking pool (Sentinel's) fails at once past its size, so the gate never
+    admits more than MAX_CONNECTIONS there; a cluster has a pool per node.
+    """
+    pool = getattr(client, "connection_pool", None)
+    size = getattr(pool, "max_connections", None)
+    if not isinstance(size, int):
+        return MAX_CONNECTIONS
+    return size if isinstance(pool, BlockingConnectionPool) else min(size, MAX_CONNECTIONS)
 
 
 def _secrets(settings: CacheSettings) -> tuple[Secret, ...]:

@@ -14,7 +14,9 @@ operation carries on from memory and status says so. The recovery actor
 (``recovery.py``) retries; ``resync`` then replays the clears made meanwhile,
 writes back every live shared entry held in memory (unless Redis holds a newer
 one), then whatever was written during the write-back, and only then is the
-cache healthy again. No Redis error ever reaches a caller.
+cache healthy again. No Redis error ever reaches a caller. A busy Redis (its pool
+stayed exhausted) is load, not an outage: writes and clears ask again (``busy.py``),
+reads and status answer from memory, and health stays "ok".
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from dataclasses import replace
 import anyio
 
 from ..config.settings import CacheSettings, GatewayConfig
-from ..errors import CacheUnavailableError
+from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpec
 from . import codec, status
 from .base import Backend, ClearScope, EntryId, entry_id
+from .busy import patiently
 from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
 from .fingerprint import definition_fingerprint, policy_fingerprint
 from .health import Health
@@ -69,6 +72,7 @@ class Cache:
         self._recovered = anyio.Event()
         self._dirty: set[EntryId] = set()  # written to memory only while degraded
         self._pending_clears: list[tuple[ClearScope, Known]] = []
+        self._configs: dict[str, GatewayConfig] = {}  # gateway id -> the config last recorded
 
     @property
     def backend(self) -> str:
@@ -101,6 +105,8 @@ class Cache:
             await self.remote.ping()
         except CacheUnavailableError as exc:
             self._mark_down(exc)
+        except CacheBusyError:
+            logger.info("cache: %s busy at start (in use, not down)", self.backend)
         else:
             logger.info("cache: %s reachable", self.backend)
 
@@ -150,13 +156,16 @@ class Cache:
     ) -> None:
         """Keep what a run learnt, under this cache's TTLs, grace and jitter.
 
-        Every gateway gets its secret-free config entry; a fresh catalog replaces its
-        entry; a failed refresh is recorded on the entry already held (``last_error``,
-        ``consecutive_failures``) and never replaces its data.
+        Every gateway gets its secret-free config entry (rewritten only when its config
+        changed, it is due for refresh, or memory lost it: one server's run rewriting a
+        2,000-server summary was quadratic work, and every daemon re-read it); a fresh
+        catalog replaces its entry; a failed refresh is recorded on the entry already held
+        (``last_error``, ``consecutive_failures``) and never replaces its data.
         """
         now = self._clock()
         specs = {(g.id, s.name): s for g in gateways for s in g.servers}
-        entries = [gateway_config_entry(g, self.settings, now=now) for g in gateways]
+        due = [g for g in gateways if self._config_due(g, now)]
+        entries = [gateway_config_entry(g, self.settings, now=now) for g in due]
         for outcome in outcomes:
             spec = specs.get((outcome.gateway_id, outcome.server_name))
             if spec is None:
@@ -178,6 +187,15 @@ class Cache:
                 if held is not None and held.definition == definition:
                     entries.append(entry_with_failure(held, outcome.error))
         await self.put_many(entries)
+        self._configs.update((g.id, g) for g in due)
+
+    def _config_due(self, gateway: GatewayConfig, now: float) -> bool:
+        """True unless memory holds the gateway's config entry, recorded from this very
+        config (configs are immutable; a reload makes new ones) and not yet due."""
+        held = self.memory.lookup(CacheType.GATEWAY_CONFIG, gateway.id, None, now)
+        recorded = self._configs.get(gateway.id)
+        same = recorded is gateway or recorded == gateway
+        return held is None or now >= held.refresh_at or not same
 
     async def put_many(self, entries: Sequence[CacheEntry]) -> None:
         """Store entries in memory and (shared ones) in Redis, in one pipeline."""
@@ -187,15 +205,18 @@ class Cache:
         blobs = [codec.encode(e) for e in entries]
         for entry, blob in zip(entries, blobs, strict=True):
             self.memory.store(entry, len(blob), now=now)
-        if self.remote is None:
+        remote = self.remote
+        if remote is None:
             return
         shared = [i for i, e in enumerate(entries) if not e.private]
         if not self._health.ok:
             self._dirty.update(entry_id(entries[i]) for i in shared)
             return
         try:
-            older = await self.remote.put_many(
-                [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
+            older = await patiently(
+                lambda: remote.put_many(
+                    [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
+                )
             )
         except CacheUnavailableError as exc:
             self._mark_down(exc)
@@ -216,6 +237,8 @@ class Cache:
                 shared = await self.remote.inspect(gateway_id, names, now=now)
             except CacheUnavailableError as exc:
                 self._mark_down(exc)
+            except CacheBusyError:
+                pass  # memory's view, this once
             else:
                 view = shared.merged_with(view)
         fields = status.backend_fields(
@@ -251,10 +274,11 @@ class Cache:
         counts = await self.memory.clear(scope)
         self._dirty = {i for i in self._dirty if not scope.covers(*i)}
         deferred = False
-        if self.remote is not None:
+        remote = self.remote
+        if remote is not None:
             if self._health.ok:
                 try:
-                    shared = await self.remote.clear(scope, known=known)
+                    shared = await patiently(lambda: remote.clear(scope, known=known))
                 except CacheUnavailableError as exc:
                     self._mark_down(exc)
                     deferred = True

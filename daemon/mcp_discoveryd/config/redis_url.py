@@ -75,7 +75,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], tuple[str, ...]]] = {
     "socket_connect_timeout": (_seconds, SCHEMES),
     "socket_keepalive": (_bool, ("redis", "rediss")),
     "health_check_interval": (_int(0), SCHEMES),
-    "max_connections": (_int(1), SCHEMES),
+    "max_connections": (_int(2), SCHEMES),  # one of them is the invalidation listener's
     "protocol": (_int(2, 3), SCHEMES),
     "client_name": (_word, SCHEMES),
     "ssl_cert_reqs": (_cert_reqs, ("rediss",)),
