@@ -11,9 +11,11 @@ import json
 from tests.bench import (
     bench_admission,
     bench_cache,
+    bench_control,
     bench_discovery,
     bench_footprint,
     bench_startup,
+    bench_telemetry,
 )
 
 print(
@@ -24,6 +26,8 @@ print(
             "cache": bench_cache.collect(),
             "daemon_startup": bench_startup.collect(),
             "daemon_footprint": bench_footprint.collect(),
+            "control_socket": bench_control.collect(),
+            "telemetry_cost": bench_telemetry.collect(),
         },
         indent=2,
     )
