@@ -233,3 +233,18 @@ async def test_without_a_provider_configured_the_builtin_checks_alone_run() -> N
     config = load_toml('[gateways.g.servers.s]\ncommand = "node"\n', "<test>", {})
     async with configured_guardrails(config) as checks:
         assert checks.provider is None
+
+
+async def test_a_block_without_reasons_says_so_and_long_answers_are_bounded() -> None:
+    """No reasons still blocks, with one saying who; 30 reasons of 1000 characters become
+    20 of at most 500, each naming the provider."""
+    bare = Scripted(body=b'{"allow": false}')
+    async with provider_for(bare) as provider:
+        (violations,) = await provider.guardrails().check_servers([SPEC])
+    assert violations == ("guardrail provider 'test' blocked it (no reason given)",)
+    reasons = [f"{i:02d}" + "x" * 1000 for i in range(30)]
+    flood = Scripted(body=json.dumps({"allow": False, "reasons": reasons}).encode())
+    async with provider_for(flood) as provider:
+        (violations,) = await provider.guardrails().check_servers([SPEC])
+    prefix = "guardrail provider 'test': "
+    assert len(violations) == 20 and violations[0] == prefix + "00" + "x" * 498

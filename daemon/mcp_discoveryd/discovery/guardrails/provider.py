@@ -6,9 +6,10 @@ they run inline; only an external provider (an HTTP guardrail service implementi
 through ``guarded_check_server``/``guarded_check_tools``, which give it its own
 deadline and decide what a failure means: by default fail-closed (a provider that
 times out or breaks blocks the server or its tools), or fail-open by setting. A
-failure is reported by the exception's type only; its message might carry a
-header or a token. A server or tool the built-in checks block is not sent to the
-provider.
+failure is reported by the exception's type only (its message might carry a
+header or a token), except ``GuardrailProviderError``, whose text is built from
+our own data. A server or tool the built-in checks block is not sent to the
+provider. The HTTP provider is ``http_provider``.
 """
 
 from __future__ import annotations

@@ -102,7 +102,9 @@ class Verdict(_Answer):
         """The reasons to report, bounded, each saying who gave it."""
         reasons = [r[:MAX_REASON_CHARS] for r in self.reasons if r.strip()][:MAX_REASONS]
         if not reasons:
-            return (f"blocked by guardrail provider '{provider}'",) if not self.allow else ()
+            return (f"guardrail provider '{provider}' blocked it (no reason given)",) * (
+                not self.allow
+            )
         return tuple(f"guardrail provider '{provider}': {r}" for r in reasons)
 
 
