@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 from tests.servers.http_harness import serve_app
 
@@ -65,3 +67,31 @@ async def test_a_reload_keeps_the_running_provider_and_says_a_restart_applies_it
             report = await DaemonApi(daemon).discover("g", "notes", refresh=True)
     assert [b.name for b in report.outcomes[0].blocked_tools] == ["add_note"]
     assert second.state.requests == 0
+
+
+async def test_the_standalone_discover_blocks_through_the_provider_and_fails_closed(
+    tmp_path: Path,
+) -> None:
+    """`mcp-discoveryd discover --json` (a subprocess) sends the tools to the provider; with
+    the provider gone, the same run blocks the server with a reason and exits non-zero."""
+    app = make_app(block_description=["add a note"])
+    servers = (
+        f'[gateways.g.servers.notes]\ncommand = "{sys.executable}"\nargs = ["{DEMO}", "notes"]\n'
+    )
+    command = [sys.executable, "-m", "mcp_discoveryd", "discover", "--json", "--config"]
+    async with serve_app(app) as base:
+        path = tmp_path / "up.toml"
+        path.write_text(f'[guardrails.provider]\nurl = "{base}/check"\nname = "ref"\n' + servers)
+        done = await anyio.run_process([*command, str(path)], check=False)
+    entry = json.loads(done.stdout)["available_servers"]["notes"]
+    assert entry["blocked_reasons"] == [
+        "guardrail provider 'ref': description matches blocked pattern 'add a note'"
+    ]
+    down = tmp_path / "down.toml"
+    down.write_text(f'[guardrails.provider]\nurl = "{base}/check"\nname = "ref"\n' + servers)
+    done = await anyio.run_process([*command, str(down)], check=False)
+    entry = json.loads(done.stdout)["available_servers"]["notes"]
+    assert done.returncode != 0 and entry["blocked"] is True and entry["tools"] == []
+    assert entry["violations"] == [
+        "guardrail provider 'ref' unreachable (ConnectError); blocked (fail-closed)"
+    ]
