@@ -80,7 +80,6 @@ class HttpGuardrailProvider(anyio.AsyncContextManagerMixin):
     ) -> None:
         self.settings = settings
         self.cache = VerdictCache(settings.cache_size)
-        self.requests = 0  # sent, answered or not
         self._transport = transport
         self._limiter = anyio.CapacityLimiter(settings.concurrency)
         self._client: httpx2.AsyncClient | None = None
@@ -209,7 +208,6 @@ class HttpGuardrailProvider(anyio.AsyncContextManagerMixin):
             raise RuntimeError("HttpGuardrailProvider used outside 'async with'")
         timeout = self.settings.timeout
         async with self._limiter:
-            self.requests += 1
             try:
                 with anyio.fail_after(timeout):
                     status, data = await _send(client, self.settings.url, body)
