@@ -122,7 +122,11 @@ class DaemonApi:
             rest = [s for s in chosen if (s.gateway.id, s.spec.name) not in handles]
             if rest:
                 report = await run_discovery(
-                    daemon.config, daemon.deps.fetcher, cache=daemon.cache, selections=rest
+                    daemon.config,
+                    daemon.deps.fetcher,
+                    cache=daemon.cache,
+                    checks=daemon.deps.checks,
+                    selections=rest,
                 )
                 outcomes.update({(o.gateway_id, o.server_name): o for o in report.outcomes})
         ordered = [

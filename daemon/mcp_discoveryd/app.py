@@ -40,6 +40,7 @@ from .config import load_config
 from .config.settings import DaemonConfig
 from .configured import check_configured
 from .discovery import guardrails
+from .discovery.guardrails.http_provider import configured_guardrails
 from .discovery.phases import Fetcher, select
 from .discovery.upstream import UpstreamClient
 from .errors import ControlError
@@ -88,7 +89,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self.config_entries: Mapping[tuple[str, str], CacheEntry] = {}
         self.loader = loader
         self._fetcher = fetcher
-        self._checks = checks or guardrails.Guardrails()
+        self._checks = checks  # None: the config's (built-in, and its provider if any)
         self._coordinator = coordinator  # None: the cache's (Redis leases, or always granted)
         self._handle_signals = handle_signals
         self._services = tuple(services)  # started before the preload: the control socket
@@ -150,6 +151,9 @@ class Daemon(anyio.AsyncContextManagerMixin):
             if fetcher is None:
                 client = UpstreamClient(self.config.discovery)
                 fetcher = await stack.enter_async_context(client)
+            checks = self._checks
+            if checks is None:
+                checks = await stack.enter_async_context(configured_guardrails(self.config))
             watch = await stack.enter_async_context(WatchPool(self.config))  # list_changed
             async with anyio.create_task_group() as tg:
                 live = self.liveness
@@ -167,7 +171,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
                 )
                 coordinator = self._coordinator or coordinator_for(self._cache)
                 self._deps = ActorDeps(
-                    self.config, fetcher, self._cache, self._checks, coordinator, watch=watch
+                    self.config, fetcher, self._cache, checks, coordinator, watch=watch
                 )
                 self.phase = "preloading"
                 for service in self._services:  # watched: a dead control socket stops the pings

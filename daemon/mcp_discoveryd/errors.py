@@ -148,6 +148,21 @@ class AmbiguousServerError(DiscoveryError):
         )
 
 
+# --- guardrails ------------------------------------------------------------------
+
+
+class GuardrailProviderError(DiscoverydError):
+    """An external guardrail provider gave no usable answer (down, slow, or garbled).
+
+    ``failure`` is built from our own data (a status, a timeout, what was wrong with
+    the shape), never from the provider's text, so it is safe to show in a reason.
+    """
+
+    def __init__(self, failure: str) -> None:
+        self.failure = failure
+        super().__init__(failure)
+
+
 # --- daemon ----------------------------------------------------------------------
 
 

@@ -10,8 +10,9 @@ loop) is restarted even when unchanged: a reload is how an operator retries it.
 An invalid file changes nothing: the error is logged and kept for status until a
 reload succeeds.
 
-[discovery] and [cache] changes need a restart (the client and the cache are open);
-they are reported and the running ones kept.
+[discovery], [cache], [telemetry] and [guardrails.provider] changes need a restart (the
+client, the cache, the exporter and the provider's client are open); they are reported
+and the running ones kept.
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ if TYPE_CHECKING:
     from .app import Daemon
 
 logger = logging.getLogger(__name__)
+
+# What is open while the daemon runs (the client, the cache, the exporter, the guardrail
+# provider's client): (DaemonConfig attribute, the section as written).
+_AT_RESTART = (
+    ("discovery", "discovery"),
+    ("cache", "cache"),
+    ("telemetry", "telemetry"),
+    ("guardrail_provider", "guardrails.provider"),
+)
 
 
 async def apply_reload(daemon: Daemon) -> dict[str, object]:
@@ -61,12 +71,10 @@ async def _apply(daemon: Daemon) -> dict[str, object]:
         logger.error("reload: invalid config, still running on the previous one\n%s", exc)
         return {"status": "error", "message": str(exc)}
     notes: list[str] = []
-    for section in ("discovery", "cache", "telemetry"):
+    for section, shown in _AT_RESTART:
         if getattr(new, section) != getattr(old, section):
-            notes.append(f"[{section}] changed: takes effect at the next restart")
-    new = dataclasses.replace(
-        new, discovery=old.discovery, cache=old.cache, telemetry=old.telemetry
-    )
+            notes.append(f"[{shown}] changed: takes effect at the next restart")
+    new = dataclasses.replace(new, **{section: getattr(old, section) for section, _ in _AT_RESTART})
     before = {(s.gateway.id, s.spec.name): s for s in select(old)}
     after = {(s.gateway.id, s.spec.name): s for s in select(new)}
     actors, cache = daemon.actors, daemon.cache

@@ -249,6 +249,7 @@ async def _discover(
 ) -> tuple[DiscoveryReport, str | None]:
     """The report, and what the shared cache did not get (None when everything was stored)."""
     from ..cache import open_cache
+    from ..discovery.guardrails.http_provider import configured_guardrails
     from ..discovery.phases import run_discovery, select
     from ..discovery.upstream import UpstreamClient
 
@@ -256,11 +257,16 @@ async def _discover(
     if progress is not None:
         progress.total = len(selections)
         progress.show()
-    async with open_cache(config) as cache, UpstreamClient(config.discovery) as upstream:
+    async with (
+        open_cache(config) as cache,
+        UpstreamClient(config.discovery) as upstream,
+        configured_guardrails(config) as checks,
+    ):
         report = await run_discovery(
             config,
             upstream,
             cache=cache,
+            checks=checks,
             refresh=args.refresh,
             on_progress=progress.advance if progress is not None else None,
             selections=selections,

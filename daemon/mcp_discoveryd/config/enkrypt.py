@@ -114,6 +114,7 @@ def load_enkrypt(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         control=settings.control,
         daemon=settings.daemon,
         telemetry=settings.telemetry,
+        guardrail_provider=settings.guardrail_provider,
         warnings=tuple(warnings.items),
     )
 

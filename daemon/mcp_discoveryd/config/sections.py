@@ -28,6 +28,7 @@ from .settings import (
     ControlSettings,
     DaemonSettings,
     DiscoverySettings,
+    GuardrailProviderSettings,
     TelemetrySettings,
 )
 
@@ -87,6 +88,7 @@ class GuardrailsSection(Section):
 
     servers: ServerGuardrails = ServerGuardrails()
     tools: ToolGuardrails = ToolGuardrails()
+    provider: dict[str, Any] | None = None  # read as GuardrailProviderSettings
 
 
 class GuardrailOverrides(Section):
@@ -193,6 +195,31 @@ class Settings:
     control: ControlSettings = field(default_factory=ControlSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    guardrail_provider: GuardrailProviderSettings | None = None
+
+
+def read_provider(
+    raw: Mapping[str, Any] | None, path: KeyPath, problems: Problems
+) -> GuardrailProviderSettings | None:
+    """[guardrails.provider], checked: an http(s) URL without credentials (headers carry them)."""
+    if raw is None:
+        return None
+    found: GuardrailProviderSettings | None = validate(
+        GuardrailProviderSettings, raw, path, problems
+    )
+    if found is None:
+        return None
+    try:
+        parts = urlsplit(found.url)
+        has_password = parts.password is not None
+    except ValueError:
+        problems.add((*path, "url"), "not a valid URL")
+        return found
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.add((*path, "url"), "must be an http:// or https:// URL with a host")
+    if parts.username is not None or has_password:
+        problems.add((*path, "url"), "credentials belong in headers, not in the URL")
+    return found
 
 
 def read_sections(
@@ -240,4 +267,7 @@ def read_sections(
         control=control,
         daemon=daemon,
         telemetry=read_telemetry(doc.get("telemetry"), (*prefix, "telemetry"), problems, env or {}),
+        guardrail_provider=read_provider(
+            guardrails.provider, (*prefix, "guardrails", "provider"), problems
+        ),
     )

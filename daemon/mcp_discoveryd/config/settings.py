@@ -163,6 +163,22 @@ class TelemetrySettings:
         return bool(self.endpoint) if self.enabled is None else self.enabled
 
 
+@pydantic_dataclass(frozen=True, slots=True, config=SECTION)
+class GuardrailProviderSettings:
+    """An external guardrail service over HTTP: [guardrails.provider]
+    (``discovery/guardrails/http_provider.py``)."""
+
+    url: StrictStr = Field(min_length=1)  # http(s); every check is POSTed here
+    name: StrictStr | None = None  # shown in reasons; None: the URL's host and port
+    headers: dict[StrictStr, SecretText] = field(default_factory=dict)  # every value a secret
+    timeout: PositiveDuration = 5.0  # one request at most
+    deadline: PositiveDuration = 30.0  # one server's checks at most, queueing included
+    fail: Literal["closed", "open"] = "closed"  # what a provider down, slow or garbled means
+    batch_size: StrictInt = Field(default=50, ge=1)  # tools per request
+    concurrency: StrictInt = Field(default=4, ge=1)  # requests in flight, every server together
+    cache_size: StrictInt = Field(default=10_000, ge=0)  # verdicts kept by content hash
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """One gateway: its servers and the identities its cache entries are stored under."""
@@ -192,6 +208,7 @@ class DaemonConfig:
     control: ControlSettings = field(default_factory=ControlSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    guardrail_provider: GuardrailProviderSettings | None = None  # [guardrails.provider]
     # Problems that do not stop a run (unknown keys in an Enkrypt file): check-config
     # lists them, --strict makes them errors, discover prints them first.
     warnings: tuple[ConfigProblem, ...] = ()

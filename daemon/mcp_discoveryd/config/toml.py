@@ -144,6 +144,7 @@ def load_toml(text: str, path: str, env: Mapping[str, str]) -> DaemonConfig:
         control=settings.control,
         daemon=settings.daemon,
         telemetry=settings.telemetry,
+        guardrail_provider=settings.guardrail_provider,
     )
 
 

@@ -3,7 +3,8 @@
 Server checks (``check_server``) run before any connection; tool checks
 (``check_tools``) run on every listed or configured tool. Both are pure and
 synchronous. Discovery calls them through ``Guardrails`` (``provider``), the seam
-that adds an external guardrail service when one is configured. Matching is on
+that adds an external guardrail service when one is configured (``http_provider``:
+[guardrails.provider], its shapes in ``wire``). Matching is on
 folded text (``normalise``), so invisible and look-alike characters change nothing.
 """
 

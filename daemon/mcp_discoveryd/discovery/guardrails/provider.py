@@ -6,9 +6,10 @@ they run inline; only an external provider (an HTTP guardrail service implementi
 through ``guarded_check_server``/``guarded_check_tools``, which give it its own
 deadline and decide what a failure means: by default fail-closed (a provider that
 times out or breaks blocks the server or its tools), or fail-open by setting. A
-failure is reported by the exception's type only; its message might carry a
-header or a token. A server or tool the built-in checks block is not sent to the
-provider.
+failure is reported by the exception's type only (its message might carry a
+header or a token), except ``GuardrailProviderError``, whose text is built from
+our own data. A server or tool the built-in checks block is not sent to the
+provider. The HTTP provider is ``http_provider``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 
 import anyio
 
+from ...errors import GuardrailProviderError
 from ...models import BlockedTool, JSONObject, ServerSpec
 from .servers import check_server
 from .tools import ToolVerdict, check_tools
@@ -116,20 +118,34 @@ async def guarded_check_tools(
             return await provider.check_tools(spec, tools)
     except Exception as exc:  # noqa: BLE001 -- a provider failure is a verdict, not a crash
         failure = _failure(exc, settings)
-    if settings.fail_closed:
-        reason = f"guardrail provider '{provider.name}' {failure}; blocked (fail-closed)"
+    return failed_verdict(provider.name, failure, spec, tools, fail_closed=settings.fail_closed)
+
+
+def failed_verdict(
+    provider: str,
+    failure: str,
+    spec: ServerSpec,
+    tools: Sequence[JSONObject],
+    *,
+    fail_closed: bool,
+) -> ToolVerdict:
+    """What a provider's failure means for ``tools``: all blocked (fail-closed), or all kept
+    with a warning each (fail-open)."""
+    if fail_closed:
+        reason = f"guardrail provider '{provider}' {failure}; blocked (fail-closed)"
         blocked = tuple(BlockedTool(_name(tool, i), (reason,)) for i, tool in enumerate(tools))
         return ToolVerdict(kept=(), blocked=blocked)
     logger.warning(
-        "guardrail provider %s %s for %s; tools allowed (fail-open)",
-        provider.name,
-        failure,
-        spec.name,
+        "guardrail provider %s %s for %s; tools allowed (fail-open)", provider, failure, spec.name
     )
-    return ToolVerdict(kept=tuple(tools), blocked=())
+    reason = f"guardrail provider '{provider}' {failure}; allowed unchecked (fail-open)"
+    warnings = tuple(BlockedTool(_name(tool, i), (reason,)) for i, tool in enumerate(tools))
+    return ToolVerdict(kept=tuple(tools), blocked=(), warnings=warnings)
 
 
 def _failure(exc: Exception, settings: ProviderSettings) -> str:
+    if isinstance(exc, GuardrailProviderError):
+        return exc.failure  # built from our own data: safe to show
     if isinstance(exc, TimeoutError):
         return f"timed out after {settings.timeout:g} s"
     return f"failed ({type(exc).__name__})"
