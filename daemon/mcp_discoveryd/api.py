@@ -20,7 +20,8 @@ from .cache.fingerprint import policy_fingerprint
 from .config.settings import DaemonConfig
 from .daemon_status import StatusRows
 from .discovery.guardrails import check_tools, tooldiff
-from .discovery.phases import run_discovery, select
+from .discovery.phases import run_discovery
+from .discovery.selection import select
 from .errors import NotAccepting, UnknownTargetError
 from .models import (
     CacheEntry,

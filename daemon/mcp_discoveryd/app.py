@@ -41,7 +41,7 @@ from .config.settings import DaemonConfig
 from .configured import check_configured
 from .discovery import guardrails
 from .discovery.guardrails.http_provider import configured_guardrails
-from .discovery.phases import Fetcher, select
+from .discovery.selection import Fetcher, select
 from .discovery.upstream import UpstreamClient
 from .errors import ControlError
 from .models import CacheEntry

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .cache.entries import catalog_hash
-from .discovery.phases import Selection, run_discovery
+from .discovery.phases import run_discovery
+from .discovery.selection import Selection
 from .models import CacheEntry, CacheType, ServerOutcome, ServerSpec
 
 if TYPE_CHECKING:

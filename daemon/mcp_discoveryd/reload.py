@@ -26,7 +26,7 @@ import anyio
 
 from . import heartbeat
 from .configured import check_configured
-from .discovery.phases import Selection, select
+from .discovery.selection import Selection, select
 from .errors import ConfigError
 from .telemetry import record
 

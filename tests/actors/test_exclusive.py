@@ -14,7 +14,7 @@ from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.actors.coordination import exclusive
 from mcp_discoveryd.cache.lease import coordinator_for
-from mcp_discoveryd.discovery.phases import Selection
+from mcp_discoveryd.discovery.selection import Selection
 from mcp_discoveryd.models import CacheType
 
 pytestmark = pytest.mark.redis

@@ -16,7 +16,7 @@ from mcp_discoveryd.actors.server import ServerActor
 from mcp_discoveryd.actors.supervisor import ActorSet
 from mcp_discoveryd.cache import open_cache
 from mcp_discoveryd.config import load_config
-from mcp_discoveryd.discovery.phases import select
+from mcp_discoveryd.discovery.selection import select
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import CacheType
 

@@ -13,7 +13,7 @@ from tests.cache.builders import entry, gateway
 
 from mcp_discoveryd.actors.coordination import MAX_WAITS, take_turn
 from mcp_discoveryd.cache.lease import Lease, WaitResult
-from mcp_discoveryd.discovery.phases import Selection
+from mcp_discoveryd.discovery.selection import Selection
 from mcp_discoveryd.models import CacheEntry, CacheType
 
 BEFORE = time.time() - 60  # the fetched_at held when the turn came (fresh for hours)

@@ -10,7 +10,7 @@ from tests.servers.http_harness import serve_app
 from mcp_discoveryd.actors.messages import ListChanged
 from mcp_discoveryd.actors.watcher import WatchPool
 from mcp_discoveryd.config.settings import DaemonConfig, DaemonSettings, GatewayConfig
-from mcp_discoveryd.discovery.phases import select
+from mcp_discoveryd.discovery.selection import select
 from mcp_discoveryd.models import RemoteTarget, ServerSpec
 from mcp_discoveryd.secret import SecretUrl
 

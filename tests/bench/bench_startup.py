@@ -33,7 +33,7 @@ from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config.settings import CacheSettings, DaemonConfig
 from mcp_discoveryd.discovery.admission import available_cores
-from mcp_discoveryd.discovery.phases import Fetcher
+from mcp_discoveryd.discovery.selection import Fetcher
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import ServerSpec, StdioTarget
 

@@ -25,7 +25,7 @@ from mcp_discoveryd.actors.coordination import take_turn
 from mcp_discoveryd.cache import Cache, open_cache
 from mcp_discoveryd.cache.lease import RedisCoordinator, RedisLease, coordinator_for
 from mcp_discoveryd.cache.redis import COMMAND_TIMEOUT
-from mcp_discoveryd.discovery.phases import Selection
+from mcp_discoveryd.discovery.selection import Selection
 from mcp_discoveryd.errors import CacheBusyError
 from mcp_discoveryd.models import CacheType
 

@@ -11,7 +11,8 @@ import anyio
 import pytest
 
 from mcp_discoveryd.config.settings import DaemonConfig, DiscoverySettings, GatewayConfig
-from mcp_discoveryd.discovery.phases import run_discovery, select
+from mcp_discoveryd.discovery.phases import run_discovery
+from mcp_discoveryd.discovery.selection import select
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.errors import UnknownTargetError
 from mcp_discoveryd.models import (

@@ -19,7 +19,7 @@ from ..cache import Cache
 from ..cache.lease import Coordinator, Lease, LocalLease
 from ..cache.listener import refetch
 from ..config.settings import GatewayConfig
-from ..discovery.phases import Selection
+from ..discovery.selection import Selection
 from ..models import CacheEntry, CacheType, ServerOutcome, ServerSpec
 from ..telemetry import record
 from .deps import ActorCache

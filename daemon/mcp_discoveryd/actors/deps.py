@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..cache.lease import Coordinator, LocalCoordinator
 from ..config.settings import DaemonConfig, DaemonSettings
 from ..discovery import guardrails
-from ..discovery.phases import CatalogCache, Fetcher
+from ..discovery.selection import CatalogCache, Fetcher
 from ..models import CacheEntry, CacheType
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import Literal
 
 import anyio
 
-from ..discovery.phases import Selection
+from ..discovery.selection import Selection
 from ..models import ErrorKind, ServerOutcome, UpstreamError
 
 Phase = Literal[

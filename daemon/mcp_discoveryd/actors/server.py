@@ -30,7 +30,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..cache.health import Backoff
 from ..cache.lease import LocalCoordinator
-from ..discovery.phases import Selection, run_discovery
+from ..discovery.phases import run_discovery
+from ..discovery.selection import Selection
 from ..models import CacheEntry, CacheType, ServerOutcome
 from ..telemetry import record
 from .coordination import RunCache, kept, reread, take_turn

@@ -22,7 +22,7 @@ from anyio.abc import TaskGroup, TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..cache.health import Backoff
-from ..discovery.phases import Selection
+from ..discovery.selection import Selection
 from ..models import ServerOutcome
 from ..telemetry import record
 from .deps import ActorDeps

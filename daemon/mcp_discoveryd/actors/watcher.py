@@ -33,7 +33,7 @@ from anyio.abc import TaskStatus
 
 from ..cache.health import Backoff
 from ..config.settings import DaemonConfig
-from ..discovery.phases import Selection
+from ..discovery.selection import Selection
 from ..discovery.watched import Kind, Opened, watch_session
 from ..models import JSONObject, RemoteTarget, ServerSpec
 from .messages import ListChanged

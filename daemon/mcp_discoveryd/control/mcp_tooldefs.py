@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..api import DaemonApi
 from ..config.settings import DaemonConfig
-from ..discovery.phases import select
+from ..discovery.selection import select
 from ..errors import DiscoverydError
 from ..models import JSONObject
 from . import mcp_views as views
