@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from .auth.spec import OAuthSpec
 from .secret import Secret, SecretUrl
 
 JSONObject = dict[str, Any]
@@ -69,10 +70,12 @@ class RemoteTarget:
     url: SecretUrl  # may carry a token in its query or userinfo
     transport: Transport = Transport.STREAMABLE_HTTP
     headers: Mapping[str, Secret] = field(default_factory=dict)  # every value a secret
+    oauth: OAuthSpec | None = None  # a bearer token got by client credentials (auth/)
 
     def secrets(self) -> tuple[Secret, ...]:
         """What upstream text about this server is scrubbed of."""
-        return (*self.headers.values(), *self.url.secrets())
+        own = () if self.oauth is None else self.oauth.secrets()
+        return (*self.headers.values(), *self.url.secrets(), *own)
 
 
 Target = StdioTarget | RemoteTarget
@@ -156,6 +159,7 @@ class ErrorKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     OVERSIZED = "oversized_reply"
     BLOCKED = "blocked"
+    AUTH_FAILED = "auth_failed"  # no OAuth token could be got for the upstream
     INTERNAL = "internal"
 
 
