@@ -11,6 +11,8 @@ from ..secret import Secret
 
 DEFAULT_EXPIRY_BUFFER = 300.0  # seconds before expires_in a token stops being used (Enkrypt's)
 
+MIN_KEY_CHARS = 32  # the secret a shared store's AES key is derived from (auth/store.py)
+
 ClientAuth = Literal["basic", "post"]  # client_secret_basic | client_secret_post
 
 

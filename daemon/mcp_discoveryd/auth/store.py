@@ -23,8 +23,8 @@ from ..cache.keys import KeySpace
 from ..cache.redis import RedisConnection
 from ..secret import Secret
 from .grant import Token
+from .spec import MIN_KEY_CHARS
 
-MIN_KEY_CHARS = 32  # the shared secret the AES key is derived from
 NONCE_BYTES = 12
 
 

@@ -118,6 +118,18 @@ class TokenCache(anyio.AsyncContextManagerMixin):
             out.append(TokenStatus(slot.label, slot.spec.client_id, held, expires, slot.last_error))
         return out
 
+    def status_of(self, spec: OAuthSpec, server_url: str) -> TokenStatus:
+        """One (server, client)'s status; not held when no token was asked for yet."""
+        slot = self._slots.get(spec.identity(server_url))
+        if slot is None:
+            from ..secret import url_without_secrets
+
+            return TokenStatus(url_without_secrets(server_url), spec.client_id, False, None, None)
+        token = slot.token
+        held = token is not None and self._usable(slot, token, self._clock())
+        expires = None if token is None else token.expires_at
+        return TokenStatus(slot.label, spec.client_id, held, expires, slot.last_error)
+
     async def token(
         self,
         spec: OAuthSpec,

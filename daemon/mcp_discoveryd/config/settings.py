@@ -82,6 +82,11 @@ class CacheSettings:
     max_entries: StrictInt = Field(default=10_000, ge=1)  # memory backend bound
     max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
     enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
+    # Upstream OAuth tokens in Redis too (auth/store.py), sealed with AES-GCM under a key
+    # derived from token_key (use "${VAR}") or the first line of token_key_file.
+    share_tokens: StrictBool = False
+    token_key: SecretText | None = None
+    token_key_file: StrictStr | None = None
 
 
 DEFAULT_SOCKET = "/run/mcp-discoveryd/control.sock"
