@@ -138,8 +138,13 @@ class BearerCheck:
         await self.app(scope, receive, send)
 
 
-def build_app(auth: AuthServer, names: list[str]) -> tuple[Starlette, dict[str, BearerCheck]]:
-    """The authorization server and one protected MCP server per name, on one app."""
+def build_app(
+    auth: AuthServer, names: list[str], open_names: list[str] | None = None
+) -> tuple[Starlette, dict[str, BearerCheck]]:
+    """The authorization server and one protected MCP server per name, on one app.
+
+    ``open_names``: the same MCP server without the bearer check, at ``/o/NAME/mcp``.
+    """
     checks: dict[str, BearerCheck] = {}
     mounts: list[Route | Mount] = [
         Route("/token", auth.token, methods=["POST"]),
@@ -153,6 +158,10 @@ def build_app(auth: AuthServer, names: list[str]) -> tuple[Starlette, dict[str, 
         lifespans.append(inner)
         checks[name] = BearerCheck(inner, auth, name)
         mounts.append(Mount(f"/s/{name}", app=checks[name]))
+    for name in open_names or []:
+        inner = build_high().streamable_http_app(streamable_http_path="/mcp", stateless_http=True)
+        lifespans.append(inner)
+        mounts.append(Mount(f"/o/{name}", app=inner))
     return Starlette(routes=mounts, lifespan=_lifespans(lifespans)), checks
 
 
