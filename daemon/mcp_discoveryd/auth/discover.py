@@ -25,7 +25,7 @@ async def discover(
     http: httpx2.AsyncClient, server_url: str, challenge: httpx2.Response | None
 ) -> Found:
     """The token endpoint of ``server_url``'s authorization server; ``TokenError`` if none."""
-    from mcp.client.auth.utils import (
+    from ..discovery.transports.sdk_shim import (
         build_oauth_authorization_server_metadata_discovery_urls,
         build_protected_resource_metadata_discovery_urls,
         extract_resource_metadata_from_www_auth,

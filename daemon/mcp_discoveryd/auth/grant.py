@@ -91,7 +91,7 @@ async def request_token(
         ) from None
     if response.status_code != 200:
         raise _refusal(token_url, response.status_code, body, spec.secrets())
-    from mcp.shared.auth import OAuthToken
+    from ..discovery.transports.sdk_shim import OAuthToken
 
     try:
         parsed = OAuthToken.model_validate_json(body)
