@@ -188,3 +188,30 @@ async def test_sse_upstream_carries_the_token() -> None:
         async with UpstreamClient(settings()) as client:
             await client.fetch(sse)
     assert len(auth.requests) == 1  # a token was got for the SSE session's first request
+
+
+async def test_a_token_request_cancelled_midway_leaves_the_cache_whole() -> None:
+    """Cancelled while the token endpoint is slow: the lock is free and the next caller gets one."""
+    from mcp_discoveryd.auth.tokens import TokenCache
+
+    auth = AuthServer()
+    slow = anyio.Event()
+    original = auth.token
+
+    async def slow_token(request: object) -> object:
+        await slow.wait()
+        return await original(request)  # type: ignore[arg-type]
+
+    auth.token = slow_token  # type: ignore[assignment, method-assign]
+    async with serving(auth, ["q"]) as (base, _):
+        spec = oauth(f"{base}/token")
+        async with TokenCache() as tokens:
+            with anyio.move_on_after(0.5) as scope:
+                await tokens.token(spec, f"{base}/s/q/mcp")
+            assert scope.cancelled_caught
+            slow.set()
+            with anyio.fail_after(5):
+                token = await tokens.token(spec, f"{base}/s/q/mcp")
+            assert token.access.reveal() in auth.valid
+            (row,) = tokens.status()
+            assert row.held
