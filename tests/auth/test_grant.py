@@ -13,7 +13,7 @@ from mcp_discoveryd.auth.spec import OAuthSpec
 from mcp_discoveryd.auth.tokens import usable_until
 from mcp_discoveryd.secret import Secret
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)
 
 
 @given(client_id=TEXT, secret=TEXT, method=st.sampled_from(["basic", "post"]))
