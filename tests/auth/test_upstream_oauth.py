@@ -215,3 +215,25 @@ async def test_a_token_request_cancelled_midway_leaves_the_cache_whole() -> None
             assert token.access.reveal() in auth.valid
             (row,) = tokens.status()
             assert row.held
+
+
+async def test_mtls_client_certificate_to_the_token_endpoint(redis_tls_files: TlsFiles) -> None:
+    """A token endpoint that requires a client certificate: served with one, refused without."""
+    from tests.auth.support import client_certificate
+
+    cert, key = client_certificate(redis_tls_files)
+    auth = AuthServer()
+    ca = str(redis_tls_files.ca_path)
+    async with (
+        serving(auth, ["m"]) as (base, _),
+        serving(auth, [], tls=redis_tls_files, mtls=True) as (tls_base, _),
+    ):
+        auth.base = base
+        with_cert = oauth(f"{tls_base}/token", ca_bundle=ca, client_cert=cert, client_key=key)
+        without = oauth(f"{tls_base}/token", ca_bundle=ca, scope="no-cert")
+        async with UpstreamClient(settings()) as client:
+            good = await client.fetch(protected(base, "m", with_cert))
+            bad = await client.fetch(protected(base, "m", without))
+    assert good.error is None, good.error
+    assert len(auth.requests) == 1  # the one without a certificate never got past TLS
+    assert bad.error is not None and bad.error.kind is ErrorKind.AUTH_FAILED
