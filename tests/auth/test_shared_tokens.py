@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.auth.authserver import CLIENT_ID, AuthServer
@@ -92,3 +93,51 @@ def test_sealed_tokens_round_trip_and_hold_no_clear_text(
     assert unseal(cipher, name, data) == token
     assert unseal(cipher, name + "x", data) is None
     assert unseal(token_cipher(OTHER_KEY), name, data) is None
+
+
+async def test_hosts_sharing_a_token_refresh_it_once_between_them(
+    redis_server: RedisServer,
+) -> None:
+    """Two daemons on one Redis: the refresh one makes ahead is the other's too (jittered timers)."""
+    auth = AuthServer(expires_in=2)
+    connection = RedisConnection.from_settings(redis_settings(redis_server.url), stats=CacheStats())
+    keys = KeySpace("mcpd")
+    try:
+        async with serving(auth, ["h"]) as (base, _):
+            spec = oauth(f"{base}/token", expiry_buffer=0.5)
+            url = f"{base}/s/h/mcp"
+            async with (
+                TokenCache(RedisTokens(connection, keys, KEY)) as a,
+                TokenCache(RedisTokens(connection, keys, KEY)) as b,
+            ):
+                with anyio.move_on_after(4.0):
+                    while True:
+                        for host in (a, b):
+                            token = await host.token(spec, url)
+                            assert auth.is_valid(token.access.reveal())
+                        await anyio.sleep(0.05)
+    finally:
+        await connection.aclose()
+    # one host alone: the first token and a refresh about every 1.1 s (about 4); two apart: 8
+    assert 3 <= len(auth.requests) <= 6
+
+
+async def test_an_unreachable_redis_leaves_tokens_working_from_memory() -> None:
+    """The shared store down: tokens are got and kept here, nothing fails."""
+    auth = AuthServer()
+    dead = RedisConnection.from_settings(
+        redis_settings("redis://127.0.0.1:9/0"), stats=CacheStats(), socket_connect_timeout=0.5
+    )
+    try:
+        async with serving(auth, ["n"]) as (base, _):
+            spec = protected(base, "n", oauth(f"{base}/token"))
+            async with (
+                TokenCache(RedisTokens(dead, KeySpace("mcpd"), KEY)) as tokens,
+                UpstreamClient(settings(), tokens=tokens) as client,
+            ):
+                first = await client.fetch(spec)
+                second = await client.fetch(spec)
+    finally:
+        await dead.aclose()
+    assert first.error is None and second.error is None, first.error
+    assert len(auth.requests) == 1

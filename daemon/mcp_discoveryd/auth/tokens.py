@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import ssl
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the Redis store (and redis) only when configured
 logger = logging.getLogger(__name__)
 
 REFRESH_AT = 0.8  # of a token's usable span
+REFRESH_JITTER = 0.1  # of that span, taken off at random
 RETRY_MIN = 1.0  # seconds before a failed refresh ahead is tried again, doubled per failure
 REQUEST_LIMIT = 30.0  # seconds one token request (with discovery) may take
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -258,6 +260,21 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         except CacheUnavailableError as exc:
             logger.info("shared token store unavailable: %s", exc.reason)
 
+    async def _newer_shared(self, slot: _Slot, token: Token) -> bool:
+        """Another host refreshed already: take its token (True) instead of asking again."""
+        assert self._shared is not None
+        try:
+            found = await self._shared.get(slot.spec.identity(slot.server_url))
+        except CacheUnavailableError as exc:
+            logger.info("shared token store unavailable: %s", exc.reason)
+            return False
+        if found is None or found.obtained_at <= token.obtained_at:
+            return False
+        if not self._usable(slot, found, self._clock()):
+            return False
+        self._keep(slot, found)
+        return True
+
     async def _refresh_ahead(self, slot: _Slot, generation: int) -> None:
         """Refresh before the token stops being used; a newer token ends this timer."""
         token = slot.token
@@ -266,13 +283,18 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         until = usable_until(token, slot.spec.expiry_buffer)
         assert until is not None
         delay = RETRY_MIN
+        # Jitter: hosts sharing one token do not all refresh at once; the first shares its new
+        # token, and the others find it in the store below instead of asking again.
+        at = REFRESH_AT - random.uniform(0.0, REFRESH_JITTER)
         await anyio.sleep(
-            max(0.0, token.obtained_at + REFRESH_AT * (until - token.obtained_at) - self._clock())
+            max(0.0, token.obtained_at + at * (until - token.obtained_at) - self._clock())
         )
         while slot.generation == generation:
             async with slot.lock:
                 if slot.generation != generation:
                     return  # replaced meanwhile (a 401, another path)
+                if self._shared is not None and await self._newer_shared(slot, token):
+                    return
                 try:
                     await self._get(slot, refresh=token.refresh is not None)
                     return
