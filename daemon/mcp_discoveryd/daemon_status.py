@@ -160,6 +160,7 @@ def oauth_rows(daemon: Daemon) -> list[JSONObject]:
                     "token_held": state.held,
                     "expires_at": _iso(state.expires_at),
                     "last_error": state.last_error,
+                    "login_required": state.login_required,
                 }
             )
     return rows

@@ -13,14 +13,15 @@ One Starlette app serves both sides on one origin:
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.servers.sdk_servers import build_high
@@ -42,6 +43,7 @@ class AuthServer:
     methods: list[str] = field(default_factory=list)  # "basic" | "post", per token request
     headers_seen: list[dict[str, str]] = field(default_factory=list)
     base: str = ""  # set once serving
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (challenge, redirect)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def revoke_all(self) -> None:
@@ -58,13 +60,22 @@ class AuthServer:
         self.headers_seen.append(dict(request.headers))
         client_id, secret, method = _client_auth(request, form)
         self.methods.append(method)
-        if client_id is None or self.clients.get(client_id) != secret:
+        # a public client (no secret) may use the code and refresh grants: PKCE is its proof
+        public = secret is None and form.get("grant_type") != "client_credentials"
+        if client_id not in self.clients or (not public and self.clients[client_id] != secret):
             return JSONResponse(
                 {"error": "invalid_client", "error_description": "client authentication failed"},
                 status_code=401,
             )
         grant = form.get("grant_type")
-        if grant == "refresh_token":
+        if grant == "authorization_code":
+            issued = self.codes.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "")
+            digest = hashlib.sha256(verifier.encode()).digest()
+            expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if issued is None or issued != (expected, form.get("redirect_uri")):
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        elif grant == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
         elif grant != "client_credentials":
@@ -76,11 +87,21 @@ class AuthServer:
         body: dict[str, object] = {"access_token": access, "token_type": "bearer"}
         if self.expires_in is not None:
             body["expires_in"] = self.expires_in
-        if self.give_refresh:
+        if self.give_refresh or grant == "authorization_code":
             refresh = f"rt-{n}"
             self.refresh_tokens.add(refresh)
             body["refresh_token"] = refresh
         return JSONResponse(body)
+
+    async def authorize(self, request: Request) -> Response:
+        """The person's side, already agreed: a code bound to the PKCE challenge, redirected back."""
+        q = request.query_params
+        if q.get("client_id") not in self.clients or q.get("code_challenge_method") != "S256":
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        code = f"code-{next(self._ids)}"
+        self.codes[code] = (q["code_challenge"], q["redirect_uri"])
+        target = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
+        return RedirectResponse(target, status_code=302)
 
     async def metadata(self, request: Request) -> Response:
         return JSONResponse(
@@ -148,6 +169,7 @@ def build_app(
     checks: dict[str, BearerCheck] = {}
     mounts: list[Route | Mount] = [
         Route("/token", auth.token, methods=["POST"]),
+        Route("/authorize", auth.authorize),
         Route("/.well-known/oauth-authorization-server", auth.metadata),
         Route("/.well-known/oauth-protected-resource/s/{name}/mcp", auth.resource_metadata),
     ]

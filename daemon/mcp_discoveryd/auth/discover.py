@@ -19,6 +19,7 @@ class Found:
 
     token_url: str
     resource: str | None
+    authorization_url: str | None = None  # for the one-time browser login (auth/login.py)
 
 
 async def discover(
@@ -48,7 +49,9 @@ async def discover(
             continue
         go_on, metadata = await handle_auth_metadata_response(response)
         if metadata is not None:
-            return Found(str(metadata.token_endpoint), resource)
+            return Found(
+                str(metadata.token_endpoint), resource, str(metadata.authorization_endpoint)
+            )
         if not go_on:
             break
     raise TokenError(

@@ -37,12 +37,28 @@ class Token:
     obtained_at: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Code:
+    """An authorization code to exchange (RFC 6749 4.1.3), with its PKCE verifier (RFC 7636)."""
+
+    code: Secret
+    verifier: Secret
+    redirect_uri: str
+
+
 def token_form(
-    spec: OAuthSpec, resource: str | None, refresh: Secret | None = None
+    spec: OAuthSpec, resource: str | None, refresh: Secret | None = None, code: Code | None = None
 ) -> dict[str, str]:
     """The form of one token request, client authentication in the body when so configured."""
     form: dict[str, str] = dict(spec.extra_params)
-    if refresh is not None:
+    if code is not None:
+        form.update(
+            grant_type="authorization_code",
+            code=code.code.reveal(),
+            code_verifier=code.verifier.reveal(),
+            redirect_uri=code.redirect_uri,
+        )
+    elif refresh is not None:
         form.update(grant_type="refresh_token", refresh_token=refresh.reveal())
     else:
         form["grant_type"] = "client_credentials"
@@ -78,10 +94,11 @@ async def request_token(
     resource: str | None,
     *,
     refresh: Secret | None = None,
+    code: Code | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Token:
     """POST one token request; the token, or ``TokenError`` saying why (never with a secret)."""
-    form = token_form(spec, resource, refresh)
+    form = token_form(spec, resource, refresh, code)
     try:
         response = await http.post(token_url, data=form, headers=token_headers(spec))
         body = await response.aread()

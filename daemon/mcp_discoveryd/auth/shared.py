@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from ..config.settings import DaemonConfig
 from ..config.token_key import read_token_key
+from .logins import LoginStore
 from .tokens import TokenCache
 
 
@@ -14,8 +15,9 @@ from .tokens import TokenCache
 async def token_cache(config: DaemonConfig) -> AsyncIterator[TokenCache]:
     """The token cache of a running daemon, its refresh timers running; closed on exit."""
     key = read_token_key(config.cache)
+    logins = LoginStore(config.daemon.state_dir)
     if key is None or config.cache.backend != "redis":
-        async with TokenCache() as tokens:
+        async with TokenCache(logins=logins) as tokens:
             yield tokens
         return
     from ..cache.keys import KeySpace
@@ -29,7 +31,7 @@ async def token_cache(config: DaemonConfig) -> AsyncIterator[TokenCache]:
         settings.key_prefix, settings.key_secret.reveal() if settings.key_secret else None
     )
     try:
-        async with TokenCache(RedisTokens(connection, keys, key)) as tokens:
+        async with TokenCache(RedisTokens(connection, keys, key), logins=logins) as tokens:
             yield tokens
     finally:
         await connection.aclose()

@@ -14,6 +14,7 @@ DEFAULT_EXPIRY_BUFFER = 300.0  # seconds before expires_in a token stops being u
 MIN_KEY_CHARS = 32  # the secret a shared store's AES key is derived from (auth/store.py)
 
 ClientAuth = Literal["basic", "post"]  # client_secret_basic | client_secret_post
+Grant = Literal["client_credentials", "authorization_code"]  # the latter: a person logs in once
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class OAuthSpec:
 
     client_id: str
     client_secret: Secret | None = None
+    grant: Grant = "client_credentials"
     token_url: str | None = None  # None: found by MCP authorization discovery
     scope: str | None = None
     audience: str | None = None
@@ -34,6 +36,7 @@ class OAuthSpec:
     ca_bundle: str | None = None  # verifies the authorization server (None: the system's)
     enforce_https: bool = True  # refuse a token endpoint over plain HTTP (loopback aside)
     expiry_buffer: float = DEFAULT_EXPIRY_BUFFER
+    authorization_url: str | None = None  # authorization_code: None means found by discovery
 
     def secrets(self) -> tuple[Secret, ...]:
         """What text about this client is scrubbed of."""

@@ -33,6 +33,7 @@ from ..errors import CacheUnavailableError, TokenError
 from ..secret import Secret
 from .discover import Found, discover
 from .grant import Token, request_token
+from .logins import Login, LoginStore
 from .spec import OAuthSpec
 
 if TYPE_CHECKING:  # the Redis store (and redis) only when configured
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # the Redis store (and redis) only when configured
 
 logger = logging.getLogger(__name__)
 
+LOGIN_REQUIRED = "a person must log in once more: run `mcp-discoveryd auth login SERVER`"
 REFRESH_AT = 0.8  # of a token's usable span
 REFRESH_JITTER = 0.1  # of that span, taken off at random
 RETRY_MIN = 1.0  # seconds before a failed refresh ahead is tried again, doubled per failure
@@ -64,6 +66,7 @@ class TokenStatus:
     held: bool
     expires_at: float | None
     last_error: str | None
+    login_required: bool = False  # authorization_code: a person must run `auth login` (again)
 
 
 @dataclass(eq=False)
@@ -84,9 +87,14 @@ class TokenCache(anyio.AsyncContextManagerMixin):
     """Tokens of every OAuth-protected upstream; ``async with`` it to run the refresh timers."""
 
     def __init__(
-        self, shared: SharedTokens | None = None, *, clock: Callable[[], float] = time.time
+        self,
+        shared: SharedTokens | None = None,
+        *,
+        logins: LoginStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._shared = shared
+        self._logins = logins  # refresh tokens of authorization_code servers (auth login)
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._clients: dict[tuple[str | None, str | None, str | None], httpx2.AsyncClient] = {}
@@ -130,7 +138,8 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         token = slot.token
         held = token is not None and self._usable(slot, token, self._clock())
         expires = None if token is None else token.expires_at
-        return TokenStatus(slot.label, spec.client_id, held, expires, slot.last_error)
+        login = slot.last_error is not None and slot.last_error.startswith(LOGIN_REQUIRED)
+        return TokenStatus(slot.label, spec.client_id, held, expires, slot.last_error, login)
 
     async def token(
         self,
@@ -178,6 +187,8 @@ class TokenCache(anyio.AsyncContextManagerMixin):
     def ready(self, spec: OAuthSpec, server_url: str) -> bool:
         """True when a token can be asked for before the upstream says how (a 401)."""
         slot = self._slot(spec, server_url)
+        if spec.grant == "authorization_code":
+            return True  # the login left the token endpoint; no 401 can help
         return spec.token_url is not None or slot.found is not None or slot.token is not None
 
     def _usable(self, slot: _Slot, token: Token, now: float) -> bool:
@@ -204,34 +215,11 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         http = self._client(spec)
         try:
             with anyio.fail_after(REQUEST_LIMIT):
-                found = slot.found
-                if found is None:
-                    if spec.token_url is not None:
-                        found = Found(spec.token_url, spec.resource)
-                    else:
-                        found = await discover(http, slot.server_url, challenge)
-                    _check_secure(spec, found.token_url)
-                    slot.found = found
-                resource = spec.resource or found.resource
-                old = slot.token
-                use_refresh = old.refresh if refresh and old is not None else None
-                self.requests += 1
-                try:
-                    token = await request_token(
-                        http,
-                        spec,
-                        found.token_url,
-                        resource,
-                        refresh=use_refresh,
-                        clock=self._clock,
-                    )
-                except TokenError:
-                    if use_refresh is None:
-                        raise
-                    self.requests += 1  # the refresh token was refused: a new grant instead
-                    token = await request_token(
-                        http, spec, found.token_url, resource, clock=self._clock
-                    )
+                token = await (
+                    self._from_login(slot, http)
+                    if spec.grant == "authorization_code"
+                    else self._grant(slot, http, challenge, refresh)
+                )
         except TimeoutError:
             slot.last_error = "timeout"
             raise TokenError("unreachable", "token request timed out") from None
@@ -242,6 +230,67 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         self._keep(slot, token)
         if self._shared is not None and token.expires_at is not None:
             await self._share(slot, token)
+        return token
+
+    async def _grant(
+        self,
+        slot: _Slot,
+        http: httpx2.AsyncClient,
+        challenge: httpx2.Response | None,
+        refresh: bool,
+    ) -> Token:
+        """Client credentials (or the refresh token they came with)."""
+        spec = slot.spec
+        found = slot.found
+        if found is None:
+            if spec.token_url is not None:
+                found = Found(spec.token_url, spec.resource)
+            else:
+                found = await discover(http, slot.server_url, challenge)
+            check_secure(spec, found.token_url)
+            slot.found = found
+        resource = spec.resource or found.resource
+        old = slot.token
+        use_refresh = old.refresh if refresh and old is not None else None
+        self.requests += 1
+        try:
+            token = await request_token(
+                http,
+                spec,
+                found.token_url,
+                resource,
+                refresh=use_refresh,
+                clock=self._clock,
+            )
+        except TokenError:
+            if use_refresh is None:
+                raise
+            self.requests += 1  # the refresh token was refused: a new grant instead
+            token = await request_token(http, spec, found.token_url, resource, clock=self._clock)
+        return token
+
+    async def _from_login(self, slot: _Slot, http: httpx2.AsyncClient) -> Token:
+        """authorization_code: refresh from the token a person's login left; never a new grant."""
+        spec = slot.spec
+        identity = spec.identity(slot.server_url)
+        login = None if self._logins is None else self._logins.read(identity)
+        held = None if slot.token is None else slot.token.refresh
+        refresh = held or (None if login is None else login.refresh)
+        token_url = spec.token_url or (None if login is None else login.token_url)
+        if refresh is None or token_url is None:
+            raise TokenError("login_required", LOGIN_REQUIRED)
+        check_secure(spec, token_url)
+        self.requests += 1
+        try:
+            token = await request_token(
+                http, spec, token_url, spec.resource, refresh=refresh, clock=self._clock
+            )
+        except TokenError as exc:
+            if exc.reason in ("refused", "invalid_client"):
+                raise TokenError("login_required", f"{LOGIN_REQUIRED} ({exc})") from None
+            raise
+        if self._logins is not None and token.refresh is not None and token.refresh != refresh:
+            self._logins.write(identity, Login(token.refresh, token_url))  # rotated
         return token
 
     def _keep(self, slot: _Slot, token: Token) -> None:
@@ -309,7 +358,7 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         client = self._clients.get(setup)
         if client is None:
             client = self._clients[setup] = httpx2.AsyncClient(
-                verify=_ssl_context(spec),
+                verify=ssl_context_for(spec),
                 trust_env=True,
                 follow_redirects=False,
                 timeout=httpx2.Timeout(REQUEST_LIMIT, connect=10.0),
@@ -317,7 +366,8 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         return client
 
 
-def _ssl_context(spec: OAuthSpec) -> ssl.SSLContext:
+def ssl_context_for(spec: OAuthSpec) -> ssl.SSLContext:
+    """The TLS context toward ``spec``'s authorization server: its CA bundle, its client cert."""
     context = (
         ssl.create_default_context(cafile=spec.ca_bundle)
         if spec.ca_bundle
@@ -328,7 +378,8 @@ def _ssl_context(spec: OAuthSpec) -> ssl.SSLContext:
     return context
 
 
-def _check_secure(spec: OAuthSpec, token_url: str) -> None:
+def check_secure(spec: OAuthSpec, token_url: str) -> None:
+    """``TokenError`` (insecure) for a plain-HTTP token endpoint while HTTPS is enforced."""
     parts = urlsplit(token_url)
     if spec.enforce_https and parts.scheme != "https" and parts.hostname not in LOOPBACK:
         raise TokenError(

@@ -5,7 +5,8 @@ TOML keys: ``client_id``, ``client_secret`` (a secret; ``${VAR}`` expands like
 any other), ``token_url`` (omitted: MCP authorization discovery), ``scope``,
 ``audience``, ``resource``, ``client_auth`` ("basic" | "post"), ``extra_params``,
 ``headers``, ``client_cert``, ``client_key``, ``ca_bundle``, ``enforce_https``
-(default true), ``expiry_buffer`` (a duration, default 300 s), ``enabled``.
+(default true), ``expiry_buffer`` (a duration, default 300 s), ``enabled``,
+``grant_type`` ("client_credentials" | "authorization_code"), ``authorization_url``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class OAuthTable(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 
     enabled: bool = True
-    grant_type: Literal["client_credentials"] = "client_credentials"
+    # authorization_code: a person logs in once (``mcp-discoveryd auth login``), the daemon
+    # refreshes from the refresh token kept in its state directory
+    grant_type: Literal["client_credentials", "authorization_code"] = "client_credentials"
+    authorization_url: str | None = None  # authorization_code; omitted: found by discovery
     client_id: str = Field(min_length=1)
     client_secret: str | None = None
     token_url: str | None = None
@@ -149,6 +153,8 @@ def _checked(table: OAuthTable, path: KeyPath, base_dir: Path, problems: Problem
     return OAuthSpec(
         client_id=table.client_id,
         client_secret=None if table.client_secret is None else Secret(table.client_secret),
+        grant=table.grant_type,
+        authorization_url=table.authorization_url,
         token_url=table.token_url,
         scope=table.scope,
         audience=table.audience,

@@ -127,6 +127,8 @@ class DaemonSettings:
 
     # "after-preload": ready once every server's first discovery ended (or preload_timeout)
     ready: Literal["after-preload", "at-once"] = "after-preload"
+    # where `auth login` keeps refresh tokens (files 0600; the unit's StateDirectory)
+    state_dir: StrictStr = Field(default="/var/lib/mcp-discoveryd", min_length=1)
     preload_timeout: PositiveDuration = 120.0
     shutdown_timeout: Duration = 10.0  # in-flight discoveries may finish this long, then cancelled
     retry_initial: PositiveDuration = 1.0  # backoff after a failed refresh, doubled per failure
