@@ -237,3 +237,24 @@ async def test_mtls_client_certificate_to_the_token_endpoint(redis_tls_files: Tl
     assert good.error is None, good.error
     assert len(auth.requests) == 1  # the one without a certificate never got past TLS
     assert bad.error is not None and bad.error.kind is ErrorKind.AUTH_FAILED
+
+
+async def test_a_token_nobody_asks_for_stops_being_refreshed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server gone (a reload removed it): its timer lets the token lapse and drops it."""
+    from mcp_discoveryd.auth import tokens as tokens_module
+
+    monkeypatch.setattr(tokens_module, "IDLE_SPANS", 1)  # idle after one span (1.5 s here)
+    monkeypatch.setattr(tokens_module, "IDLE_MIN", 0.0)
+    auth = AuthServer(expires_in=2)
+    async with serving(auth, ["i"]) as (base, _):
+        spec = oauth(f"{base}/token", expiry_buffer=0.5)
+        url = f"{base}/s/i/mcp"
+        async with tokens_module.TokenCache() as tokens:
+            await tokens.token(spec, url)
+            await anyio.sleep(4.0)
+            assert tokens.status() == []  # dropped once idle
+            assert len(auth.requests) == 2  # the first, one refresh while still recent, no more
+            await tokens.token(spec, url)  # asked again: got on demand
+    assert len(auth.requests) == 3

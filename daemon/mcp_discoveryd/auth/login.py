@@ -25,7 +25,7 @@ from .discover import discover
 from .grant import Code, request_token
 from .logins import Login, LoginStore
 from .spec import OAuthSpec
-from .tokens import check_secure, ssl_context_for
+from .tls import check_secure, ssl_context_for
 
 LOGIN_LIMIT = 300.0  # seconds a person has to finish in the browser
 MAX_REQUEST = 16 * 1024  # bytes of the browser's redirect request read at most

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -35,6 +33,7 @@ from .discover import Found, discover
 from .grant import Token, request_token
 from .logins import Login, LoginStore
 from .spec import OAuthSpec
+from .tls import check_secure, ssl_context_for
 
 if TYPE_CHECKING:  # the Redis store (and redis) only when configured
     from .store import SharedTokens
@@ -44,9 +43,12 @@ logger = logging.getLogger(__name__)
 LOGIN_REQUIRED = "a person must log in once more: run `mcp-discoveryd auth login SERVER`"
 REFRESH_AT = 0.8  # of a token's usable span
 REFRESH_JITTER = 0.1  # of that span, taken off at random
+# A token nobody asked for in this many spans (and at least IDLE_MIN seconds, beyond the
+# default 4 h tools refresh) is not refreshed again: its server may be gone.
+IDLE_SPANS = 3
+IDLE_MIN = 6 * 3600.0
 RETRY_MIN = 1.0  # seconds before a failed refresh ahead is tried again, doubled per failure
 REQUEST_LIMIT = 30.0  # seconds one token request (with discovery) may take
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def usable_until(token: Token, buffer: float) -> float | None:
@@ -81,6 +83,7 @@ class _Slot:
     found: Found | None = None
     generation: int = 0
     last_error: str | None = None
+    used_at: float = 0.0  # when a discovery last asked (the refresh timer stops when idle)
 
 
 class TokenCache(anyio.AsyncContextManagerMixin):
@@ -155,6 +158,7 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         ``challenge``: that 401, whose ``WWW-Authenticate`` may point discovery the way.
         """
         slot = self._slot(spec, server_url)
+        slot.used_at = self._clock()
         token = slot.token
         if (
             token is not None
@@ -338,6 +342,12 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         await anyio.sleep(
             max(0.0, token.obtained_at + at * (until - token.obtained_at) - self._clock())
         )
+        if self._clock() - slot.used_at > max(IDLE_SPANS * (until - token.obtained_at), IDLE_MIN):
+            # Nobody asked for a long while (a server removed by a reload, say): let the token
+            # lapse; the next discovery that needs one gets it then.
+            if self._slots.get(slot.spec.identity(slot.server_url)) is slot:
+                del self._slots[slot.spec.identity(slot.server_url)]
+            return
         while slot.generation == generation:
             async with slot.lock:
                 if slot.generation != generation:
@@ -364,24 +374,3 @@ class TokenCache(anyio.AsyncContextManagerMixin):
                 timeout=httpx2.Timeout(REQUEST_LIMIT, connect=10.0),
             )
         return client
-
-
-def ssl_context_for(spec: OAuthSpec) -> ssl.SSLContext:
-    """The TLS context toward ``spec``'s authorization server: its CA bundle, its client cert."""
-    context = (
-        ssl.create_default_context(cafile=spec.ca_bundle)
-        if spec.ca_bundle
-        else httpx2.create_ssl_context(trust_env=True)
-    )
-    if spec.client_cert:
-        context.load_cert_chain(spec.client_cert, spec.client_key)
-    return context
-
-
-def check_secure(spec: OAuthSpec, token_url: str) -> None:
-    """``TokenError`` (insecure) for a plain-HTTP token endpoint while HTTPS is enforced."""
-    parts = urlsplit(token_url)
-    if spec.enforce_https and parts.scheme != "https" and parts.hostname not in LOOPBACK:
-        raise TokenError(
-            "insecure", f"token endpoint {token_url} is not HTTPS and enforce_https is on"
-        )
