@@ -161,3 +161,25 @@ def test_enkrypt_mtls_without_a_certificate_is_a_problem(tmp_path: Path) -> None
     """OAUTH_USE_MTLS with no certificate path could never authenticate."""
     found = json_problems(tmp_path, _remote_doc({**ENKRYPT_OAUTH, "OAUTH_USE_MTLS": True}))
     assert any(k.endswith("OAUTH_CLIENT_CERT_PATH") for k in found)
+
+
+@given(secret=st.from_regex(r"[A-Za-z0-9_\-]{12,40}", fullmatch=True))
+def test_a_broken_oauth_table_never_shows_its_secret(secret: str) -> None:
+    """Problems in the table (a wrong type, a bad URL) quote no value: the secret stays out."""
+    text = (
+        SERVER
+        + f'client_secret = "{secret}"\nscope = 5\ntoken_url = "ftp://x/{secret}"\n'
+        + f'headers = {{ x-key = "{secret}" }}\nclient_auth = "{secret}"\n'
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        found = problems(Path(directory), text)
+    assert secret not in json.dumps(found)
+    assert len(found) >= 2
+
+
+def test_enkrypt_authorization_code_grant_is_read(tmp_path: Path) -> None:
+    """OAUTH_GRANT_TYPE authorization_code: a server a person logs in to once."""
+    doc = _remote_doc({**ENKRYPT_OAUTH, "OAUTH_GRANT_TYPE": "authorization_code"})
+    target = load_json(tmp_path, doc).gateways[0].servers[0].target
+    assert isinstance(target, RemoteTarget) and target.oauth is not None
+    assert target.oauth.grant == "authorization_code"
