@@ -77,3 +77,36 @@ def test_status_rows_say_how_long_ago_and_how_soon() -> None:
     assert "up 1h02m" in text and "cache redis degraded (down)" in text
     assert text.splitlines()[-1].split()[:7] == ["g", "s", "idle", "stale", "4", "2m10s", "ago"]
     assert text.rstrip().endswith("overdue 5s")
+
+
+def test_status_lists_oauth_tokens_held_and_when_they_expire() -> None:
+    """The OAuth table: one row per protected server, the token never (it is not in the reply)."""
+    status = {
+        "daemon": {
+            "state": "ready",
+            "oauth": [
+                {
+                    "gateway": "g",
+                    "server": "crm",
+                    "client_id": "mcpd",
+                    "token_held": True,
+                    "expires_at": "1970-01-01T00:05:00Z",
+                    "last_error": None,
+                },
+                {
+                    "gateway": "g",
+                    "server": "hr",
+                    "client_id": "mcpd",
+                    "token_held": False,
+                    "expires_at": None,
+                    "last_error": "token endpoint refused (invalid_client)",
+                },
+            ],
+        },
+        "servers": [],
+    }
+    lines = render_status(status, now=60).splitlines()
+    assert lines[-3].split() == ["GATEWAY", "SERVER", "CLIENT", "TOKEN", "EXPIRES", "LAST", "ERROR"]
+    assert lines[-2].split() == ["g", "crm", "mcpd", "held", "in", "4m00s", "-"]
+    assert lines[-1].split()[:5] == ["g", "hr", "mcpd", "none", "-"]
+    assert "invalid_client" in lines[-1]

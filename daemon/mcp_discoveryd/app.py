@@ -35,6 +35,8 @@ from .actors.deps import ActorDeps
 from .actors.invalidation import run_invalidation
 from .actors.supervisor import ActorSet, Handle
 from .actors.watcher import WatchPool
+from .auth.shared import token_cache
+from .auth.tokens import TokenCache
 from .cache import Cache, Coordinator, coordinator_for, open_cache
 from .config import load_config
 from .config.settings import DaemonConfig
@@ -102,6 +104,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         self._cache: Cache | None = None
         self._actors: ActorSet | None = None
         self._deps: ActorDeps | None = None
+        self.tokens: TokenCache | None = None  # upstream OAuth tokens, while running
 
     @property
     def cache(self) -> Cache:
@@ -147,14 +150,18 @@ class Daemon(anyio.AsyncContextManagerMixin):
             await stack.enter_async_context(exporting(self.config.telemetry))
             self._cache = await stack.enter_async_context(open_cache(self.config))
             bind_telemetry(self)
+            # upstream OAuth tokens: one cache for discovery and watched sessions
+            self.tokens = await stack.enter_async_context(token_cache(self.config))
             fetcher = self._fetcher
             if fetcher is None:
-                client = UpstreamClient(self.config.discovery)
+                client = UpstreamClient(self.config.discovery, tokens=self.tokens)
                 fetcher = await stack.enter_async_context(client)
             checks = self._checks
             if checks is None:
                 checks = await stack.enter_async_context(configured_guardrails(self.config))
-            watch = await stack.enter_async_context(WatchPool(self.config))  # list_changed
+            watch = await stack.enter_async_context(
+                WatchPool(self.config, self.tokens)
+            )  # list_changed
             async with anyio.create_task_group() as tg:
                 live = self.liveness
                 if self._handle_signals:

@@ -19,7 +19,7 @@ from . import __version__
 from .actors.messages import ActorState
 from .cache.status import iso_utc
 from .discovery.guardrails import tooldiff
-from .models import CacheEntry, CacheType, JSONObject
+from .models import CacheEntry, CacheType, JSONObject, RemoteTarget
 
 if TYPE_CHECKING:
     from .app import Daemon
@@ -139,7 +139,32 @@ class StatusRows:
             "actors": len(handles),
             "config_defined": len(daemon.config_entries),
             "watch": daemon.deps.watch.status() if daemon.deps.watch is not None else None,
+            "oauth": oauth_rows(daemon),
         }
+
+
+def oauth_rows(daemon: Daemon) -> list[JSONObject]:
+    """Per OAuth-protected server: whether a token is held and when it expires (never the token)."""
+    tokens = daemon.tokens
+    rows: list[JSONObject] = []
+    for gw in daemon.config.gateways:
+        for spec in gw.servers:
+            target = spec.target
+            if not isinstance(target, RemoteTarget) or target.oauth is None or tokens is None:
+                continue
+            state = tokens.status_of(target.oauth, target.url.reveal())
+            rows.append(
+                {
+                    "gateway": gw.id,
+                    "server": spec.name,
+                    "client_id": state.client_id,
+                    "token_held": state.held,
+                    "expires_at": _iso(state.expires_at),
+                    "last_error": state.last_error,
+                    "login_required": state.login_required,
+                }
+            )
+    return rows
 
 
 def _iso(epoch: float | None) -> str | None:

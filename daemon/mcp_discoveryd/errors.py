@@ -163,6 +163,26 @@ class GuardrailProviderError(DiscoverydError):
         super().__init__(failure)
 
 
+# --- upstream authorization --------------------------------------------------------
+
+
+class AuthError(DiscoverydError):
+    """Base class of upstream OAuth errors."""
+
+
+class TokenError(AuthError):
+    """No token could be got for an upstream; ``reason`` is a short code, never a secret.
+
+    Reasons: ``invalid_client`` (the server refused the client's credentials),
+    ``refused`` (another OAuth error), ``unreachable``, ``bad_reply``, ``discovery``
+    (no token endpoint could be found), ``insecure`` (plain HTTP while HTTPS is enforced).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 # --- daemon ----------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from . import accepted as _accepted
 from . import catalog as _catalog
+from .auth.spec import OAuthSpec
 from .secret import Secret, SecretUrl
 
 JSONObject = dict[str, Any]
@@ -77,10 +78,12 @@ class RemoteTarget:
     url: SecretUrl  # may carry a token in its query or userinfo
     transport: Transport = Transport.STREAMABLE_HTTP
     headers: Mapping[str, Secret] = field(default_factory=dict)  # every value a secret
+    oauth: OAuthSpec | None = None  # a bearer token got by client credentials (auth/)
 
     def secrets(self) -> tuple[Secret, ...]:
         """What upstream text about this server is scrubbed of."""
-        return (*self.headers.values(), *self.url.secrets())
+        own = () if self.oauth is None else self.oauth.secrets()
+        return (*self.headers.values(), *self.url.secrets(), *own)
 
 
 Target = StdioTarget | RemoteTarget
@@ -154,6 +157,7 @@ class ErrorKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     OVERSIZED = "oversized_reply"
     BLOCKED = "blocked"
+    AUTH_FAILED = "auth_failed"  # no OAuth token could be got for the upstream
     INTERNAL = "internal"
 
 

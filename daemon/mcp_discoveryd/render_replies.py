@@ -45,7 +45,33 @@ def render_status(status: JSONObject, now: float | None = None) -> str:
         )
     lines.append("")
     lines.extend(_table(rows))
+    if tokens := _objs(head.get("oauth")):  # upstream OAuth: whether held and until when
+        oauth = [["GATEWAY", "SERVER", "CLIENT", "TOKEN", "EXPIRES", "LAST ERROR"]]
+        for row in tokens:
+            oauth.append(
+                [
+                    str(row.get("gateway", "")),
+                    str(row.get("server", "")),
+                    str(row.get("client_id", "")),
+                    "held" if row.get("token_held") else "none",
+                    _until(row.get("expires_at"), now),
+                    one_line(str(row.get("last_error") or "")) or "-",
+                ]
+            )
+        lines.append("")
+        lines.extend(_table(oauth))
     return "\n".join(lines)
+
+
+def _until(iso: object, now: float) -> str:
+    """When an ISO time comes: "in 4m10s", or how long ago it passed."""
+    if not isinstance(iso, str):
+        return "-"
+    try:
+        then = datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return "-"
+    return f"in {_span(then - now)}" if then >= now else f"{_span(now - then)} ago"
 
 
 def render_discovered(reply: JSONObject) -> str:

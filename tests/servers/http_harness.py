@@ -7,6 +7,7 @@ async with serve_app(build_high().streamable_http_app()) as base:
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,12 +37,13 @@ class _Server(uvicorn.Server):
 
 @asynccontextmanager
 async def serve_app(
-    app: ASGIApp, tls: TlsFiles | None = None, *, port: int = 0
+    app: ASGIApp, tls: TlsFiles | None = None, *, port: int = 0, client_ca: str | None = None
 ) -> AsyncIterator[str]:
     """Serve ``app`` until the block ends; yields the base URL (``http://127.0.0.1:PORT``).
 
     With ``tls``, the server speaks HTTPS with that certificate (``https://...``); with
-    ``port``, on that port (a server restarted where its clients expect it), else a free one.
+    ``port``, on that port (a server restarted where its clients expect it), else a free one;
+    with ``client_ca``, only clients with a certificate signed by it get through (mTLS).
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -53,6 +55,8 @@ async def serve_app(
         timeout_graceful_shutdown=1,
         ssl_certfile=None if tls is None else tls.cert_path,
         ssl_keyfile=None if tls is None else tls.key_path,
+        ssl_ca_certs=client_ca,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
     )
     server = _Server(config)
     try:

@@ -39,6 +39,7 @@ from ..models import JSONObject, RemoteTarget, ServerSpec
 from .messages import ListChanged
 
 if TYPE_CHECKING:
+    from ..auth.tokens import TokenCache
     from ..discovery.transports.client import SharedClient
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,12 @@ class WatchStats:
 class WatchPool(anyio.AsyncContextManagerMixin):
     """What every watcher shares: the bound on open sessions and one HTTP client."""
 
-    def __init__(self, config: DaemonConfig) -> None:
+    def __init__(self, config: DaemonConfig, tokens: TokenCache | None = None) -> None:
         self.config = config
         settings = config.daemon
         self._slots = anyio.CapacityLimiter(max(1, settings.max_watched))
         self._http: SharedClient | None = None
+        self._tokens = tokens  # the daemon's OAuth tokens (one cache with discovery's)
         self.stats = WatchStats()
         self.rng = random.Random()
 
@@ -95,7 +97,8 @@ class WatchPool(anyio.AsyncContextManagerMixin):
             from ..discovery.transports.client import SharedClient
             from ..discovery.upstream import wire_cap
 
-            self._http = SharedClient(wire_cap(self.config.discovery.max_reply_bytes))
+            cap = wire_cap(self.config.discovery.max_reply_bytes)
+            self._http = SharedClient(cap, tokens=self._tokens)
         return self._http
 
     @asynccontextmanager

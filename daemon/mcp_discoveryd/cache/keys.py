@@ -11,6 +11,8 @@ Layout (``P`` is the configured prefix, ``G`` the gateway's hash, ``S`` the serv
     P:v1:{G}:lease:S  refresh lease of (gateway, server)     STRING token, PX = lease TTL
     P:v1:events       pub/sub channel: "updated"/"cleared" events (cache/events.py)
     P:v1:clears       recent clears, event -> time (ms), for a resync    ZSET
+    P:v1:oauth:T      upstream OAuth token of (server, client) T, AES-GCM sealed (auth/store.py)
+                                                             STRING, PX = time to its expiry
 
 Identifiers are hashed with HMAC-SHA256 under the configured secret (plain
 SHA-256 without one) and cut to 128 bits, so no gateway id or API key ever
@@ -68,6 +70,10 @@ class KeySpace:
         """The server's identifier as it appears in keys and index members."""
         h: str = self._hash("server", server_name)
         return h
+
+    def token_key(self, identity: str) -> str:
+        """Where the OAuth token of one (server, client) identity lives, sealed."""
+        return f"{self.root}:oauth:{self._hash('oauth', identity)}"
 
     def member(self, cache_type: CacheType, server_name: str | None) -> str:
         """The entry's field in its gateway's index: ``t:S`` or ``c``."""

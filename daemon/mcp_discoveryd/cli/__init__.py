@@ -100,6 +100,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_daemon(args)
     if args.command == "mcp":
         return mcp_bridge(args)
+    if args.command == "auth":
+        from .login import auth_login
+
+        return auth_login(args)
     if args.command == "discover" and args.config is not None:
         return discover(args)
     return ask_daemon(args)

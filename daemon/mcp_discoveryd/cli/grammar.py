@@ -145,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="also install this drop-in: notify-reload (253+), internet, admin-group",
     )
+    auth = command(commands, "auth", "upstream OAuth that needs a person once")
+    auth_commands = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
+    login = command(
+        auth_commands, "login", "log in once in a browser (PKCE) for an authorization_code server"
+    )
+    login.add_argument("server", help="the server's name in the config")
+    login.add_argument("--config", required=True, help="TOML or enkrypt_mcp_config.json")
+    login.add_argument("--gateway", help="the server's gateway, when several have one so named")
+    login.add_argument(
+        "--state-dir", help="keep the refresh token here (default: [daemon] state_dir)"
+    )
+    login.add_argument("--no-browser", action="store_true", help="only print the address to open")
     add_daemon_commands(commands, command)
     return parser
 

@@ -10,6 +10,7 @@ from typing import Any
 from ..models import RemoteTarget, ServerSpec, StdioTarget, ToolPolicy, Transport
 from .enkrypt_keys import DENY_ENTRY_KEYS, SERVER_KEYS, TARGET_KEYS, check_keys
 from .enkrypt_schema import EnkryptServer, RemoteConfig, StdioConfig
+from .oauth import oauth_from_enkrypt
 from .problems import KeyPath, Problems, validate
 from .sections import Settings, check_glob
 from .targets import (
@@ -55,6 +56,13 @@ def read_server(raw: object, path: KeyPath, where: ServerContext) -> ServerSpec 
     target = _target(server.config, (*path, "config"), where.base_dir, problems)
     if target is None:
         return None
+    if isinstance(raw, dict) and raw.get("oauth_config") is not None:
+        oauth_path = (*path, "oauth_config")
+        oauth = oauth_from_enkrypt(raw["oauth_config"], oauth_path, where.base_dir, problems)
+        if oauth is not None and isinstance(target, RemoteTarget):
+            target = dataclasses.replace(target, oauth=oauth)
+        elif oauth is not None:
+            where.warnings.add(oauth_path, "oauth_config applies to remote servers (url) only")
     defaults = where.tool_defaults
     extra = [p for p, _ in denied if p not in defaults.denied_tools]
     reasons = tuple((p, reason) for p, reason in denied if reason)

@@ -31,6 +31,7 @@ from .settings import (
     GuardrailProviderSettings,
     TelemetrySettings,
 )
+from .token_key import token_sharing_problems
 
 __all__ = [
     "Duration",
@@ -147,6 +148,8 @@ def check_cache(settings: CacheSettings, path: KeyPath, problems: Problems) -> N
         problems.add((*path, "sentinels"), "sentinel credentials are set but no sentinels")
     if settings.cluster and settings.sentinels:
         problems.add((*path, "cluster"), "choose Redis Cluster or Sentinel, not both")
+    for key, message in token_sharing_problems(settings):
+        problems.add((*path, key), message)
     url_problems = check_redis_url(settings.url.reveal()) if settings.url else []
     for message in url_problems:
         problems.add((*path, "url"), message)

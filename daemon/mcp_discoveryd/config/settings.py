@@ -82,6 +82,11 @@ class CacheSettings:
     max_entries: StrictInt = Field(default=10_000, ge=1)  # memory backend bound
     max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
     enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
+    # Upstream OAuth tokens in Redis too (auth/store.py), sealed with AES-GCM under a key
+    # derived from token_key (use "${VAR}") or the first line of token_key_file.
+    share_tokens: StrictBool = False
+    token_key: SecretText | None = None
+    token_key_file: StrictStr | None = None
 
 
 DEFAULT_SOCKET = "/run/mcp-discoveryd/control.sock"
@@ -122,6 +127,8 @@ class DaemonSettings:
 
     # "after-preload": ready once every server's first discovery ended (or preload_timeout)
     ready: Literal["after-preload", "at-once"] = "after-preload"
+    # where `auth login` keeps refresh tokens (files 0600; the unit's StateDirectory)
+    state_dir: StrictStr = Field(default="/var/lib/mcp-discoveryd", min_length=1)
     preload_timeout: PositiveDuration = 120.0
     shutdown_timeout: Duration = 10.0  # in-flight discoveries may finish this long, then cancelled
     retry_initial: PositiveDuration = 1.0  # backoff after a failed refresh, doubled per failure

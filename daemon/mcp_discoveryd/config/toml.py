@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +24,7 @@ from pydantic import Field
 from ..models import RemoteTarget, ServerSpec, StdioTarget, Transport
 from .envref import expand_tree, referenced_names
 from .limits import check_shape, parse_bounded
+from .oauth import oauth_from_toml
 from .problems import KeyPath, Problems, validate
 from .secrets import collect_secrets
 from .sections import (
@@ -54,7 +55,7 @@ _NAME_RULE = "use letters, digits, '_', '.' and '-' (at most 128, not starting w
 _SYNTAX = re.compile(r"(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)", re.DOTALL)
 _STDIO_KEYS = ("args", "env", "cwd", "inherit_env")
 _OWN_SECTIONS = ("discovery", "cache", "daemon", "control", "guardrails", "telemetry")
-_REMOTE_KEYS = ("transport", "headers")
+_REMOTE_KEYS = ("transport", "headers", "oauth")
 
 
 class Root(Section):
@@ -95,6 +96,7 @@ class ServerTable(Section):
     denied_tools: list[Glob] = Field(default_factory=list)
     guardrails: GuardrailOverrides | None = None
     watch: Literal["auto", "on", "off"] | None = None  # None: [daemon] watch
+    oauth: Any = None  # checked by config/oauth.py: the server's OAuth client
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,11 @@ def _target(
         for name, message in header_problems(table.headers):
             problems.add((*path, "headers", name), message)
         transport = Transport(table.transport)
-        return remote_target(table.url, transport, table.headers, context.expanded)
+        target = remote_target(table.url, transport, table.headers, context.expanded)
+        if table.oauth is None:
+            return target
+        oauth = oauth_from_toml(table.oauth, (*path, "oauth"), context.base_dir, problems)
+        return target if oauth is None else replace(target, oauth=oauth)
     problems.add(path, NO_TARGET)
     return None
 

@@ -25,6 +25,7 @@ import httpx2
 from mcp import MCPError
 from pydantic import ValidationError
 
+from ..errors import TokenError
 from ..models import ErrorKind, RemoteTarget, StdioTarget, Target, UpstreamError
 from ..secret import Secret, scrub
 from .listing import CatalogFault, PhaseClock
@@ -126,6 +127,8 @@ def from_exception(
     for leaf in found:
         if isinstance(leaf, CatalogFault):
             return subject.error(leaf.kind, leaf.message, watch)
+        if isinstance(leaf, TokenError):  # no OAuth token: the grant's own reason
+            return subject.error(ErrorKind.AUTH_FAILED, f"no OAuth token: {leaf}", None)
     if isinstance(watch, StdioWatch):
         if watch.gave_up == "oversized":
             return subject.error(

@@ -46,6 +46,7 @@ import anyio
 from anyio.abc import Process, TaskGroup
 
 from .. import __version__
+from ..auth.tokens import TokenCache
 from ..config.settings import DiscoverySettings
 from ..models import (
     CacheHint,
@@ -124,8 +125,11 @@ class SessionInfo:
 class UpstreamClient(anyio.AsyncContextManagerMixin):
     """Owns the one shared HTTP client and the stdio spawn admission; ``async with`` it."""
 
-    def __init__(self, settings: DiscoverySettings) -> None:
+    def __init__(self, settings: DiscoverySettings, tokens: TokenCache | None = None) -> None:
         self._settings = settings
+        # OAuth tokens of remote upstreams: the daemon's (shared with its watchers), or our own
+        self._own_tokens = tokens is None
+        self.tokens = TokenCache() if tokens is None else tokens
         self._admission = SpawnAdmission(
             settings.max_concurrent_spawns, policy=settings.spawn_admission
         )
@@ -142,7 +146,11 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         failure: Exception | None = None
         try:
             # The admission inside: a closing session's bug leaves in one exception group, not two.
-            async with anyio.create_task_group() as closing, self._admission:
+            async with (
+                anyio.create_task_group() as closing,
+                self._admission,
+                self._tokens_running(),
+            ):
                 self._closing = closing
                 try:
                     yield self
@@ -157,6 +165,15 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                     await http.aclose()
         if failure is not None:
             raise failure
+
+    @asynccontextmanager
+    async def _tokens_running(self) -> AsyncGenerator[None]:
+        """Our own token cache's refresh timers run while we do; a given one is its owner's."""
+        if not self._own_tokens:
+            yield
+            return
+        async with self.tokens:
+            yield
 
     @property
     def spawn_stats(self) -> SpawnStats:
@@ -200,7 +217,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         if self._closing is None:
             raise RuntimeError("UpstreamClient must be entered (async with) before fetch")
         if self._http is None:  # the first remote server: a stdio-only run never makes one
-            self._http = SharedClient(wire_cap(self._settings.max_reply_bytes))
+            self._http = SharedClient(wire_cap(self._settings.max_reply_bytes), tokens=self.tokens)
         watch = HttpWatch(transport=target.transport.value)
         opened = sse_transport if target.transport is Transport.SSE else streamable_transport
         transport = opened(self._http, target, watch, subject.timeout)

@@ -37,13 +37,17 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import httpx2
 
 from ... import __version__
 from ...models import RemoteTarget
 from .sdk_shim import stream_within_origin
+
+if TYPE_CHECKING:
+    from ...auth.bearer import Bearer
+    from ...auth.tokens import TokenCache
 
 CONNECT_TIMEOUT = 10.0  # seconds; never more than the server's own deadline
 MAX_CONNECTIONS = 512  # open connections, every upstream together
@@ -94,9 +98,15 @@ class SharedClient:
     """The httpx2 clients of every remote upstream (one per shard), and the cap on bodies."""
 
     def __init__(
-        self, max_body_bytes: int, limits: httpx2.Limits = LIMITS, shards: int = SHARDS
+        self,
+        max_body_bytes: int,
+        limits: httpx2.Limits = LIMITS,
+        shards: int = SHARDS,
+        *,
+        tokens: TokenCache | None = None,
     ) -> None:
         self.max_body_bytes = max_body_bytes
+        self.tokens = tokens  # OAuth-protected upstreams' tokens (None: no OAuth here)
         ssl_context = httpx2.create_ssl_context(trust_env=True)  # shared: each costs ~100 ms
         self._clients = [
             httpx2.AsyncClient(
@@ -114,8 +124,29 @@ class SharedClient:
         for client in self._clients:
             await client.aclose()
 
-    async def send(self, request: httpx2.Request, watch: HttpWatch) -> httpx2.Response:
-        """Send ``request``; the response's body (unread) comes decoded and capped."""
+    def bearer_for(self, target: RemoteTarget) -> Bearer | None:
+        """The OAuth side of ``target``'s requests; None when it has none."""
+        if target.oauth is None:
+            return None
+        if self.tokens is None:
+            raise RuntimeError("an OAuth-protected upstream needs a SharedClient with tokens")
+        from ...auth.bearer import Bearer
+
+        return Bearer(self.tokens, target.oauth, target.url.reveal())
+
+    async def send(
+        self, request: httpx2.Request, watch: HttpWatch, bearer: Bearer | None = None
+    ) -> httpx2.Response:
+        """Send ``request`` (with ``bearer``'s token); its body (unread) comes decoded and capped."""
+        if bearer is None:
+            return await self._send(request, watch)
+        before = len(watch.statuses)
+        response = await bearer.send(lambda again: self._send(again, watch), request)
+        if response.status_code < 400:  # a 401 answered by a new token was no failure
+            del watch.statuses[before:]
+        return response
+
+    async def _send(self, request: httpx2.Request, watch: HttpWatch) -> httpx2.Response:
         clients = self._clients
         client = clients[zlib.crc32(str(request.url).encode()) % len(clients)]
         inner = await client.send(request, stream=True)
@@ -137,7 +168,7 @@ class SharedClient:
     ) -> httpx2.AsyncClient:
         """A cheap client (tens of microseconds) for the SDK's code: it sends through ``send``."""
         return httpx2.AsyncClient(
-            transport=_Via(self, watch),
+            transport=_Via(self, watch, self.bearer_for(target)),
             headers={**DEFAULT_HEADERS, **revealed_headers(target)},
             # Reads, writes and pool waits are bounded by the server's deadline (the caller's
             # cancel scope); a timeout per socket operation would only repeat it, at a cost.
@@ -168,6 +199,7 @@ class Endpoint:
             "timeout": {"connect": connect, "read": None, "write": None, "pool": None}
         }
         self._client: httpx2.AsyncClient | None = None  # made for the first redirect
+        self._bearer = shared.bearer_for(target)
 
     async def __aenter__(self) -> Self:
         return self
@@ -185,7 +217,7 @@ class Endpoint:
         request = httpx2.Request(
             method, self.url, headers=merged, content=content, extensions=self._extensions
         )
-        response = await self._shared.send(request, self._watch)
+        response = await self._shared.send(request, self._watch, self._bearer)
         try:
             if not response.is_redirect:
                 yield response
@@ -232,12 +264,13 @@ def connect_timeout(limit_s: float) -> float:
 class _Via(httpx2.AsyncBaseTransport):
     """A cheap client's transport: the shared client; closing it leaves the shared one open."""
 
-    def __init__(self, shared: SharedClient, watch: HttpWatch) -> None:
+    def __init__(self, shared: SharedClient, watch: HttpWatch, bearer: Bearer | None) -> None:
         self._shared = shared
         self._watch = watch
+        self._bearer = bearer
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        return await self._shared.send(request, self._watch)
+        return await self._shared.send(request, self._watch, self._bearer)
 
     async def aclose(self) -> None:
         """The shared client outlives every connection."""

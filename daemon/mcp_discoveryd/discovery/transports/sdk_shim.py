@@ -12,7 +12,15 @@ import mcp.client.session as _session
 from mcp import MCPError
 from mcp.client._transport import Transport as SdkTransport
 from mcp.client._transport import TransportStreams
+from mcp.client.auth.utils import (  # MCP authorization discovery (auth/discover.py)
+    build_oauth_authorization_server_metadata_discovery_urls,
+    build_protected_resource_metadata_discovery_urls,
+    extract_resource_metadata_from_www_auth,
+    handle_auth_metadata_response,
+    handle_protected_resource_response,
+)
 from mcp.shared._httpx_utils import redirect_location, stream_within_origin
+from mcp.shared.auth import OAuthToken  # the token response model (auth/grant.py)
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
 from mcp.shared.message import ClientMessageMetadata, SessionMessage
@@ -21,10 +29,16 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 __all__ = [
     "MCP_PROTOCOL_VERSION_HEADER",
     "ClientMessageMetadata",
+    "OAuthToken",
     "SdkTransport",
     "SessionMessage",
     "TransportStreams",
+    "build_oauth_authorization_server_metadata_discovery_urls",
+    "build_protected_resource_metadata_discovery_urls",
     "cancelled_request_id_from_params",
+    "extract_resource_metadata_from_www_auth",
+    "handle_auth_metadata_response",
+    "handle_protected_resource_response",
     "is_own_connection_closed",
     "is_own_request_timeout",
     "redirect_location",
