@@ -74,7 +74,7 @@ async def footprint(servers: int, tools: int, idle: float, trace: bool = False) 
         preload = Clock.now().since(start)
         api = DaemonApi(daemon)
         held = [api.catalog("g", f"s{i}") for i in range(servers)]
-        loaded = sum(1 for e in held if e is not None and len(e.catalog.tools) == tools)
+        loaded = sum(1 for e in held if e is not None and e.catalog.tool_count == tools)
         del held
         ready = memory_mb()
         top = {"heap_mb": _heap_mb(), "top_lines": _top_lines()} if trace else None
