@@ -38,7 +38,7 @@ def render_status(status: JSONObject, now: float | None = None) -> str:
                 str(server.get("state", "")),
                 str(server.get("entry", "")),
                 str(server.get("tool_count", 0)),
-                _ago(server.get("fetched_at"), now),
+                _until(server.get("fetched_at"), now),
                 _in(server.get("next_run_in_s")),
                 _note(server),
             ]
@@ -156,16 +156,6 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
         ("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]).rstrip()
         for r in rows
     ]
-
-
-def _ago(iso: object, now: float) -> str:
-    if not isinstance(iso, str):
-        return "-"
-    try:
-        then = datetime.fromisoformat(iso).timestamp()
-    except ValueError:
-        return "-"
-    return f"{_span(now - then)} ago"
 
 
 def _in(seconds: object) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,6 +23,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tests.actors.support import write_config
+from tests.servers.http_harness import ReadyServer
 
 from mcp_discoveryd.api import DaemonApi
 from mcp_discoveryd.app import Daemon
@@ -47,18 +47,6 @@ def with_peer(app: ASGIApp, peer: Peer | None) -> ASGIApp:
     return wrapped
 
 
-class _Server(uvicorn.Server):
-    """uvicorn with an event for "listening"."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = anyio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
-
-
 @asynccontextmanager
 async def serve_uds(app: ASGIApp, path: str) -> AsyncIterator[None]:
     """Serve ``app`` with uvicorn (httptools) on a Unix socket at ``path`` until the block ends."""
@@ -70,7 +58,7 @@ async def serve_uds(app: ASGIApp, path: str) -> AsyncIterator[None]:
         http="httptools",
         timeout_graceful_shutdown=1,
     )
-    server = _Server(config)
+    server = ReadyServer(config)
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
         with anyio.fail_after(STARTUP_LIMIT):

@@ -23,7 +23,7 @@ from tests.cache.redis_config import TlsFiles
 STARTUP_LIMIT = 10.0
 
 
-class _Server(uvicorn.Server):
+class ReadyServer(uvicorn.Server):
     """uvicorn's server with an event for "listening" (it only offers a flag)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -58,7 +58,7 @@ async def serve_app(
         ssl_ca_certs=client_ca,
         ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca else ssl.CERT_NONE,
     )
-    server = _Server(config)
+    server = ReadyServer(config)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [sock])
