@@ -9,31 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.cache.strategies import json_values, tools
 
 from mcp_discoveryd.discovery.guardrails import tooldiff
 from mcp_discoveryd.models import AcceptedTool, JSONObject
-
-_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
-_json = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-_tools = st.fixed_dictionaries(
-    {
-        "name": st.text(min_size=1, max_size=8),
-        "inputSchema": st.dictionaries(st.text(max_size=5), _json),
-    },
-    optional={
-        "title": st.text(max_size=10),
-        "description": st.text(max_size=40),
-        "outputSchema": st.dictionaries(st.text(max_size=5), _json, max_size=3),
-        "annotations": st.dictionaries(st.text(max_size=5), _json, max_size=3),
-        "_meta": st.dictionaries(st.text(max_size=5), _json, max_size=3),
-    },
-)
 
 
 def _reordered(value: Any) -> Any:
@@ -45,13 +24,13 @@ def _reordered(value: Any) -> Any:
     return value
 
 
-@given(_tools, st.sampled_from([None, 0, 2, "\t"]))
+@given(tools, st.sampled_from([None, 0, 2, "\t"]))
 def test_hash_is_stable_under_key_order_and_whitespace(tool: JSONObject, indent: Any) -> None:
     reparsed = json.loads(json.dumps(_reordered(tool), indent=indent))
     assert tooldiff.tool_hash(reparsed) == tooldiff.tool_hash(tool)
 
 
-@given(_tools, st.sampled_from(tooldiff.COVERED), _json)
+@given(tools, st.sampled_from(tooldiff.COVERED), json_values)
 def test_hash_changes_when_any_covered_field_changes(
     tool: JSONObject, field: str, value: object
 ) -> None:
@@ -66,7 +45,7 @@ def test_hash_changes_when_any_covered_field_changes(
         assert [(c.kind, c.fields) for c in changes] == [("changed", (field,))]
 
 
-@given(_tools, _json)
+@given(tools, json_values)
 def test_meta_is_not_covered(tool: JSONObject, meta: object) -> None:
     assert tooldiff.tool_hash({**tool, "_meta": meta}) == tooldiff.tool_hash(tool)
 
@@ -153,7 +132,7 @@ def _stored_hash(value: object) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@given(_tools)
+@given(tools)
 def test_the_stored_form_of_an_accepted_tool_is_unchanged(tool: JSONObject) -> None:
     """Digests held as bytes still read and write the hex strings other daemons share."""
     record = tooldiff.accepted(tool)
@@ -167,7 +146,7 @@ def test_the_stored_form_of_an_accepted_tool_is_unchanged(tool: JSONObject) -> N
     assert AcceptedTool.from_json(json.loads(json.dumps(record.to_json()))) == record
 
 
-@given(_tools, st.sampled_from(tooldiff.COVERED[1:]), _json)
+@given(tools, st.sampled_from(tooldiff.COVERED[1:]), json_values)
 def test_a_change_against_a_stored_record_names_the_changed_field(
     tool: JSONObject, field: str, value: object
 ) -> None:
