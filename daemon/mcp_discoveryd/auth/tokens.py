@@ -200,12 +200,7 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         return until is None or now < until
 
     async def _from_shared(self, slot: _Slot, refused: Secret | None) -> Token | None:
-        assert self._shared is not None
-        try:
-            token = await self._shared.get(slot.spec.identity(slot.server_url))
-        except CacheUnavailableError as exc:
-            logger.info("shared token store unavailable: %s", exc.reason)
-            return None
+        token = await self._shared_token(slot)
         if token is None or token.access == refused or not self._usable(slot, token, self._clock()):
             return None
         self._keep(slot, token)
@@ -313,14 +308,18 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         except CacheUnavailableError as exc:
             logger.info("shared token store unavailable: %s", exc.reason)
 
-    async def _newer_shared(self, slot: _Slot, token: Token) -> bool:
-        """Another host refreshed already: take its token (True) instead of asking again."""
+    async def _shared_token(self, slot: _Slot) -> Token | None:
+        """The token the shared store holds for this slot; None when none or it is down."""
         assert self._shared is not None
         try:
-            found = await self._shared.get(slot.spec.identity(slot.server_url))
+            return await self._shared.get(slot.spec.identity(slot.server_url))
         except CacheUnavailableError as exc:
             logger.info("shared token store unavailable: %s", exc.reason)
-            return False
+            return None
+
+    async def _newer_shared(self, slot: _Slot, token: Token) -> bool:
+        """Another host refreshed already: take its token (True) instead of asking again."""
+        found = await self._shared_token(slot)
         if found is None or found.obtained_at <= token.obtained_at:
             return False
         if not self._usable(slot, found, self._clock()):
