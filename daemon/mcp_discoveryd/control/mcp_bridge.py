@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..errors import DaemonUnavailable
+from . import MCP_INSTRUCTIONS, MCP_SERVER_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +113,9 @@ def build_bridge(link: DaemonLink) -> Server[Any]:
             return types.CallToolResult(content=[text], is_error=True)
 
     return Server(
-        "mcp-discoveryd",
+        MCP_SERVER_NAME,
         version=__version__,
-        instructions="Read and manage the MCP discovery cache of this host's mcp-discoveryd.",
+        instructions=MCP_INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )

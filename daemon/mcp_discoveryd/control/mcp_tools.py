@@ -38,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 from .. import __version__
 from ..api import DaemonApi
 from ..errors import DiscoverydError
+from . import MCP_INSTRUCTIONS, MCP_SERVER_NAME
 from .mcp_tooldefs import TOOLS, ToolDef
 from .peer import peer_of
 
@@ -109,9 +110,9 @@ def build_server(api: DaemonApi, tools: Sequence[ToolDef[Any]] = TOOLS) -> Serve
         )
 
     return Server(
-        "mcp-discoveryd",
+        MCP_SERVER_NAME,
         version=__version__,
-        instructions="Read and manage the MCP discovery cache of this host's mcp-discoveryd.",
+        instructions=MCP_INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
