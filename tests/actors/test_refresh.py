@@ -64,4 +64,7 @@ async def test_a_refused_refresh_reads_the_cache_and_does_not_spin(tmp_path: Pat
         await anyio.sleep(max(0.0, entry.expires_at - time.time() - 0.3))
         assert refuser.asked[0] == ("g", "a")
         assert spawns(path, "a") == 1  # refused while fresh: the entry was read, not refreshed
-        assert daemon.actors.handles[("g", "a")].state.runs <= 4  # no busy loop
+        # no busy loop: after the preload run and the first refused turn, refused turns come
+        # no closer than half the first retry delay (1 s by default), however slow the host
+        since_due = time.time() - entry.refresh_at
+        assert daemon.actors.handles[("g", "a")].state.runs <= 2 + max(0.0, since_due) / 0.5

@@ -46,10 +46,9 @@ from .messages import (
     Update,
     interrupted,
 )
+from .schedule import due_after_success, refresh_due
 
 logger = logging.getLogger(__name__)
-
-LAG = 0.25  # of an entry's lead (expiry minus refresh_at): this daemon's own refresh delay
 
 
 class ServerActor:
@@ -218,10 +217,10 @@ class ServerActor:
             logger.warning("%s %s: blocked (%s)", trigger, name, "; ".join(outcome.violations))
             return
         if outcome.error is None:
-            due = self._due(entry) if entry is not None else now + self._backoff.maximum
+            due = due_after_success(
+                entry, now, shared=self._shared, backoff=self._backoff, rng=self._deps.rng
+            )
             self._scheduled_from = entry.fetched_at if entry is not None else None
-            if due <= now:  # the entry read instead (a refresh not granted) is due too: not a spin
-                due = now + self._backoff.delay(0, self._deps.rng)
             self._set(
                 phase="idle",
                 runs=runs,
@@ -294,13 +293,12 @@ class ServerActor:
         return max(0.0, due - self._deps.clock())
 
     def _due(self, entry: CacheEntry) -> float:
-        """When to refresh ``entry``: on a shared Redis, its ``refresh_at`` plus a lag of our
-        own (up to a quarter of its lead), so that daemons sharing the entry do not all wake
-        at once: the first refreshes, the others hear of it first and reschedule."""
-        if isinstance(self._deps.coordinator, LocalCoordinator):  # alone: nobody to defer to
-            return entry.refresh_at
-        lead = max(0.0, entry.expires_at - entry.refresh_at)
-        return entry.refresh_at + self._deps.rng.uniform(0.0, LAG * lead)
+        return refresh_due(entry, shared=self._shared, rng=self._deps.rng)
+
+    @property
+    def _shared(self) -> bool:
+        """True on a shared Redis: other daemons may refresh our entries first."""
+        return not isinstance(self._deps.coordinator, LocalCoordinator)
 
     def _entry(self) -> CacheEntry | None:
         sel = self.selection
