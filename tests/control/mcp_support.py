@@ -34,6 +34,8 @@ from mcp_discoveryd.control.peer import PEER_STATE_KEY, Peer
 ADMIN = Peer(pid=1, uid=0, gid=0, may_change=True)
 READER = Peer(pid=2, uid=4242, gid=4242, may_change=False)
 STARTUP_LIMIT = 10.0
+# no timer refresh mid-test, however slow the host: what a test sees changed, it changed
+LONG_TTL = 'tool_ttl = "1h"\nstale_grace = "1h"'
 
 
 def with_peer(app: ASGIApp, peer: Peer | None) -> ASGIApp:
@@ -58,15 +60,25 @@ async def serve_uds(app: ASGIApp, path: str) -> AsyncIterator[None]:
         http="httptools",
         timeout_graceful_shutdown=1,
     )
-    server = ReadyServer(config)
+    server, stopped = ReadyServer(config), anyio.Event()
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        finally:
+            stopped.set()
+
     async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
+        tg.start_soon(serve)
         with anyio.fail_after(STARTUP_LIMIT):
             await server.ready.wait()
         try:
             yield
         finally:
+            # also when the block failed: a shutdown, not a cancel, closes the socket
             server.should_exit = True
+            with anyio.CancelScope(shield=True), anyio.move_on_after(STARTUP_LIMIT):
+                await stopped.wait()
 
 
 @dataclass(frozen=True)
@@ -94,10 +106,13 @@ async def short_dir() -> AsyncIterator[Path]:
 async def served_daemon(
     tmp: Path, peers: Mapping[str, Peer | None], *, config: Path | None = None
 ) -> AsyncIterator[Served]:
-    """A daemon on raw stdio servers "a", "b" (discovered) and "c" (config-defined), its
-    MCP endpoint served on one socket per peer (``sockets[name]``)."""
+    """A daemon on raw stdio servers "a", "b" (discovered) and "c" (config-defined), TTL 1 h,
+    its MCP endpoint served on one socket per peer (``sockets[name]``)."""
     path = config or write_config(
-        tmp / "d.toml", {"a": [], "b": ["--tools", "5"], "c": []}, config_defined=["c"]
+        tmp / "d.toml",
+        {"a": [], "b": ["--tools", "5"], "c": []},
+        config_defined=["c"],
+        cache=LONG_TTL,
     )
     async with short_dir() as sockdir, Daemon(load_config(path)) as daemon:
         api = DaemonApi(daemon)
