@@ -13,7 +13,17 @@ const PALETTE = [
   "#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A6", "#705DA0",
   "#508642", "#CCA300", "#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477",
 ];
-const GREEN = "#73BF69"; // the base colour of Grafana's default thresholds
+// Grafana's dark-theme named colours, and its default thresholds (base green, red from 80)
+const NAMED = {
+  green: "#73BF69",
+  red: "#F2495C",
+  yellow: "#FADE2A",
+  orange: "#FF9830",
+  blue: "#5794F2",
+  purple: "#B877D9",
+  text: TEXT,
+};
+const THRESHOLDS = { mode: "absolute", steps: [{ color: "green", value: null }, { color: "red", value: 80 }] };
 
 function fixed(value, decimals) {
   return value.toFixed(Math.max(0, Math.min(decimals, 20)));
@@ -74,10 +84,43 @@ function format(unit, value, decimals) {
   }
 }
 
-function tickDecimals(ticks) {
-  if (ticks.length < 2) return undefined;
-  const step = Math.abs(ticks[1] - ticks[0]);
-  return step > 0 ? Math.max(0, -Math.floor(Math.log10(step))) : 0;
+// the fewest decimals that keep every tick's label distinct (after the unit's scaling)
+function tickLabels(unit, ticks) {
+  let labels = ticks.map((t) => format(unit, t, 0));
+  for (let d = 1; d <= 4 && new Set(labels).size < labels.length; d += 1) {
+    labels = ticks.map((t) => format(unit, t, d));
+  }
+  return labels;
+}
+
+const measure = document.createElement("canvas").getContext("2d");
+
+function labelWidth(labels) {
+  measure.font = FONT;
+  return Math.ceil(Math.max(24, ...(labels ?? []).map((l) => measure.measureText(l).width)));
+}
+
+function colour(name) {
+  return NAMED[name] ?? name;
+}
+
+// the colour of the last threshold step at or below the value (absolute mode)
+function thresholdColour(defaults, value) {
+  const steps = (defaults.thresholds ?? THRESHOLDS).steps;
+  let chosen = steps[0].color;
+  for (const step of steps) {
+    if (step.value === null || (value !== null && value >= step.value)) chosen = step.color;
+  }
+  return colour(chosen);
+}
+
+// value mappings of type "value": the mapped text, else the formatted number
+function display(panel, value) {
+  for (const mapping of panel.defaults.mappings ?? []) {
+    const hit = mapping.type === "value" && value !== null ? mapping.options[String(value)] : null;
+    if (hit && hit.text !== undefined) return hit.text;
+  }
+  return format(panel.unit, value);
 }
 
 function pad(n) {
@@ -140,11 +183,11 @@ function timeseries(body, panel, times, size) {
     select: { show: false },
     scales: { x: { time: true }, y: { range: (u, lo, hi) => yRange(lo, hi) } },
     axes: [
-      { ...axis, space: 80, values: (u, ticks) => ticks.map((t) => clock(t, span < 180)) },
+      { ...axis, space: 60, values: (u, ticks) => ticks.map((t) => clock(t, span < 180)) },
       {
         ...axis,
-        size: 64,
-        values: (u, ticks) => ticks.map((t) => format(panel.unit, t, tickDecimals(ticks))),
+        size: (u, labels) => labelWidth(labels) + 14, // as wide as its longest label
+        values: (u, ticks) => tickLabels(panel.unit, ticks),
       },
     ],
     series: [
@@ -175,17 +218,18 @@ function lastNotNull(values) {
   return null;
 }
 
-// Grafana's stat defaults: last non-null value, coloured by the default thresholds'
-// base colour, with an area sparkline; several series side by side, each named.
+// Grafana's stat defaults: the last non-null value (mapped, formatted), coloured by the
+// thresholds, over an area sparkline in that colour; several series side by side, named.
 function stat(body, panel, times, size) {
   const row = element("div", "stat-row", body);
   const width = size.width / panel.series.length - GRID.gap;
   panel.series.forEach((s) => {
+    const last = lastNotNull(s.values);
+    const tint = thresholdColour(panel.defaults, last);
     const tile = element("div", "stat-tile", row);
     tile.style.width = `${width}px`;
     element("div", "stat-name", tile, s.name);
-    const value = element("div", "stat-value", tile, format(panel.unit, lastNotNull(s.values)));
-    value.style.color = GREEN;
+    element("div", "stat-value", tile, display(panel, last)).style.color = tint;
     const spark = element("div", "stat-spark", tile);
     const options = {
       width,
@@ -195,7 +239,7 @@ function stat(body, panel, times, size) {
       select: { show: false },
       axes: [{ show: false }, { show: false }],
       scales: { x: { time: true }, y: { range: (u, lo, hi) => [Math.min(0, lo), hi + 0.1] } },
-      series: [{}, { stroke: GREEN, fill: "rgba(115, 191, 105, 0.15)", width: 1 }],
+      series: [{}, { stroke: tint, fill: `${tint}26`, width: 1 }], // 26: 15 % opacity
     };
     new uPlot(options, [times, s.values], spark);
   });

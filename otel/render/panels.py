@@ -14,7 +14,7 @@ import math
 import re
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class Panel:
     grid: dict[str, int]
     unit: str
     series: tuple[Series, ...]
+    defaults: dict[str, Any] = field(default_factory=dict)  # fieldConfig.defaults
 
     @property
     def drawable(self) -> bool:
@@ -81,6 +82,7 @@ class Evaluated:
                     "type": p.type,
                     "grid": p.grid,
                     "unit": p.unit,
+                    "defaults": p.defaults,
                     "series": [{"name": s.name, "values": list(s.values)} for s in p.series],
                 }
                 for p in self.panels
@@ -135,14 +137,16 @@ def evaluate(
                 name = legend(target.get("legendFormat"), row["metric"])
                 series.append(Series(name, tuple(values)))
         series.sort(key=lambda s: s.name)
+        defaults = raw.get("fieldConfig", {}).get("defaults", {})
         panels.append(
             Panel(
                 id=raw["id"],
                 title=raw["title"],
                 type=raw["type"],
                 grid={k: int(raw["gridPos"][k]) for k in ("x", "y", "w", "h")},
-                unit=raw.get("fieldConfig", {}).get("defaults", {}).get("unit", "short"),
+                unit=defaults.get("unit", "short"),
                 series=tuple(series),
+                defaults=defaults,
             )
         )
     return Evaluated(doc["title"], times, tuple(panels))

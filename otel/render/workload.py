@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "daemon" / "examples" / "servers" / "demo_server.py"
 RAW = ROOT / "tests" / "servers" / "raw_server.py"
 TOOL_TTL = 30  # seconds; a refresh lands at about 80 % of it
-OUTAGE = (40.0, 90.0, 50.0)  # from 40 s in, every 90 s, flaky fails for 50 s
+OUTAGE = (40.0, 90.0, 50.0)  # from 40 s in, every 90 s, flaky fails for 50 s...
+LAST_OUTAGE = 50.0  # ...and through the run's last 50 s, so the picture ends with it down
 CHANGE_EVERY = 55.0  # inventory's tool description changes this often
 INSTANCES = ("a", "b")
 
@@ -163,7 +164,8 @@ def drive(workdir: Path, running: list[Daemon], seconds: float) -> None:
     while (elapsed := time.monotonic() - started) < seconds:
         start, every, length = OUTAGE
         outage = workdir / "outage"
-        if elapsed >= start and (elapsed - start) % every < length:
+        periodic = elapsed >= start and (elapsed - start) % every < length
+        if periodic or elapsed >= seconds - LAST_OUTAGE:
             outage.touch()
         else:
             outage.unlink(missing_ok=True)

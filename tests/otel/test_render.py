@@ -1,15 +1,25 @@
 """otel/render: its query evaluation covers every panel of the dashboard, so the picture's
-tool cannot rot unnoticed (a panel it cannot draw, or draws empty, fails)."""
+tool cannot rot unnoticed (a panel of a type it cannot draw, or that no query answers, fails)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from otel.render.panels import DASHBOARD, Evaluated, Panel, Series, evaluate, legend
+from otel.render.page import HERE
+from otel.render.panels import (
+    DASHBOARD,
+    DRAWN_TYPES,
+    Evaluated,
+    Panel,
+    Series,
+    evaluate,
+    legend,
+)
 from tests.conftest import require_binary
 from tests.telemetry.daemon_run import run_daemon
 from tests.telemetry.prometheus import prometheus_over
@@ -50,6 +60,13 @@ def test_a_panel_type_the_page_does_not_draw_or_without_series_is_undrawable() -
     evaluated = _evaluated(drawn, unknown, gaps, empty)
     assert evaluated.undrawable() == ["pie", "empty"]
     assert evaluated.without_values() == ["gaps", "empty"]  # the picture's "No data"
+
+
+def test_the_page_draws_exactly_the_panel_types_the_evaluation_accepts() -> None:
+    script = (HERE / "page.js").read_text()
+    drawn = re.search(r"const DRAW = \{([^}]*)\}", script)
+    assert drawn is not None
+    assert {name.strip() for name in drawn[1].split(",")} == DRAWN_TYPES
 
 
 label = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
