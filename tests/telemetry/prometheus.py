@@ -49,8 +49,11 @@ def _number(value: float) -> str:
     return "NaN" if math.isnan(value) else repr(float(value))
 
 
-def openmetrics(points: list[Point]) -> str:
-    """Every point as OpenMetrics text, one family after another, samples in time order."""
+def openmetrics(points: list[Point], *, stamped: bool = True) -> str:
+    """Every point as OpenMetrics text, one family after another, samples in time order.
+
+    ``stamped=False`` leaves the timestamps out, as a scraped exporter does (otel/render).
+    """
     families: dict[str, list[Point]] = {}
     for p in points:
         families.setdefault(p.name, []).append(p)
@@ -73,11 +76,11 @@ def openmetrics(points: list[Point]) -> str:
                 if ts <= last:  # one sample per instant
                     continue
                 last = ts
-                stamp = f"{ts:.3f}"
+                stamp = f" {ts:.3f}" if stamped else ""
                 if spec.kind == "counter":
-                    lines.append(f"{family}_total{_labels(p)} {_number(p.value)} {stamp}")
+                    lines.append(f"{family}_total{_labels(p)} {_number(p.value)}{stamp}")
                 elif spec.kind == "gauge":
-                    lines.append(f"{family}{_labels(p)} {_number(p.value)} {stamp}")
+                    lines.append(f"{family}{_labels(p)} {_number(p.value)}{stamp}")
                 else:
                     running = 0
                     for bound, count in zip(
@@ -85,9 +88,9 @@ def openmetrics(points: list[Point]) -> str:
                     ):
                         running += count
                         le = "+Inf" if bound == float("inf") else _number(bound)
-                        lines.append(f"{family}_bucket{_labels(p, {'le': le})} {running} {stamp}")
-                    lines.append(f"{family}_sum{_labels(p)} {_number(p.sum)} {stamp}")
-                    lines.append(f"{family}_count{_labels(p)} {int(p.value)} {stamp}")
+                        lines.append(f"{family}_bucket{_labels(p, {'le': le})} {running}{stamp}")
+                    lines.append(f"{family}_sum{_labels(p)} {_number(p.sum)}{stamp}")
+                    lines.append(f"{family}_count{_labels(p)} {int(p.value)}{stamp}")
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
@@ -133,6 +136,14 @@ def prometheus_over(
     )
     config = workdir / "prometheus.yaml"
     config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+    with running_prometheus(binary, config, data) as url:
+        last = max(p.time_ns for p in points) / 1e9
+        yield Prometheus(url, last + 1.0)
+
+
+@contextmanager
+def running_prometheus(binary: str, config: Path, data: Path) -> Iterator[str]:
+    """Prometheus on a free loopback port with ``config`` over ``data``: its URL once ready."""
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -158,8 +169,7 @@ def prometheus_over(
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("prometheus did not become ready")
             time.sleep(0.1)
-        last = max(p.time_ns for p in points) / 1e9
-        yield Prometheus(url, last + 1.0)
+        yield url
     finally:
         process.terminate()
         try:
