@@ -80,7 +80,9 @@ def _run(daemon: SyncControlClient, args: argparse.Namespace) -> int:
         _print(args, reply, render_discovered)
         return EXIT_OK if reply.get("status") == "success" else EXIT_FAILED
     if command == "clear":
-        reply = daemon.clear(args.gateway, args.server, args.cache_type)
+        reply = daemon.clear(
+            args.gateway, args.server, args.cache_type, forget_logins=args.forget_logins
+        )
     elif command == "reload":
         reply = daemon.reload()
     else:

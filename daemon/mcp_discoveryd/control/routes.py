@@ -199,8 +199,11 @@ class ControlApp:
             gateway = self.index.resolve(config, gateway, body.server)
         elif gateway is not None:
             self.index.gateway(config, gateway)
-        check_clear(gateway, body.server, body.cache_type)
-        return Response.json(await self.api.clear(gateway, body.server, body.cache_type))
+        check_clear(gateway, body.server, body.cache_type, body.forget_logins)
+        reply = await self.api.clear(
+            gateway, body.server, body.cache_type, forget_logins=body.forget_logins
+        )
+        return Response.json(reply)
 
     async def reload(self, request: Request) -> Response:
         await request.parsed(ReloadBody)

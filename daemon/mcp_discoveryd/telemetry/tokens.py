@@ -7,25 +7,15 @@ client) share its token: its requests are counted once, under the first that nam
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..auth.spec import OAuthSpec
-from ..models import RemoteTarget
+from ..auth.clearing import oauth_servers
 from . import instruments as i
 from . import record
 
 if TYPE_CHECKING:
     from ..app import Daemon
-
-
-def oauth_servers(daemon: Daemon) -> Iterator[tuple[str, str, OAuthSpec, str]]:
-    """(gateway, server, its OAuth client, its URL) of every OAuth-protected server."""
-    for gateway in daemon.config.gateways:
-        for spec in gateway.servers:
-            target = spec.target
-            if isinstance(target, RemoteTarget) and target.oauth is not None:
-                yield gateway.id, spec.name, target.oauth, target.url.reveal()
 
 
 def bind_tokens(daemon: Daemon) -> None:
@@ -36,8 +26,8 @@ def bind_tokens(daemon: Daemon) -> None:
         if tokens is None:
             return []
         return [
-            (1.0 if tokens.status_of(oauth, url).held else 0.0, {i.GATEWAY: gw, i.SERVER: name})
-            for gw, name, oauth, url in oauth_servers(daemon)
+            (1.0 if tokens.status_of(s.oauth, s.url).held else 0.0, _where(s.gateway, s.server))
+            for s in oauth_servers(daemon.config)
         ]
 
     def requests() -> Iterable[tuple[float, record.Attributes]]:
@@ -46,14 +36,17 @@ def bind_tokens(daemon: Daemon) -> None:
             return []
         out: list[tuple[float, record.Attributes]] = []
         seen: set[str] = set()
-        for gw, name, oauth, url in oauth_servers(daemon):
-            identity = oauth.identity(url)
-            if identity in seen:
+        for s in oauth_servers(daemon.config):
+            if s.identity in seen:
                 continue
-            seen.add(identity)
-            for outcome, n in tokens.outcomes_of(oauth, url).items():
-                out.append((n, {i.GATEWAY: gw, i.SERVER: name, i.OUTCOME: outcome}))
+            seen.add(s.identity)
+            for outcome, n in tokens.outcomes_of(s.oauth, s.url).items():
+                out.append((n, {**_where(s.gateway, s.server), i.OUTCOME: outcome}))
         return out
 
     record.observe(i.TOKENS_HELD, held)
     record.observe(i.TOKEN_REQUESTS, requests)
+
+
+def _where(gateway: str, server: str) -> dict[str, str | int]:
+    return {i.GATEWAY: gateway, i.SERVER: server}
