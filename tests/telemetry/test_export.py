@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 CATALOGUE = {spec.name: spec for spec in i.INSTRUMENTS}
 # Not seen in this run: no actor crashes; backend operations are Redis round trips
 # (the memory tier counts none), and so is the pool's gate; no server uses OAuth
-# (tests/cache/test_pool_metrics.py and tests/auth/test_token_clear.py export those).
+# (tests/control/test_busy_redis.py and tests/auth/test_token_clear.py record those).
 NOT_IN_RUN = {
     "mcpd.actor.restarts",
     "mcpd.cache.operation.duration",
