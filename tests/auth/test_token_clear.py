@@ -30,7 +30,7 @@ from tests.control.support import served, short_dir
 from tests.discovery.upstream_support import settings
 from tests.telemetry.test_events import sums
 
-from mcp_discoveryd.auth.clearing import is_token_type, oauth_servers
+from mcp_discoveryd.auth.clearing import clear_tokens, is_token_type, oauth_servers
 from mcp_discoveryd.auth.logins import LoginStore
 from mcp_discoveryd.auth.spec import OAuthSpec
 from mcp_discoveryd.auth.store import RedisTokens
@@ -42,6 +42,7 @@ from mcp_discoveryd.config import load_config
 from mcp_discoveryd.config.settings import DaemonConfig, GatewayConfig
 from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.upstream import UpstreamClient
+from mcp_discoveryd.errors import CacheUnavailableError
 from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec, StdioTarget
 from mcp_discoveryd.secret import Secret
 from mcp_discoveryd.telemetry import instruments as i
@@ -130,6 +131,60 @@ async def test_a_cleared_token_is_gone_from_the_shared_store_too(redis_server: R
         await connection.aclose()
     assert left == []
     assert len(auth.requests) == 2  # host B asked for its own
+
+
+async def test_a_clear_that_cannot_reach_the_shared_store_says_so_instead_of_success() -> None:
+    """Nothing answers on the store's port: the token held here is dropped, and the error
+    comes out (its copy in the store would be used again); the reply is an error."""
+    auth = AuthServer()
+    unreachable = redis_settings("redis://127.0.0.1:1/0")
+    connection = RedisConnection.from_settings(unreachable, stats=CacheStats())
+    try:
+        async with serving(auth, ["u"]) as (base, _):
+            spec = protected(base, "u", oauth(f"{base}/token"))
+            oauth_spec, url = client_of(spec)
+            gateways = (GatewayConfig(id="g", servers=(spec,)),)
+            config = DaemonConfig(path="x.toml", format="toml", gateways=gateways)
+            async with (
+                TokenCache(RedisTokens(connection, KeySpace("mcpd"), KEY)) as tokens,
+                UpstreamClient(settings(), tokens=tokens) as client,
+            ):
+                assert (await client.fetch(spec)).error is None  # the store is not needed
+                with pytest.raises(CacheUnavailableError):
+                    await tokens.clear({oauth_spec.identity(url)})
+                held = tokens.status_of(oauth_spec, url).held
+                assert (await client.fetch(spec)).error is None
+                reply = await clear_tokens(tokens, config, "g", "u")
+    finally:
+        await connection.aclose()
+    assert not held  # dropped here all the same
+    assert reply["status"] == "error" and "not the shared store's copy" in str(reply["message"])
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+async def test_a_busy_shared_store_is_no_token_and_discovery_goes_on(
+    redis_server: RedisServer,
+) -> None:
+    """The store's pool held by subscriptions: reading and writing the shared token end
+    busy; the token is got and used here (before, the busy error failed the discovery)."""
+    auth = AuthServer()
+    tiny = redis_settings(f"{redis_server.url}?max_connections=2")
+    connection = RedisConnection.from_settings(tiny, stats=CacheStats())
+    try:
+        async with serving(auth, ["t"]) as (base, _):
+            spec = protected(base, "t", oauth(f"{base}/token"))
+            async with (
+                connection.subscribe("a") as _,
+                connection.subscribe("b") as _,
+                TokenCache(RedisTokens(connection, KeySpace("mcpd"), KEY)) as tokens,
+                UpstreamClient(settings(), tokens=tokens) as client,
+            ):
+                result = await client.fetch(spec)
+    finally:
+        await connection.aclose()
+    assert result.error is None, result.error
+    assert len(auth.requests) == 1
 
 
 @pytest.mark.slow

@@ -5,7 +5,9 @@ drops the access tokens this daemon holds for the OAuth-protected servers in sco
 and their copy in the shared store, so the next discovery gets new ones. Stored
 logins (authorization_code's refresh tokens) stay unless ``forget_logins``: then a
 person must run `auth login` again. Other daemons keep the tokens they hold in
-memory until those expire or are refused.
+memory until those expire or are refused. A shared store that cannot be reached
+makes the reply an error (its copy would be used again); a busy one raises
+``CacheBusyError`` (the socket answers 503).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..config.settings import DaemonConfig
+from ..errors import CacheUnavailableError
 from ..models import JSONObject, RemoteTarget
 from .spec import OAuthSpec
 from .tokens import TokenCache
@@ -68,7 +71,15 @@ async def clear_tokens(
     servers = list(oauth_servers(config, gateway_id, server_name))
     if not servers or tokens is None:
         return {"status": "info", "message": "No OAuth-protected server in scope", "dropped": 0}
-    dropped = await tokens.clear({s.identity for s in servers}, forget_logins=forget_logins)
+    try:
+        dropped = await tokens.clear({s.identity for s in servers}, forget_logins=forget_logins)
+    except CacheUnavailableError as exc:  # busy propagates: the socket answers 503
+        return {
+            "status": "error",
+            "message": f"Dropped the access tokens held here, but not the shared store's copy "
+            f"({exc}): other daemons, and this one later, may use them; clear again when "
+            "Redis answers",
+        }
     names = [f"{s.gateway}/{s.server}" for s in servers]
     kept = "stored logins forgotten" if forget_logins else "stored logins kept"
     return {

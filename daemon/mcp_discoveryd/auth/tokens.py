@@ -31,7 +31,7 @@ import anyio
 import httpx2
 from anyio.abc import TaskGroup
 
-from ..errors import CacheUnavailableError, TokenError
+from ..errors import CacheBusyError, CacheUnavailableError, TokenError
 from ..secret import Secret
 from .clients import HttpClients
 from .discover import Found, discover
@@ -127,10 +127,13 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         shared store, so the next discovery gets new ones; the count dropped.
 
         A stored login (authorization_code's refresh token) stays, so the next token is a
-        refresh, unless ``forget_logins``: then a person must run `auth login` again.
+        refresh, unless ``forget_logins``: then a person must run `auth login` again. A
+        shared store that could not be reached raises its error once every token here is
+        dropped: its copy would come back, so the caller must say so.
         """
         chosen = list(self._slots) if identities is None else list(identities)
         dropped = 0
+        failure: CacheUnavailableError | CacheBusyError | None = None
         for identity in chosen:
             slot = self._slots.get(identity)
             if slot is not None:
@@ -138,13 +141,15 @@ class TokenCache(anyio.AsyncContextManagerMixin):
                     dropped += slot.token is not None
                     slot.token, slot.last_error = None, None
                     slot.generation += 1  # its refresh timer ends
-            if self._shared is not None:
-                try:
-                    await self._shared.delete(identity)
-                except CacheUnavailableError as exc:
-                    logger.info("shared token store unavailable: %s", exc.reason)
             if forget_logins and self._logins is not None:
                 self._logins.forget(identity)
+            if self._shared is not None and failure is None:
+                try:
+                    await self._shared.delete(identity)
+                except (CacheUnavailableError, CacheBusyError) as exc:
+                    failure = exc
+        if failure is not None:
+            raise failure
         return dropped
 
     def status_of(self, spec: OAuthSpec, server_url: str) -> TokenStatus:
@@ -329,16 +334,16 @@ class TokenCache(anyio.AsyncContextManagerMixin):
             await self._shared.put(
                 slot.spec.identity(slot.server_url), token, token.expires_at - self._clock()
             )
-        except CacheUnavailableError as exc:
-            logger.info("shared token store unavailable: %s", exc.reason)
+        except (CacheUnavailableError, CacheBusyError) as exc:  # kept here; shared next time
+            logger.info("shared token store not written: %s", exc)
 
     async def _shared_token(self, slot: _Slot) -> Token | None:
         """The token the shared store holds for this slot; None when none or it is down."""
         assert self._shared is not None
         try:
             return await self._shared.get(slot.spec.identity(slot.server_url))
-        except CacheUnavailableError as exc:
-            logger.info("shared token store unavailable: %s", exc.reason)
+        except (CacheUnavailableError, CacheBusyError) as exc:  # a busy pool is no token either
+            logger.info("shared token store not read: %s", exc)
             return None
 
     async def _newer_shared(self, slot: _Slot, token: Token) -> bool:
