@@ -14,7 +14,7 @@ operation carries on from memory and status says so. The recovery actor
 (``recovery.py``) retries; ``resync`` then replays the clears made meanwhile,
 writes back every live shared entry held in memory (unless Redis holds a newer
 one), then whatever was written during the write-back, and only then is the
-cache healthy again. No Redis error ever reaches a caller. A busy Redis (its pool
+cache healthy again. No Redis outage ever reaches a caller. A busy Redis (its pool
 stayed exhausted) is load, not an outage: writes and clears ask again (``busy.py``)
 for up to ``[cache] busy_wait`` and then raise ``CacheBusyError`` (what was written is
 in memory, not shared); reads and status answer from memory, and health stays "ok".
