@@ -110,3 +110,20 @@ def test_status_lists_oauth_tokens_held_and_when_they_expire() -> None:
     assert lines[-2].split() == ["g", "crm", "mcpd", "held", "in", "4m00s", "-"]
     assert lines[-1].split()[:5] == ["g", "hr", "mcpd", "none", "-"]
     assert "invalid_client" in lines[-1]
+
+
+def test_status_shows_the_redis_pool_queue_and_busy_counts_under_the_head_line() -> None:
+    pool = {"size": 63, "in_use": 2, "waiting": 5, "waiting_peak": 412}
+    pool |= {"queued": 9120, "exhausted": 3, "gave_up": 1}
+    status = {
+        "daemon": {"state": "ready", "backend": {"name": "redis", "health": "ok"}},
+        "servers": [],
+        "cache_status": {"gateway_specific": None, "global": {"pool": pool}},
+    }
+    lines = render_status(status, now=0).splitlines()
+    assert lines[1] == (
+        "redis pool: 2/63 in use, 5 waiting (peak 412); 9120 queued, 3 found it exhausted, "
+        "1 gave up after busy_wait"
+    )
+    memory = {**status, "cache_status": {"gateway_specific": None, "global": {"pool": None}}}
+    assert "pool" not in render_status(memory, now=0)

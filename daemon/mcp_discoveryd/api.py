@@ -16,6 +16,7 @@ import anyio
 from .actors.coordination import exclusive
 from .actors.messages import interrupted
 from .app import Daemon
+from .auth.clearing import clear_tokens, is_token_type
 from .cache.fingerprint import policy_fingerprint
 from .config.settings import DaemonConfig
 from .daemon_status import StatusRows
@@ -152,9 +153,19 @@ class DaemonApi:
         gateway_id: str | None = None,
         server_name: str | None = None,
         cache_type: str | None = None,
+        *,
+        forget_logins: bool = False,
     ) -> JSONObject:
-        """Clear entries (the cache's own reply); actors whose entry is gone rediscover it now."""
+        """Clear entries (the cache's own reply); actors whose entry is gone rediscover it now.
+
+        ``cache_type`` "tokens": drop the OAuth access tokens in scope instead
+        (``auth/clearing.py``; ``forget_logins`` also drops stored logins).
+        """
         daemon = self._daemon
+        if is_token_type(cache_type):
+            return await clear_tokens(
+                daemon.tokens, daemon.config, gateway_id, server_name, forget_logins=forget_logins
+            )
         reply = await daemon.cache.clear(
             gateway_id, server_name, cache_type, gateways=daemon.config.gateways
         )

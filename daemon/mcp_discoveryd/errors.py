@@ -117,7 +117,7 @@ class NotFoundError(ControlRequestError):
 
 
 class DaemonStoppingError(ControlRequestError):
-    """503: the daemon is stopping (or refused the connection under load)."""
+    """503: the daemon is stopping, refused the connection under load, or found Redis busy."""
 
 
 # --- discovery -------------------------------------------------------------------

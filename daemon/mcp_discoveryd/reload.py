@@ -113,7 +113,7 @@ async def _apply(daemon: Daemon) -> dict[str, object]:
         else:
             await actors.start(sel, daemon.deps, first="reload")
     await check_configured(daemon, config_defined)
-    await cache.record([], new.gateways)
+    await cache.record_configs(new.gateways)
 
     daemon.reload_error = None
     record.config_reload(ok=True)

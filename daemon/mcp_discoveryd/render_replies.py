@@ -26,6 +26,14 @@ def render_status(status: JSONObject, now: float | None = None) -> str:
         f"cache {backend.get('name', '?')} {backend.get('health', '?')}"
         + (f" ({backend['reason']})" if backend.get("reason") else "")
     ]
+    pool = _obj(_obj(_obj(status.get("cache_status")).get("global")).get("pool"))
+    if pool:  # the gate in front of Redis's pool: load shows here before it fails anything
+        lines.append(
+            f"{backend.get('name', 'redis')} pool: {pool.get('in_use', 0)}/{pool.get('size', 0)} "
+            f"in use, {pool.get('waiting', 0)} waiting (peak {pool.get('waiting_peak', 0)}); "
+            f"{pool.get('queued', 0)} queued, {pool.get('exhausted', 0)} found it exhausted, "
+            f"{pool.get('gave_up', 0)} gave up after busy_wait"
+        )
     if head.get("reload_error"):
         lines.append(f"last reload FAILED (still on the previous config): {head['reload_error']}")
     header = ["GATEWAY", "SERVER", "STATE", "ENTRY", "TOOLS", "FETCHED", "NEXT REFRESH", "NOTE"]

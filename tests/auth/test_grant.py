@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from mcp_discoveryd.auth.grant import Token, token_form, token_headers
 from mcp_discoveryd.auth.spec import OAuthSpec
-from mcp_discoveryd.auth.tokens import usable_until
+from mcp_discoveryd.auth.token_status import usable_until
 from mcp_discoveryd.secret import Secret
 
 TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=40)

@@ -148,6 +148,7 @@ def test_clear_exits_1_when_redis_could_not_be_reached(
         (["--server", "nosuch"], "unknown server 'nosuch' (known: notes)"),
         (["--gateway", "prod", "--server", "nosuch"], "unknown server 'nosuch'"),
         (["--type", "bogus"], "unknown cache_type 'bogus'"),
+        (["--type", "tokens"], "held by the running daemon: `mcp-discoveryd clear --type tokens`"),
         (["--gateway", "nope"], "unknown gateway 'nope'"),
     ],
 )

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_discoveryd.cache.gate import Gate
-from mcp_discoveryd.errors import CacheUnavailableError
+from mcp_discoveryd.errors import CacheBusyError, CacheUnavailableError
 
 
 @settings(max_examples=50, deadline=None)
@@ -80,3 +80,38 @@ async def test_a_cancelled_wait_gives_up_its_place_and_leaves_the_slot_to_others
         assert gate.waiting == 0
     async with gate.admitted():  # the slot came back
         pass
+
+
+@settings(max_examples=50, deadline=None)
+@given(size=st.integers(1, 5), ops=st.integers(1, 30), busy=st.integers(0, 30))
+def test_the_gate_counts_its_queue_its_peak_and_the_round_trips_that_found_it_busy(
+    size: int, ops: int, busy: int
+) -> None:
+    """All started at once: every one past ``size`` queued, the queue peaked at that many,
+    and each round trip whose pool wait ended busy is counted as exhausted."""
+    gate = Gate(size, "redis")
+    seen_waiting: list[int] = []
+
+    async def op(i: int) -> None:
+        try:
+            async with gate.admitted():
+                seen_waiting.append(gate.figures().waiting)
+                await anyio.sleep(0.001)
+                if i < busy:
+                    raise CacheBusyError("redis", "no pooled connection came free in time")
+        except CacheBusyError:
+            pass
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for i in range(ops):
+                tg.start_soon(op, i)
+
+    anyio.run(main)
+    figures = gate.figures()
+    assert figures.queued == max(0, ops - size)
+    assert figures.waiting_peak == max(0, ops - size)
+    assert figures.waiting == 0 and figures.in_use == 0
+    assert figures.exhausted == min(busy, ops)
+    assert max(seen_waiting) <= max(0, ops - size)  # read while held: never past the peak
+    assert figures.gave_up == 0  # only busy.py's bound gives up

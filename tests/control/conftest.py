@@ -1,4 +1,4 @@
-"""Fixtures of the control-socket tests."""
+"""Fixtures of the control-socket tests (and the cache tests' real Redis)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.cache.conftest import redis_server
 from tests.control.support import short_dir
+
+__all__ = ["redis_server", "sock_dir"]
 
 
 @pytest.fixture

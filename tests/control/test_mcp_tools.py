@@ -19,6 +19,7 @@ from tests.actors.support import spawns, write_config
 from tests.control.mcp_support import ADMIN, READER, mcp_client, raw_call, served_daemon
 
 from mcp_discoveryd.api import DaemonApi
+from mcp_discoveryd.auth.clearing import TOKEN_TYPES
 from mcp_discoveryd.cache.status import ALL_ALIASES, CONFIG_ALIASES, TOOLS_ALIASES
 from mcp_discoveryd.control.mcp_tooldefs import READ, TOOLS, CacheTypeName, ListServersArgs, ToolDef
 from mcp_discoveryd.control.mcp_tools import MAX_BODY, build_server, invalid_arguments
@@ -67,7 +68,8 @@ async def test_tools_are_listed_with_the_reference_annotations_and_closed_schema
         assert tool.output_schema == {"type": "object"}
     assert listed["get_catalog"].input_schema["required"] == ["server_name"]
     cache_type = listed["clear_cache"].input_schema["properties"]["cache_type"]
-    assert set(cache_type["anyOf"][0]["enum"]) == ALL_ALIASES | CONFIG_ALIASES | TOOLS_ALIASES
+    cache_aliases = ALL_ALIASES | CONFIG_ALIASES | TOOLS_ALIASES
+    assert set(cache_type["anyOf"][0]["enum"]) == cache_aliases | TOKEN_TYPES
 
 
 @pytest.mark.parametrize("mode", ERAS)
@@ -202,7 +204,8 @@ async def test_paths_under_mcp_other_than_mcp_itself_are_not_found(tmp_path: Pat
 
 
 def test_the_cache_type_names_in_the_schema_are_those_clear_accepts() -> None:
-    assert set(get_args(CacheTypeName)) == ALL_ALIASES | CONFIG_ALIASES | TOOLS_ALIASES
+    cache_aliases = ALL_ALIASES | CONFIG_ALIASES | TOOLS_ALIASES
+    assert set(get_args(CacheTypeName)) == cache_aliases | TOKEN_TYPES
 
 
 _FIELDS = {t.name: t.args.model_fields for t in TOOLS}

@@ -21,10 +21,15 @@ pytestmark = pytest.mark.slow
 
 CATALOGUE = {spec.name: spec for spec in i.INSTRUMENTS}
 # Not seen in this run: no actor crashes; backend operations are Redis round trips
-# (the memory tier counts none).
+# (the memory tier counts none), and so is the pool's gate; no server uses OAuth
+# (tests/control/test_busy_redis.py and tests/auth/test_token_clear.py record those).
 NOT_IN_RUN = {
     "mcpd.actor.restarts",
     "mcpd.cache.operation.duration",
+    "mcpd.cache.pool.waiting",
+    "mcpd.cache.pool.busy",
+    "mcpd.oauth.tokens.held",
+    "mcpd.oauth.token.requests",
 }
 KINDS = {"counter": "sum", "histogram": "histogram", "gauge": "gauge"}
 

@@ -32,6 +32,7 @@ from ..cache.health import Backoff
 from ..cache.lease import LocalCoordinator
 from ..discovery.phases import run_discovery
 from ..discovery.selection import Selection
+from ..errors import CacheBusyError
 from ..models import CacheEntry, CacheType, ServerOutcome
 from ..telemetry import record
 from .coordination import RunCache, kept, reread, take_turn
@@ -161,6 +162,25 @@ class ServerActor:
         held = await reread(deps.cache, sel)
         if trigger == "refresh" and held is not None and held.refresh_at > deps.clock():
             refresh = False  # refreshed elsewhere since our timer was set: reschedule from it
+        try:
+            outcome = await self._turn(trigger, refresh, held)
+        except CacheBusyError as exc:
+            # Redis's pool stayed busy past busy_wait (a lease or the write): a failure as
+            # data, so the actor backs off and retries instead of crashing into a restart.
+            outcome = interrupted(sel, str(exc))
+        if held is not None and outcome.ok and outcome.source == "discovery":
+            # how long before the entry it replaced expired (negative: late)
+            lead = held.expires_at - deps.clock()
+            record.refresh_lead(sel.gateway.id, sel.spec.name, trigger, lead)
+        self._after(outcome, trigger)
+        self._preloaded.set()
+        return outcome
+
+    async def _turn(
+        self, trigger: Trigger, refresh: bool, held: CacheEntry | None
+    ) -> ServerOutcome:
+        """Our turn at the key (the lease, or another daemon's result), then the run."""
+        deps, sel = self._deps, self.selection
         lease = None
         if refresh or held is None or held.freshness(deps.clock()) != "fresh":
             lease = await take_turn(
@@ -188,14 +208,7 @@ class ServerActor:
         finally:
             if lease is not None:
                 await lease.release()  # shielded and bounded: also when cancelled
-        outcome = report.outcomes[0]
-        if held is not None and outcome.ok and outcome.source == "discovery":
-            # how long before the entry it replaced expired (negative: late)
-            lead = held.expires_at - deps.clock()
-            record.refresh_lead(sel.gateway.id, sel.spec.name, trigger, lead)
-        self._after(outcome, trigger)
-        self._preloaded.set()
-        return outcome
+        return report.outcomes[0]
 
     def _after(self, outcome: ServerOutcome, trigger: Trigger) -> None:
         """Reschedule from the outcome and the entry the cache now holds, and say so."""

@@ -11,6 +11,10 @@
   refused token, and a waiter that finds a newer one uses it without asking.
 - With a shared store (Redis, encrypted), a miss here reads it first, and what
   is got here is written there.
+- ``clear`` drops held access tokens (the operator's ``clear --type tokens``): the
+  next discovery gets a new one. Stored logins stay unless ``forget_logins``.
+- Requests are counted by outcome (issued, refreshed, failed) per (server, client),
+  for the metrics; never a token.
 """
 
 from __future__ import annotations
@@ -18,22 +22,24 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import anyio
 import httpx2
 from anyio.abc import TaskGroup
 
-from ..errors import CacheUnavailableError, TokenError
+from ..errors import CacheBusyError, CacheUnavailableError, TokenError
 from ..secret import Secret
+from .clients import HttpClients
 from .discover import Found, discover
 from .grant import Token, request_token
 from .logins import Login, LoginStore
 from .spec import OAuthSpec
-from .tls import check_secure, ssl_context_for
+from .tls import check_secure
+from .token_status import TokenStatus, usable_until
 
 if TYPE_CHECKING:  # the Redis store (and redis) only when configured
     from .store import SharedTokens
@@ -47,28 +53,9 @@ REFRESH_JITTER = 0.1  # of that span, taken off at random
 # default 4 h tools refresh) is not refreshed again: its server may be gone.
 IDLE_SPANS = 3
 IDLE_MIN = 6 * 3600.0
+Outcome = Literal["issued", "refreshed", "failed"]
 RETRY_MIN = 1.0  # seconds before a failed refresh ahead is tried again, doubled per failure
 REQUEST_LIMIT = 30.0  # seconds one token request (with discovery) may take
-
-
-def usable_until(token: Token, buffer: float) -> float | None:
-    """When ``token`` stops being used: its expiry minus the buffer (at most half its life)."""
-    if token.expires_at is None:
-        return None
-    life = max(0.0, token.expires_at - token.obtained_at)
-    return token.expires_at - min(buffer, life / 2)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenStatus:
-    """What status shows of one (server, client): never the token."""
-
-    server: str  # the server URL, credentials removed
-    client_id: str
-    held: bool
-    expires_at: float | None
-    last_error: str | None
-    login_required: bool = False  # authorization_code: a person must run `auth login` (again)
 
 
 @dataclass(eq=False)
@@ -100,9 +87,10 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         self._logins = logins  # refresh tokens of authorization_code servers (auth login)
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
-        self._clients: dict[tuple[str | None, str | None, str | None], httpx2.AsyncClient] = {}
+        self._clients = HttpClients(REQUEST_LIMIT)
         self._timers: TaskGroup | None = None
         self.requests = 0  # token requests sent (tests and the benchmark read it)
+        self._outcomes: dict[str, dict[Outcome, int]] = {}  # identity -> outcome -> count
 
     @asynccontextmanager
     async def __asynccontextmanager__(self) -> AsyncGenerator[Self]:
@@ -115,10 +103,7 @@ class TokenCache(anyio.AsyncContextManagerMixin):
                     timers.cancel_scope.cancel()
         finally:
             self._timers = None
-            with anyio.CancelScope(shield=True):
-                for client in self._clients.values():
-                    await client.aclose()
-            self._clients.clear()
+            await self._clients.aclose()
 
     def status(self) -> list[TokenStatus]:
         """Per (server, client): whether a usable token is held and when it expires."""
@@ -130,6 +115,42 @@ class TokenCache(anyio.AsyncContextManagerMixin):
             expires = None if token is None else token.expires_at
             out.append(TokenStatus(slot.label, slot.spec.client_id, held, expires, slot.last_error))
         return out
+
+    def outcomes_of(self, spec: OAuthSpec, server_url: str) -> Mapping[Outcome, int]:
+        """Token requests for one (server, client) so far, by outcome (counts only grow)."""
+        return dict(self._outcomes.get(spec.identity(server_url), {}))
+
+    async def clear(
+        self, identities: Collection[str] | None = None, *, forget_logins: bool = False
+    ) -> int:
+        """Drop the access tokens held for ``identities`` (None: every one), here and in the
+        shared store, so the next discovery gets new ones; the count dropped.
+
+        A stored login (authorization_code's refresh token) stays, so the next token is a
+        refresh, unless ``forget_logins``: then a person must run `auth login` again. A
+        shared store that could not be reached raises its error once every token here is
+        dropped: its copy would come back, so the caller must say so.
+        """
+        chosen = list(self._slots) if identities is None else list(identities)
+        dropped = 0
+        failure: CacheUnavailableError | CacheBusyError | None = None
+        for identity in chosen:
+            slot = self._slots.get(identity)
+            if slot is not None:
+                async with slot.lock:  # not while a request for it is in flight
+                    dropped += slot.token is not None
+                    slot.token, slot.last_error = None, None
+                    slot.generation += 1  # its refresh timer ends
+            if forget_logins and self._logins is not None:
+                self._logins.forget(identity)
+            if self._shared is not None and failure is None:
+                try:
+                    await self._shared.delete(identity)
+                except (CacheUnavailableError, CacheBusyError) as exc:
+                    failure = exc
+        if failure is not None:
+            raise failure
+        return dropped
 
     def status_of(self, spec: OAuthSpec, server_url: str) -> TokenStatus:
         """One (server, client)'s status; not held when no token was asked for yet."""
@@ -211,21 +232,24 @@ class TokenCache(anyio.AsyncContextManagerMixin):
     ) -> Token:
         """One token request (discovery first when the endpoint is not known); the lock is held."""
         spec = slot.spec
-        http = self._client(spec)
+        http = self._clients.for_spec(spec)
         try:
             with anyio.fail_after(REQUEST_LIMIT):
-                token = await (
+                token, refreshed = await (
                     self._from_login(slot, http)
                     if spec.grant == "authorization_code"
                     else self._grant(slot, http, challenge, refresh)
                 )
         except TimeoutError:
             slot.last_error = "timeout"
+            self._count(slot, "failed")
             raise TokenError("unreachable", "token request timed out") from None
         except TokenError as exc:
             slot.last_error = str(exc)
+            self._count(slot, "failed")
             raise
         slot.last_error = None
+        self._count(slot, "refreshed" if refreshed else "issued")
         self._keep(slot, token)
         if self._shared is not None and token.expires_at is not None:
             await self._share(slot, token)
@@ -237,8 +261,8 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         http: httpx2.AsyncClient,
         challenge: httpx2.Response | None,
         refresh: bool,
-    ) -> Token:
-        """Client credentials (or the refresh token they came with)."""
+    ) -> tuple[Token, bool]:
+        """Client credentials (or the refresh token they came with); True: refreshed."""
         spec = slot.spec
         found = slot.found
         if found is None:
@@ -266,9 +290,10 @@ class TokenCache(anyio.AsyncContextManagerMixin):
                 raise
             self.requests += 1  # the refresh token was refused: a new grant instead
             token = await request_token(http, spec, found.token_url, resource, clock=self._clock)
-        return token
+            return token, False
+        return token, use_refresh is not None
 
-    async def _from_login(self, slot: _Slot, http: httpx2.AsyncClient) -> Token:
+    async def _from_login(self, slot: _Slot, http: httpx2.AsyncClient) -> tuple[Token, bool]:
         """authorization_code: refresh from the token a person's login left; never a new grant."""
         spec = slot.spec
         identity = spec.identity(slot.server_url)
@@ -290,7 +315,11 @@ class TokenCache(anyio.AsyncContextManagerMixin):
             raise
         if self._logins is not None and token.refresh is not None and token.refresh != refresh:
             self._logins.write(identity, Login(token.refresh, token_url))  # rotated
-        return token
+        return token, True
+
+    def _count(self, slot: _Slot, outcome: Outcome) -> None:
+        counts = self._outcomes.setdefault(slot.spec.identity(slot.server_url), {})
+        counts[outcome] = counts.get(outcome, 0) + 1
 
     def _keep(self, slot: _Slot, token: Token) -> None:
         """Hold ``token`` and set its refresh timer."""
@@ -305,16 +334,16 @@ class TokenCache(anyio.AsyncContextManagerMixin):
             await self._shared.put(
                 slot.spec.identity(slot.server_url), token, token.expires_at - self._clock()
             )
-        except CacheUnavailableError as exc:
-            logger.info("shared token store unavailable: %s", exc.reason)
+        except (CacheUnavailableError, CacheBusyError) as exc:  # kept here; shared next time
+            logger.info("shared token store not written: %s", exc)
 
     async def _shared_token(self, slot: _Slot) -> Token | None:
         """The token the shared store holds for this slot; None when none or it is down."""
         assert self._shared is not None
         try:
             return await self._shared.get(slot.spec.identity(slot.server_url))
-        except CacheUnavailableError as exc:
-            logger.info("shared token store unavailable: %s", exc.reason)
+        except (CacheUnavailableError, CacheBusyError) as exc:  # a busy pool is no token either
+            logger.info("shared token store not read: %s", exc)
             return None
 
     async def _newer_shared(self, slot: _Slot, token: Token) -> bool:
@@ -360,16 +389,3 @@ class TokenCache(anyio.AsyncContextManagerMixin):
                     logger.warning("refreshing the token for %s failed: %s", slot.label, exc)
             await anyio.sleep(min(delay, max(0.1, until - self._clock())))
             delay *= 2
-
-    def _client(self, spec: OAuthSpec) -> httpx2.AsyncClient:
-        """The HTTP client of one TLS setup (CA bundle, client certificate): made once."""
-        setup = (spec.ca_bundle, spec.client_cert, spec.client_key)
-        client = self._clients.get(setup)
-        if client is None:
-            client = self._clients[setup] = httpx2.AsyncClient(
-                verify=ssl_context_for(spec),
-                trust_env=True,
-                follow_redirects=False,
-                timeout=httpx2.Timeout(REQUEST_LIMIT, connect=10.0),
-            )
-        return client

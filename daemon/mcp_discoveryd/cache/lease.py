@@ -11,8 +11,9 @@ the key arrives (the invalidation listener passes it on) or, as a fallback for
 lost events, when the lease key is gone (polled with ``PTTL``). The caller then
 re-reads the entry. Redis unreachable: leases are granted locally (``degraded``),
 never an error and never a wait. Redis busy (its pool stayed exhausted) is load, not
-an outage: a lease request asks again until Redis decides it; a renewal or a wait
-asks again on its next tick.
+an outage: a lease request asks again until Redis decides it, for up to
+``[cache] busy_wait``, then raises ``CacheBusyError`` (the actor backs off); a renewal
+or a wait asks again on its next tick.
 
 A server actor's refresh, in outline::
 
@@ -40,7 +41,7 @@ import anyio
 
 from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheType
-from .busy import patiently
+from .busy import BUSY_WAIT, patiently
 from .redis_backend import RedisBackend
 from .scripts import RELEASE_LEASE, RENEW_LEASE
 from .tiered import Cache
@@ -160,8 +161,15 @@ class RedisLease:
 class RedisCoordinator:
     """Leases in the shared Redis; waiters woken by the invalidation listener's events."""
 
-    def __init__(self, backend: RedisBackend, *, poll_interval: float = POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        backend: RedisBackend,
+        *,
+        poll_interval: float = POLL_INTERVAL,
+        busy_wait: float = BUSY_WAIT,
+    ) -> None:
         self._backend = backend
+        self._busy_wait = busy_wait
         self._connection = backend.connection
         self._keys = backend.keys
         self._poll = poll_interval
@@ -169,13 +177,16 @@ class RedisCoordinator:
         self._renew = self._connection.script("lease_renew", RENEW_LEASE)
 
     async def try_acquire(self, gateway_id: str, server_name: str, ttl_s: float) -> Lease | None:
-        """See ``Coordinator.try_acquire``; a local lease while Redis is unreachable."""
+        """See ``Coordinator.try_acquire``; a local lease while Redis is unreachable;
+        ``CacheBusyError`` when its pool stayed busy past ``busy_wait``."""
         key = self._keys.lease_key(gateway_id, server_name)
         token = secrets.token_hex(16)
         ttl_ms = _ms(ttl_s)
         try:
             got = await patiently(
-                lambda: self._connection.call("lease", "SET", key, token, "NX", "PX", ttl_ms)
+                lambda: self._connection.call("lease", "SET", key, token, "NX", "PX", ttl_ms),
+                limit=self._busy_wait,
+                pool=self._connection.gate,
             )
         except CacheUnavailableError as exc:
             logger.debug("lease granted locally: %s", exc.reason)
@@ -213,7 +224,9 @@ class RedisCoordinator:
 def coordinator_for(cache: Cache, *, poll_interval: float = POLL_INTERVAL) -> Coordinator:
     """The coordinator that fits a cache: Redis leases when it has a Redis backend."""
     if isinstance(cache.remote, RedisBackend):
-        return RedisCoordinator(cache.remote, poll_interval=poll_interval)
+        return RedisCoordinator(
+            cache.remote, poll_interval=poll_interval, busy_wait=cache.settings.busy_wait
+        )
     return LocalCoordinator()
 
 

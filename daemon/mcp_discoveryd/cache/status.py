@@ -9,6 +9,7 @@ with its ``{"status", "message"}`` wording.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from ..config.settings import CacheSettings, GatewayConfig
 from ..models import CacheType, JSONObject
 from .base import ClearCounts, ClearScope, EntrySummary, Inspection
+from .gate import PoolFigures
 from .health import Health
 from .memory import MemoryBackend
 from .stats import StatsSnapshot
@@ -142,8 +144,10 @@ def backend_fields(
     pending: tuple[int, int],
     enkrypt_compat: bool,
     now: float,
+    pool: PoolFigures | None = None,
 ) -> JSONObject:
-    """The daemon's own ``global`` fields: store, health, requests, the memory tier.
+    """The daemon's own ``global`` fields: store, health, requests, the memory tier, and
+    the Redis pool's gate (its queue and busy counts; None without Redis).
 
     ``pending``: writes and clears not yet applied to the shared store (degraded mode).
     """
@@ -172,6 +176,7 @@ def backend_fields(
         },
         "next_refresh_at": iso_utc(memory.next_refresh_at(now)),
         "enkrypt_compat": enkrypt_compat,
+        "pool": None if pool is None else dataclasses.asdict(pool),
     }
 
 

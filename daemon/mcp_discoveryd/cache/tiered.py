@@ -14,9 +14,10 @@ operation carries on from memory and status says so. The recovery actor
 (``recovery.py``) retries; ``resync`` then replays the clears made meanwhile,
 writes back every live shared entry held in memory (unless Redis holds a newer
 one), then whatever was written during the write-back, and only then is the
-cache healthy again. No Redis error ever reaches a caller. A busy Redis (its pool
-stayed exhausted) is load, not an outage: writes and clears ask again (``busy.py``),
-reads and status answer from memory, and health stays "ok".
+cache healthy again. No Redis outage ever reaches a caller. A busy Redis (its pool
+stayed exhausted) is load, not an outage: writes and clears ask again (``busy.py``)
+for up to ``[cache] busy_wait`` and then raise ``CacheBusyError`` (what was written is
+in memory, not shared); reads and status answer from memory, and health stays "ok".
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import anyio
 
@@ -37,14 +39,17 @@ from .base import Backend, ClearScope, EntryId, entry_id
 from .busy import patiently
 from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
 from .fingerprint import definition_fingerprint, policy_fingerprint
+from .gate import Gate
 from .health import Health
 from .memory import MemoryBackend
 from .reads import any_entry, held_tools, read_result, read_through
+from .redis_backend import RedisBackend
 from .stats import CacheStats, Tier
 from .writeback import write_newer
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Known = Mapping[str, Sequence[str]]  # configured gateway id -> its server names
 
 
@@ -78,6 +83,16 @@ class Cache:
     def backend(self) -> str:
         """The store behind memory: "memory", "redis", "redis-cluster" or "redis-sentinel"."""
         return self.remote.name if self.remote is not None else "memory"
+
+    @property
+    def pool(self) -> Gate | None:
+        """The gate in front of Redis's connection pool (None without Redis)."""
+        remote = self.remote
+        return remote.connection.gate if isinstance(remote, RedisBackend) else None
+
+    async def patiently(self, op: Callable[[], Awaitable[T]]) -> T:
+        """``op()`` asked again while the pool is busy, within ``[cache] busy_wait``."""
+        return await patiently(op, limit=self.settings.busy_wait, pool=self.pool)
 
     @property
     def health(self) -> Health:
@@ -189,6 +204,14 @@ class Cache:
         await self.put_many(entries)
         self._configs.update((g.id, g) for g in due)
 
+    async def record_configs(self, gateways: Sequence[GatewayConfig]) -> None:
+        """``record([], gateways)`` at start and reload: a pool busy past ``busy_wait`` is
+        logged, not raised (memory holds the configs; the next record shares them)."""
+        try:
+            await self.record([], gateways)
+        except CacheBusyError as exc:
+            logger.warning("cache: gateway configs not shared yet: %s", exc)
+
     def _config_due(self, gateway: GatewayConfig, now: float) -> bool:
         """True unless memory holds the gateway's config entry, recorded from this very
         config (configs are immutable; a reload makes new ones) and not yet due."""
@@ -198,7 +221,11 @@ class Cache:
         return held is None or now >= held.refresh_at or not same
 
     async def put_many(self, entries: Sequence[CacheEntry]) -> None:
-        """Store entries in memory and (shared ones) in Redis, in one pipeline."""
+        """Store entries in memory and (shared ones) in Redis, in one pipeline.
+
+        ``CacheBusyError`` when Redis's pool stayed busy past ``busy_wait``: the entries
+        are held in memory (served here) but not shared; the caller decides what next.
+        """
         if not entries:
             return
         now = self._clock()
@@ -213,7 +240,7 @@ class Cache:
             self._dirty.update(entry_id(entries[i]) for i in shared)
             return
         try:
-            older = await patiently(
+            older = await self.patiently(
                 lambda: remote.put_many(
                     [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
                 )
@@ -249,6 +276,7 @@ class Cache:
             pending=(len(self._dirty), len(self._pending_clears)),
             enkrypt_compat=self.remote is not None and self.remote.enkrypt_compat,
             now=now,
+            pool=self.pool.figures() if self.pool is not None else None,
         )
         return status.cache_status(view, gateway, self.settings, now=now, backend=fields)
 
@@ -278,7 +306,7 @@ class Cache:
         if remote is not None:
             if self._health.ok:
                 try:
-                    shared = await patiently(lambda: remote.clear(scope, known=known))
+                    shared = await self.patiently(lambda: remote.clear(scope, known=known))
                 except CacheUnavailableError as exc:
                     self._mark_down(exc)
                     deferred = True

@@ -190,7 +190,15 @@ def add_daemon_commands(
     clear.add_argument("--gateway", help="only this gateway (default: every gateway)")
     clear.add_argument("--server", help="only this server")
     clear.add_argument(
-        "--type", dest="cache_type", help="all (default), gateway_config or server_config (tools)"
+        "--type",
+        dest="cache_type",
+        help="all (default), gateway_config, server_config (tools), or tokens (OAuth access "
+        "tokens: the next discovery gets new ones)",
+    )
+    clear.add_argument(
+        "--forget-logins",
+        action="store_true",
+        help="with --type tokens: also drop stored logins (`auth login` is needed again)",
     )
     asking("reload", "re-read the daemon's config file (as SIGHUP)")
     accept = asking("accept", "accept a server's changed tool definitions (rug-pull check)")

@@ -54,7 +54,8 @@ def ask_daemon(args: argparse.Namespace) -> int:
     except RefusedError as exc:
         return _fail(f"refused: {exc.message}", EXIT_NOPERM)
     except DaemonStoppingError as exc:
-        return _fail(f"the daemon is stopping: {exc.message}", EXIT_UNAVAILABLE)
+        # 503: stopping, or Redis's pool busy past busy_wait; the daemon's message says which
+        return _fail(exc.message, EXIT_UNAVAILABLE)
     except NotFoundError as exc:
         return _fail(exc.message, EXIT_FAILED if "no catalog cached" in exc.message else EXIT_USAGE)
     except ControlRequestError as exc:
@@ -79,7 +80,9 @@ def _run(daemon: SyncControlClient, args: argparse.Namespace) -> int:
         _print(args, reply, render_discovered)
         return EXIT_OK if reply.get("status") == "success" else EXIT_FAILED
     if command == "clear":
-        reply = daemon.clear(args.gateway, args.server, args.cache_type)
+        reply = daemon.clear(
+            args.gateway, args.server, args.cache_type, forget_logins=args.forget_logins
+        )
     elif command == "reload":
         reply = daemon.reload()
     else:

@@ -215,8 +215,11 @@ def _cache_usage_problem(config: DaemonConfig, args: argparse.Namespace) -> str 
         return str(UnknownTargetError("gateway", args.gateway, [g.id for g in config.gateways]))
     if args.cache_command != "clear":
         return None
+    from ..auth.clearing import is_token_type
     from ..cache.status import clear_scope
 
+    if is_token_type(args.cache_type):  # held by a running daemon, not in the cache
+        return "OAuth tokens are held by the running daemon: `mcp-discoveryd clear --type tokens`"
     try:
         clear_scope(args.gateway, args.server, args.cache_type)
     except ValueError as exc:

@@ -81,6 +81,9 @@ class CacheSettings:
     min_ttl: Duration = 60.0  # floor for an upstream's ttlMs hint
     max_entries: StrictInt = Field(default=10_000, ge=1)  # memory backend bound
     max_bytes: Size = 256 * 1024 * 1024  # memory backend bound
+    # A write, clear or lease asks a busy Redis pool again for this long, then fails as
+    # data (the actor backs off, the control socket answers 503): cache/busy.py.
+    busy_wait: Duration = 10.0  # within the CLI's 30 s wait for an answer
     enkrypt_compat: StrictBool | None = None  # None: on for an Enkrypt config with external cache
     # Upstream OAuth tokens in Redis too (auth/store.py), sealed with AES-GCM under a key
     # derived from token_key (use "${VAR}") or the first line of token_key_file.

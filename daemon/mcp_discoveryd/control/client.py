@@ -139,8 +139,12 @@ class _Calls:
         return Call("POST", "/v1/discover", {}, body)
 
     @staticmethod
-    def clear(gateway: str | None, server: str | None, cache_type: str | None) -> Call:
+    def clear(
+        gateway: str | None, server: str | None, cache_type: str | None, forget_logins: bool
+    ) -> Call:
         body: JSONObject = dict(_params(gateway=gateway, server=server, cache_type=cache_type))
+        if forget_logins:
+            body["forget_logins"] = True
         return Call("POST", "/v1/cache/clear", {}, body)
 
     @staticmethod
@@ -237,10 +241,16 @@ class ControlClient:
         return await self._json(_Calls.discover(server, gateway, refresh))
 
     async def clear(
-        self, gateway: str | None = None, server: str | None = None, cache_type: str | None = None
+        self,
+        gateway: str | None = None,
+        server: str | None = None,
+        cache_type: str | None = None,
+        *,
+        forget_logins: bool = False,
     ) -> JSONObject:
-        """Clear cache entries, as Enkrypt's ``clear_cache`` (changing)."""
-        return await self._json(_Calls.clear(gateway, server, cache_type))
+        """Clear cache entries, as Enkrypt's ``clear_cache``, or (``cache_type="tokens"``)
+        the OAuth access tokens (changing)."""
+        return await self._json(_Calls.clear(gateway, server, cache_type, forget_logins))
 
     async def reload(self) -> JSONObject:
         """Reload the config file (changing)."""
@@ -307,10 +317,15 @@ class SyncControlClient:
         return self._json(_Calls.discover(server, gateway, refresh))
 
     def clear(
-        self, gateway: str | None = None, server: str | None = None, cache_type: str | None = None
+        self,
+        gateway: str | None = None,
+        server: str | None = None,
+        cache_type: str | None = None,
+        *,
+        forget_logins: bool = False,
     ) -> JSONObject:
         """As ``ControlClient.clear``."""
-        return self._json(_Calls.clear(gateway, server, cache_type))
+        return self._json(_Calls.clear(gateway, server, cache_type, forget_logins))
 
     def reload(self) -> JSONObject:
         """As ``ControlClient.reload``."""

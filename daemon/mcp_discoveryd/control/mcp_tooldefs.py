@@ -32,6 +32,8 @@ CacheTypeName = Literal[
     "gateway_config_cache",
     "server_config",
     "tools",
+    "tokens",
+    "oauth_tokens",
 ]
 
 
@@ -55,7 +57,8 @@ class ClearArgs(_Args):
     cache_type: CacheTypeName | None = Field(
         None,
         description="all (default), gateway_config (or gateway, gateway_cache, "
-        "gateway_config_cache), or server_config (or tools)",
+        "gateway_config_cache), server_config (or tools), or tokens (the OAuth access "
+        "tokens held for upstreams; the next discovery gets new ones)",
     )
 
 

@@ -12,7 +12,8 @@
 | POST   | /v1/servers/{name}/accept        | yes     | accepted and pending tool changes     |
 
 A changing request from a peer that is not root, the daemon's user or in the admin group
-is refused with 403. Errors are JSON ``{"error", "status"}``; 503 while stopping.
+is refused with 403. Errors are JSON ``{"error", "status"}``; 503 while stopping, and when
+Redis's connection pool stayed busy past ``[cache] busy_wait`` (the error says so).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from ..api import DaemonApi
 from ..app import Daemon
-from ..errors import NotAccepting, UnknownTargetError
+from ..errors import CacheBusyError, NotAccepting, UnknownTargetError
 from ..telemetry.record import record_control_request
 from .catalogs import CatalogBodies
 from .http import ASGIApp, HttpError, Receive, Request, Response, Scope, Send
@@ -90,6 +91,8 @@ class ControlApp:
             response = Response.error(HttpError(503, str(exc)))
         except UnknownTargetError as exc:
             response = Response.error(HttpError(404, str(exc)))
+        except CacheBusyError as exc:  # Redis's pool stayed busy past busy_wait: ask later
+            response = Response.error(HttpError(503, str(exc)))
         except Exception:  # a bug answers 500; the daemon and other requests go on
             logger.exception("control: %s %s failed", scope["method"], path)
             response = Response.error(HttpError(500, "internal error (logged by the daemon)"))
@@ -196,8 +199,11 @@ class ControlApp:
             gateway = self.index.resolve(config, gateway, body.server)
         elif gateway is not None:
             self.index.gateway(config, gateway)
-        check_clear(gateway, body.server, body.cache_type)
-        return Response.json(await self.api.clear(gateway, body.server, body.cache_type))
+        check_clear(gateway, body.server, body.cache_type, body.forget_logins)
+        reply = await self.api.clear(
+            gateway, body.server, body.cache_type, forget_logins=body.forget_logins
+        )
+        return Response.json(reply)
 
     async def reload(self, request: Request) -> Response:
         await request.parsed(ReloadBody)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ..app import Daemon
+from ..auth.clearing import is_token_type
 from ..cache.status import clear_scope
 from ..config.settings import DaemonConfig
 from ..errors import UnknownTargetError
@@ -27,7 +28,8 @@ class ClearBody(Body):
 
     gateway: str | None = None
     server: str | None = None
-    cache_type: str | None = None  # all, gateway_config (and aliases), server_config (tools)
+    cache_type: str | None = None  # all, gateway_config (and aliases), server_config, tokens
+    forget_logins: bool = False  # tokens: also drop stored logins (auth login again)
 
 
 class ReloadBody(Body):
@@ -87,8 +89,14 @@ class ServerIndex:
         return holders[0]
 
 
-def check_clear(gateway: str | None, server: str | None, cache_type: str | None) -> None:
-    """400 for a cache type ``clear_scope`` does not know."""
+def check_clear(
+    gateway: str | None, server: str | None, cache_type: str | None, forget_logins: bool = False
+) -> None:
+    """400 for a cache type neither ``clear_scope`` nor the token cache knows."""
+    if is_token_type(cache_type):
+        return
+    if forget_logins:
+        raise HttpError(400, "forget_logins applies to cache_type tokens only")
     try:
         clear_scope(gateway, server, cache_type)
     except ValueError as exc:

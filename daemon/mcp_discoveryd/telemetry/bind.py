@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from . import instruments as i
 from . import record
+from .tokens import bind_tokens
 
 if TYPE_CHECKING:
     from ..app import Daemon
@@ -49,8 +50,24 @@ def bind(daemon: Daemon) -> None:
         watch = daemon._deps.watch if daemon._deps is not None else None
         return [(watch.stats.open, {})] if watch is not None else []
 
+    def waiting() -> Iterable[tuple[float, record.Attributes]]:
+        pool = daemon.cache.pool
+        return [] if pool is None else [(pool.waiting, {i.BACKEND: daemon.cache.backend})]
+
+    def busy() -> Iterable[tuple[float, record.Attributes]]:
+        pool = daemon.cache.pool
+        if pool is None:
+            return []
+        figures, backend = pool.figures(), daemon.cache.backend
+        counts = {"queued": figures.queued, "exhausted": figures.exhausted}
+        counts["gave_up"] = figures.gave_up
+        return [(n, {i.BACKEND: backend, i.POOL_EVENT: event}) for event, n in counts.items()]
+
     record.observe(i.CACHE_REQUESTS, requests)
     record.observe(i.CACHE_ENTRIES, entries)
     record.observe(i.CACHE_SIZE, size)
     record.observe(i.UPSTREAM_UP, up)
     record.observe(i.WATCHED_SESSIONS, watched)
+    record.observe(i.POOL_WAITING, waiting)
+    record.observe(i.POOL_BUSY, busy)
+    bind_tokens(daemon)

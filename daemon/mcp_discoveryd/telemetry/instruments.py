@@ -49,6 +49,7 @@ RESULT = "mcpd.cache.result"
 OPERATION = "mcpd.cache.operation"
 BACKEND = "mcpd.cache.backend"
 LEASE = "mcpd.lease.result"
+POOL_EVENT = "mcpd.cache.pool.event"  # queued, exhausted, gave_up
 ROUTE = "mcpd.control.route"
 HTTP_METHOD = "http.request.method"
 STATUS = "http.response.status_code"
@@ -174,6 +175,22 @@ CACHE_SIZE = Instrument(
     "Encoded bytes held in the in-memory tier.",
     (TIER,),
 )
+POOL_WAITING = Instrument(
+    "mcpd.cache.pool.waiting",
+    "gauge",
+    "{operation}",
+    "Redis round trips queued for a pooled connection now (the gate in front of the pool).",
+    (BACKEND,),
+)
+POOL_BUSY = Instrument(
+    "mcpd.cache.pool.busy",
+    "counter",
+    "{operation}",
+    "Redis round trips that found the pool busy: queued for a connection, pool wait ended "
+    "busy (exhausted), or an operation that stopped asking after busy_wait (gave_up).",
+    (BACKEND, POOL_EVENT),
+    observed=True,
+)
 REFRESH_LEAD = Instrument(
     "mcpd.refresh.lead",
     "histogram",
@@ -225,6 +242,21 @@ ACTOR_RESTARTS = Instrument(
     "Server actors restarted after a crash.",
     (GATEWAY, SERVER),
 )
+TOKENS_HELD = Instrument(
+    "mcpd.oauth.tokens.held",
+    "gauge",
+    "{token}",
+    "1 while a usable upstream OAuth access token is held for the server, else 0.",
+    (GATEWAY, SERVER),
+)
+TOKEN_REQUESTS = Instrument(
+    "mcpd.oauth.token.requests",
+    "counter",
+    "{request}",
+    "Upstream OAuth token requests by outcome (issued, refreshed, failed).",
+    (GATEWAY, SERVER, OUTCOME),
+    observed=True,
+)
 CONFIG_RELOADS = Instrument(
     "mcpd.config.reloads",
     "counter",
@@ -246,6 +278,8 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     CACHE_DURATION,
     CACHE_ENTRIES,
     CACHE_SIZE,
+    POOL_WAITING,
+    POOL_BUSY,
     REFRESH_LEAD,
     LEASES,
     UPSTREAM_UP,
@@ -253,6 +287,8 @@ INSTRUMENTS: tuple[Instrument, ...] = (
     CONTROL_REQUESTS,
     CONTROL_DURATION,
     ACTOR_RESTARTS,
+    TOKENS_HELD,
+    TOKEN_REQUESTS,
     CONFIG_RELOADS,
 )
 
