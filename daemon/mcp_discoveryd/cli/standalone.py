@@ -19,7 +19,7 @@ import anyio
 
 from ..config import load_config
 from ..config.settings import DaemonConfig
-from ..errors import ConfigError, DiscoveryError, UnknownTargetError
+from ..errors import CacheBusyError, ConfigError, DiscoveryError, UnknownTargetError
 from ..models import CacheType, DiscoveryReport
 from ..render import Progress, render_offerings, render_table
 from ..report import report_json
@@ -157,6 +157,9 @@ def discover(args: argparse.Namespace) -> int:
     except DiscoveryError as exc:
         print(f"mcp-discoveryd: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CacheBusyError as exc:  # the run's own Redis pool stayed busy past busy_wait
+        print(f"mcp-discoveryd: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if progress is not None:
         progress.clear()
     if args.json:
