@@ -107,6 +107,18 @@ async def test_runnable_counts_the_whole_process_tree() -> None:
     assert runnable(parent.pid) == 0  # gone: nothing to count
 
 
+async def test_a_proc_file_longer_than_one_read_is_read_whole_and_a_gone_one_is_empty() -> None:
+    """A children list of hundreds of pids spans several reads; a gone process reads as empty."""
+    async with _child(SLEEP) as sleeper:  # its memory map stays put while it sleeps
+        smaps = Path(f"/proc/{sleeper.pid}/smaps")  # the same kind of kernel file, tens of KB
+        with anyio.fail_after(10):
+            while len(whole := smaps.read_bytes()) < 8192:  # noqa: ASYNC110, ASYNC240  # /proc: no event, no disk
+                await anyio.sleep(0.05)
+        for size in (64, 4096, 65536):
+            assert admission._read(str(smaps), size) == whole
+    assert admission._read("/proc/0/stat") == b""
+
+
 async def test_a_cancelled_waiter_leaves_no_trace() -> None:
     """Cancelled while queued: the next waiter is admitted as if it had never been there."""
     async with SpawnAdmission(8, policy="handshake", cores=1, overcommit=1, window=60) as gate:

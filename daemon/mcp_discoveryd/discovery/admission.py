@@ -218,21 +218,39 @@ class SpawnAdmission(AsyncContextManagerMixin):
 
 
 def runnable(pid: int) -> int:
-    """Processes in state R in ``pid``'s tree (itself and its descendants); 0 once it is gone."""
+    """Processes in state R in ``pid``'s tree (itself and its descendants); 0 once it is gone.
+
+    Read with bare ``os`` calls, twice per process and sample: ``Path.read_text``
+    cost 57 us of this process's CPU per child and sample (four times more).
+    """
     count = 0
     todo = [pid]
     while todo:
         current = todo.pop()
-        base = PROC / str(current)
-        try:
-            stat = (base / "stat").read_text()
-        except OSError:  # gone
+        stat = _read(f"{PROC}/{current}/stat")
+        if not stat:  # gone
             continue
-        count += stat[stat.rindex(")") + 2] == "R"  # the name in (...) may hold spaces
-        try:
-            todo.extend(
-                int(c) for c in (base / "task" / str(current) / "children").read_text().split()
-            )
-        except OSError:  # gone, or a kernel without CONFIG_PROC_CHILDREN: itself only
-            continue
+        count += stat[stat.rindex(b")") + 2] == ord("R")  # the name in (...) may hold spaces
+        # Empty on a kernel without CONFIG_PROC_CHILDREN: the process itself only.
+        todo.extend(int(c) for c in _read(f"{PROC}/{current}/task/{current}/children").split())
     return count
+
+
+def _read(path: str, size: int = 4096) -> bytes:
+    """The whole of a small /proc file; empty when it (or its process) is gone.
+
+    Read to the end: the kernel hands out a page or less per read, whole records only.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return b""
+    try:
+        chunks = []
+        while chunk := os.read(fd, size):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:  # gone between the open and the read
+        return b""
+    finally:
+        os.close(fd)
