@@ -60,6 +60,9 @@ IDLE_DEMAND = 0.3  # below this (one quiet sample) a child is taken as waiting
 HEADROOM = 0.5  # admit while the starting children leave this much of the budget free
 OVERCOMMIT = 2.0  # runnable starters per core: at 1.0 the cores idle while children do I/O
 ADMISSION_WINDOW = 2.0  # seconds a starting child counts at most
+# The window also caps the admission rate at the budget per window: 4 starters per 2 s on 2
+# cores, below the ~2.7 a second they finish of Python servers (0.74 s of CPU each). At 1 s
+# (faster under other load, README) 50 at once would pile up as if spawned unbounded.
 PROC = Path("/proc")
 
 
