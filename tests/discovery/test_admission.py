@@ -107,6 +107,70 @@ async def test_runnable_counts_the_whole_process_tree() -> None:
     assert runnable(parent.pid) == 0  # gone: nothing to count
 
 
+async def test_a_proc_file_longer_than_one_read_is_read_whole_and_a_gone_one_is_empty() -> None:
+    """A children list of hundreds of pids spans several reads; a gone process reads as empty."""
+    async with _child(SLEEP) as sleeper:  # its memory map stays put while it sleeps
+        smaps = Path(f"/proc/{sleeper.pid}/smaps")  # the same kind of kernel file, tens of KB
+        with anyio.fail_after(10):
+            while len(whole := smaps.read_bytes()) < 8192:  # noqa: ASYNC110, ASYNC240  # /proc: no event, no disk
+                await anyio.sleep(0.05)
+        for size in (64, 4096, 65536):
+            assert admission._read(str(smaps), size) == whole
+    assert admission._read("/proc/0/stat") == b""
+
+
+@pytest.mark.slow
+async def test_the_sampler_slows_down_while_every_starter_stays_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spinning starter and a waiter for 1.5 s: a few samples, not one every 20 ms."""
+    samples: list[int] = []
+
+    def counted(pid: int) -> int:
+        samples.append(pid)
+        return runnable(pid)
+
+    monkeypatch.setattr(admission, "runnable", counted)
+    gate = SpawnAdmission(8, cores=1, overcommit=1, window=60)
+    async with gate, gate.admit() as ticket, _child(SPIN) as spinner:
+        ticket.follow(lambda: spinner.pid)
+        assert not await _admitted_within(gate, 1.5)
+    assert 3 <= len(samples) <= 1.5 / admission.SAMPLE_INTERVAL_MAX + 6  # 75 at a fixed 20 ms
+
+
+@pytest.mark.slow
+async def test_a_spawn_admitted_after_a_quiet_spell_is_sampled_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a long quiet wait, a sleeper admitted at a handshake lets the next one in soon."""
+    monkeypatch.setattr(admission, "SAMPLE_INTERVAL_MAX", 5.0)  # the backoff would oversleep
+    admitted: dict[str, float] = {}
+    async with (
+        SpawnAdmission(8, cores=1, overcommit=1, window=60) as gate,
+        _child(SLEEP) as sleeper,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def spawn(name: str, pid: int | None) -> None:
+            async with gate.admit() as ticket:
+                admitted[name] = anyio.current_time()
+                ticket.follow(lambda: pid)
+                await anyio.sleep(60)
+
+        async with gate.admit() as first:  # no pid: busy until its handshake
+            tg.start_soon(spawn, "sleeper", sleeper.pid)
+            await anyio.sleep(0.1)
+            tg.start_soon(spawn, "next", None)
+            await anyio.sleep(1.5)  # quiet: the sampler's wait has grown past a second
+            assert not admitted.get("sleeper")
+            first.release()
+            with anyio.fail_after(10):
+                while "next" not in admitted:  # noqa: ASYNC110  # the admission has no event for tests
+                    await anyio.sleep(0.01)
+        assert admitted["next"] - admitted["sleeper"] < 0.5
+        tg.cancel_scope.cancel()
+
+
 async def test_a_cancelled_waiter_leaves_no_trace() -> None:
     """Cancelled while queued: the next waiter is admitted as if it had never been there."""
     async with SpawnAdmission(8, policy="handshake", cores=1, overcommit=1, window=60) as gate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import certifi
@@ -126,6 +127,20 @@ def test_no_glob_passes_a_credential_named_variable(prefix: str, word: str, suff
     name = f"{prefix}_{word}{suffix}"
     target = StdioTarget("server", inherit_env=("*",))
     assert name not in inherited(target, {name: "value", "PATH": "/bin"})
+
+
+GLOB_TEXT = st.text(alphabet="AB_*?[]!-1", max_size=6)
+
+
+@given(st.lists(GLOB_TEXT, max_size=4), st.lists(st.text(alphabet="AB_[]!-1", max_size=5)))
+def test_a_variable_is_inherited_exactly_when_a_glob_of_the_list_matches_its_whole_name(
+    patterns: list[str], names: list[str]
+) -> None:
+    """The list is matched as fnmatch globs, each over the whole name, case-sensitive."""
+    target = StdioTarget("server", inherit_env=tuple(patterns))
+    environ = dict.fromkeys(names, "v")
+    expected = {n for n in names if any(fnmatchcase(n, p) for p in patterns)}
+    assert set(inherited(target, environ)) == expected
 
 
 async def test_the_time_server_sees_the_daemons_time_zone(
