@@ -40,7 +40,7 @@ from .fingerprint import definition_fingerprint, policy_fingerprint
 from .health import Health
 from .memory import MemoryBackend
 from .reads import any_entry, held_tools, read_result, read_through
-from .stats import CacheStats, Tier
+from .stats import CacheStats, Reader, Tier
 from .writeback import write_newer
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ class Cache:
     def lookup(
         self, cache_type: CacheType, gateway_id: str, server_name: str | None
     ) -> CacheEntry | None:
-        """The entry held in memory, synchronously (any thread); None when absent or past grace."""
+        """The entry held in memory, synchronously (any thread); None when absent or past grace.
+        Not counted: a reader counts what it serves (``count_read``)."""
         return self.memory.lookup(cache_type, gateway_id, server_name, self._clock())
 
     async def get(
@@ -121,7 +122,7 @@ class Cache:
     ) -> CacheEntry | None:
         """The freshest live entry from memory or Redis; None past ``stale_until``."""
         chosen, tier = await self._read(cache_type, gateway_id, server_name, any_entry)
-        self._count(cache_type, tier, chosen)
+        self.count_read(cache_type, chosen, tier=tier, reader="daemon")
         return chosen
 
     async def catalog(self, gateway_id: str, spec: ServerSpec) -> CacheEntry | None:
@@ -139,7 +140,7 @@ class Cache:
         chosen, tier = await self._read(CacheType.TOOLS, gateway_id, spec.name, made_for)
         if chosen is not None and not made_for(chosen):
             chosen = None
-        self._count(CacheType.TOOLS, tier, chosen)
+        self.count_read(CacheType.TOOLS, chosen, tier=tier, reader="daemon")
         return chosen
 
     async def held(self, gateway_id: str, server_name: str) -> CacheEntry | None:
@@ -354,8 +355,11 @@ class Cache:
             on_down=self._mark_down,
         )
 
-    def _count(self, cache_type: CacheType, tier: Tier, chosen: CacheEntry | None) -> None:
-        self.stats.record_request(cache_type, tier, read_result(chosen, self._clock()))
+    def count_read(
+        self, cache_type: CacheType, chosen: CacheEntry | None, *, tier: Tier, reader: Reader
+    ) -> None:
+        """Count one read as hit, stale (past ``expires_at``) or miss (None), for ``reader``."""
+        self.stats.record_request(cache_type, tier, read_result(chosen, self._clock()), reader)
 
     async def _held(self, gateway_id: str, server_name: str, now: float) -> CacheEntry | None:
         return await held_tools(

@@ -197,7 +197,7 @@ class CacheListener:
     """The cache's ``StatsListener``: its backend operations, as they happen (lookups are
     read from its counters at each collection: ``bind.py``)."""
 
-    def on_request(self, cache_type: object, tier: str, result: str) -> None:
+    def on_request(self, cache_type: object, tier: str, result: str, reader: str) -> None:
         """One lookup: counted by the cache itself, observed at collection."""
 
     def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
