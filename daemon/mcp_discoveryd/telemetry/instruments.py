@@ -33,9 +33,9 @@ CACHE_BUCKETS = (
     1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0
 )  # fmt: skip
 # Refresh lead: well under a second (a 10 s TTL refreshed at its last moment) to hours
-# (4 h TTLs), in factors of 2; negative when a refresh landed late (coarser: the exception).
+# (4 h TTLs), in factors of 2. Late refreshes are recorded by how late, with
+# ``mcpd.refresh.timing=late``: an OTel histogram takes no negative values (the SDK drops them).
 LEAD_BUCKETS = (
-    -3600.0, -900.0, -240.0, -60.0, -15.0, -4.0, -1.0, 0.0,
     0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 240.0, 480.0,
     900.0, 1800.0, 3600.0, 7200.0, 14400.0,
 )  # fmt: skip
@@ -69,6 +69,7 @@ READER = "mcpd.cache.reader"  # "daemon" (its own preload/refresh reads) or "gat
 OPERATION = "mcpd.cache.operation"
 BACKEND = "mcpd.cache.backend"
 LEASE = "mcpd.lease.result"
+TIMING = "mcpd.refresh.timing"  # "ahead" of its entry's expiry, or "late" past it
 ROUTE = "mcpd.control.route"
 HTTP_METHOD = "http.request.method"
 STATUS = "http.response.status_code"
@@ -199,8 +200,9 @@ REFRESH_LEAD = Instrument(
     "mcpd.refresh.lead",
     "histogram",
     "s",
-    "How long before its entry expired a refresh landed (negative: late), by trigger.",
-    (GATEWAY, SERVER, TRIGGER),
+    "How long before its entry expired a refresh landed (timing ahead), or after it "
+    "(timing late), by trigger.",
+    (GATEWAY, SERVER, TRIGGER, TIMING),
     LEAD_BUCKETS,
 )
 LEASES = Instrument(

@@ -163,8 +163,11 @@ def tool_changes(gateway: str, server: str, changes: Sequence[ToolChange]) -> No
 
 
 def refresh_lead(gateway: str, server: str, trigger: str, seconds: float) -> None:
-    """A refresh of an entry landed ``seconds`` before it expired (negative: after)."""
-    add(i.REFRESH_LEAD, seconds, {i.GATEWAY: gateway, i.SERVER: server, i.TRIGGER: trigger})
+    """A refresh of an entry landed ``seconds`` before it expired (negative: after); recorded
+    as how far from expiry, and which side (a histogram takes no negative values)."""
+    timing = "ahead" if seconds >= 0 else "late"
+    attrs = {i.GATEWAY: gateway, i.SERVER: server, i.TRIGGER: trigger, i.TIMING: timing}
+    add(i.REFRESH_LEAD, abs(seconds), attrs)
 
 
 def lease(gateway: str, server: str, *, acquired: bool) -> None:
