@@ -11,6 +11,8 @@ import bisect
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from tests.telemetry.receiver import HttpReceiver, Point
 
 from mcp_discoveryd.config.settings import TelemetrySettings
@@ -78,3 +80,22 @@ async def test_the_export_carries_the_bounds_a_7_s_lead_lands_in_4_to_8_and_a_la
     control = points[("mcpd.control.duration", None)]
     assert control.bounds == i.CONTROL_BUCKETS
     assert bucket_of(control, 0.00015) == (1e-4, 2e-4)
+
+
+@given(st.floats(-86400.0, 86400.0))
+def test_any_lead_early_or_late_is_recorded_never_dropped(lead: float) -> None:
+    """The SDK drops a negative histogram value: a late refresh is recorded by how late."""
+    memory = InMemoryMetricReader()
+    provider = MeterProvider([memory])
+    record.install(provider.get_meter("test"))
+    try:
+        record.refresh_lead("g", "s", "refresh", lead)
+        data = memory.get_metrics_data()
+    finally:
+        record.uninstall()
+        provider.shutdown()
+    assert data is not None
+    (metric,) = [m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics]
+    (point,) = metric.data.data_points
+    assert point.count == 1 and point.sum == abs(lead)  # type: ignore[union-attr]
+    assert (point.attributes or {})[i.TIMING] == ("ahead" if lead >= 0 else "late")
