@@ -50,7 +50,9 @@ class DaemonApi:
         """The running daemon's config (replaced whole by a reload)."""
         return self._daemon.config
 
-    def catalog(self, gateway_id: str, server_name: str) -> CacheEntry | None:
+    def catalog(
+        self, gateway_id: str, server_name: str, *, counted: bool = True
+    ) -> CacheEntry | None:
         """The server's entry made from its current definition (fresh or stale), or None.
 
         Its tools pass today's tool policy on the way out (and, under ``on_tool_change =
@@ -58,7 +60,9 @@ class DaemonApi:
         policy, by this daemon before a reload or by another one sharing Redis, never
         serves what the policy now blocks); the check is kept per entry object, so a
         read of an unchanged entry costs a lookup. An external provider's verdicts
-        apply at discovery.
+        apply at discovery. A read of a discovered server's catalog counts as a gateway's
+        cache request (hit, stale or miss) unless ``counted`` is False (a listing's
+        glance at every server); a config-defined one is not a cache read.
         """
         daemon = self._daemon
         key = (gateway_id, server_name)
@@ -67,13 +71,21 @@ class DaemonApi:
             return None
         if spec.is_config_defined:
             return daemon.config_entries.get(key)
-        entry = daemon.cache.lookup(CacheType.TOOLS, gateway_id, server_name)
+        served = self._served(key, spec)
+        if counted:
+            daemon.cache.count_read(CacheType.TOOLS, served, tier="memory", reader="gateway")
+        return served
+
+    def _served(self, key: tuple[str, str], spec: ServerSpec) -> CacheEntry | None:
+        """The held entry as ``catalog`` serves it under ``spec``, or None."""
+        cache = self._daemon.cache
+        entry = cache.lookup(CacheType.TOOLS, *key)
         if entry is None:
             return None
         checked = self._checked.get(key)
         if checked is not None and checked[0] is entry and checked[1] is spec:
             return checked[2]  # this entry passed under this very definition and policy
-        if entry.definition != daemon.cache.fingerprint(spec):
+        if entry.definition != cache.fingerprint(spec):
             return None
         if entry.blocked_tools and entry.policy != policy_fingerprint(spec.tool_policy):
             return None

@@ -10,7 +10,7 @@ from tests.cache.counting import CountingConnection
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import CacheStats, open_cache
-from mcp_discoveryd.cache.stats import Result, Tier
+from mcp_discoveryd.cache.stats import Reader, Result, Tier
 from mcp_discoveryd.models import CacheType
 
 
@@ -18,11 +18,11 @@ class Recorder:
     """A stats listener that keeps every event (what telemetry would receive)."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[CacheType, Tier, Result]] = []
+        self.requests: list[tuple[CacheType, Tier, Result, Reader]] = []
         self.operations: list[tuple[str, str, bool]] = []
 
-    def on_request(self, cache_type: CacheType, tier: Tier, result: Result) -> None:
-        self.requests.append((cache_type, tier, result))
+    def on_request(self, cache_type: CacheType, tier: Tier, result: Result, reader: Reader) -> None:
+        self.requests.append((cache_type, tier, result, reader))
 
     def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
         assert seconds >= 0
@@ -46,9 +46,9 @@ async def test_memory_only_counts_hit_stale_miss() -> None:
         assert await cache.get(CacheType.TOOLS, "gw-1", "old") is not None
         assert await cache.get(CacheType.TOOLS, "gw-1", "none") is None
     assert recorder.requests == [
-        (CacheType.TOOLS, "memory", "hit"),
-        (CacheType.TOOLS, "memory", "stale"),
-        (CacheType.TOOLS, "memory", "miss"),
+        (CacheType.TOOLS, "memory", "hit", "daemon"),
+        (CacheType.TOOLS, "memory", "stale", "daemon"),
+        (CacheType.TOOLS, "memory", "miss", "daemon"),
     ]
     assert stats.snapshot().results() == {"hit": 1, "stale": 1, "miss": 1}
 
@@ -93,8 +93,8 @@ async def test_entry_from_another_daemon_is_read_and_kept(redis_server: RedisSer
         assert await cache.get(CacheType.TOOLS, "gw-1", "server-a") == shared
         assert cache.memory.entry_count == 1
     requests = stats.snapshot().requests
-    assert requests[(CacheType.TOOLS, "redis", "hit")] == 1
-    assert requests[(CacheType.TOOLS, "memory", "hit")] == 1
+    assert requests[(CacheType.TOOLS, "redis", "hit", "daemon")] == 1
+    assert requests[(CacheType.TOOLS, "memory", "hit", "daemon")] == 1
 
 
 @pytest.mark.redis
@@ -117,7 +117,7 @@ async def test_miss_in_both_tiers_is_a_redis_miss(redis_server: RedisServer) -> 
     stats = CacheStats()
     async with open_cache(config(redis_settings(redis_server.url)), stats=stats) as cache:
         assert await cache.get(CacheType.TOOLS, "gw-1", "nothing") is None
-    assert stats.snapshot().requests == {(CacheType.TOOLS, "redis", "miss"): 1}
+    assert stats.snapshot().requests == {(CacheType.TOOLS, "redis", "miss", "daemon"): 1}
 
 
 @pytest.mark.redis

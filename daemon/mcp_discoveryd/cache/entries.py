@@ -144,3 +144,8 @@ def _server_summary(spec: ServerSpec) -> JSONObject:
     else:
         out["command"] = posixpath.basename(target.command)  # args may carry secrets
     return out
+
+
+def failed_attempt(outcome: ServerOutcome) -> bool:
+    """True when the outcome is a failed attempt to reach the upstream (not a block)."""
+    return outcome.status != "blocked" and (outcome.source == "discovery" or outcome.stale)

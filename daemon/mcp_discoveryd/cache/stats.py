@@ -19,13 +19,17 @@ from ..models import CacheType
 
 Tier = Literal["memory", "redis"]
 Result = Literal["hit", "stale", "miss"]
+# Whose read it was: the daemon's own (preload, refresh, lease checks) or a reader's
+# (a gateway's catalog read over the control socket or the MCP tools).
+Reader = Literal["daemon", "gateway"]
+RequestKey = tuple[CacheType, Tier, Result, Reader]
 
 
 class StatsListener(Protocol):
     """Receives each cache event as it happens (telemetry binds its instruments here)."""
 
-    def on_request(self, cache_type: CacheType, tier: Tier, result: Result) -> None:
-        """One lookup: which tier answered (or was asked last) and how it ended."""
+    def on_request(self, cache_type: CacheType, tier: Tier, result: Result, reader: Reader) -> None:
+        """One lookup: which tier answered (or was asked last), how it ended, for whom."""
 
     def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
         """One backend round trip and how long it took."""
@@ -54,15 +58,16 @@ class OperationStats:
 class StatsSnapshot:
     """A consistent copy of every counter at one moment."""
 
-    requests: dict[tuple[CacheType, Tier, Result], int]
+    requests: dict[RequestKey, int]
     operations: dict[tuple[str, str], OperationStats]
     decode_errors: int
 
-    def results(self) -> dict[Result, int]:
-        """Requests by result over every type and tier."""
+    def results(self, reader: Reader | None = None) -> dict[Result, int]:
+        """Requests by result over every type and tier (one reader's, or everyone's)."""
         out: dict[Result, int] = {"hit": 0, "stale": 0, "miss": 0}
-        for (_, _, result), count in self.requests.items():
-            out[result] += count
+        for (_, _, result, whose), count in self.requests.items():
+            if reader is None or whose == reader:
+                out[result] += count
         return out
 
 
@@ -71,7 +76,7 @@ class CacheStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requests: dict[tuple[CacheType, Tier, Result], int] = {}
+        self._requests: dict[RequestKey, int] = {}
         self._operations: dict[tuple[str, str], OperationStats] = {}
         self._decode_errors = 0
         self._listeners: list[StatsListener] = []
@@ -81,14 +86,16 @@ class CacheStats:
         with self._lock:
             self._listeners = [*self._listeners, listener]
 
-    def record_request(self, cache_type: CacheType, tier: Tier, result: Result) -> None:
-        """Count one lookup and how it ended."""
-        key = (cache_type, tier, result)
+    def record_request(
+        self, cache_type: CacheType, tier: Tier, result: Result, reader: Reader = "daemon"
+    ) -> None:
+        """Count one lookup, how it ended and whose it was."""
+        key = (cache_type, tier, result, reader)
         with self._lock:
             self._requests[key] = self._requests.get(key, 0) + 1
             listeners = self._listeners
         for listener in listeners:
-            listener.on_request(cache_type, tier, result)
+            listener.on_request(cache_type, tier, result, reader)
 
     def record_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
         """Count one backend operation (a Redis round trip, a memory scan) and its duration."""

@@ -10,7 +10,7 @@ with its ``{"status", "message"}`` wording.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -250,3 +250,12 @@ def describe_scope(scope: ClearScope) -> str:
     servers = f" of server {scope.server_name!r}" if scope.server_name is not None else ""
     where = f"gateway {scope.gateway_id!r}" if scope.gateway_id is not None else "every gateway"
     return f"{what}{servers} of {where}"
+
+
+def known_servers(scope: ClearScope, gateways: Sequence[GatewayConfig]) -> dict[str, list[str]]:
+    """Configured gateways in scope and their server names (for Redis's clear)."""
+    return {
+        g.id: [s.name for s in g.servers]
+        for g in gateways
+        if scope.gateway_id is None or g.id == scope.gateway_id
+    }

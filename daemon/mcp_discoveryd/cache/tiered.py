@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -35,22 +35,21 @@ from ..config.settings import CacheSettings, GatewayConfig
 from ..errors import CacheBusyError, CacheUnavailableError
 from ..models import CacheEntry, CacheType, JSONObject, ServerOutcome, ServerSpec
 from . import codec, status
-from .base import Backend, ClearScope, EntryId, entry_id
+from .base import Backend, EntryId, entry_id
 from .busy import patiently
-from .entries import entry_from_outcome, entry_with_failure, gateway_config_entry
+from .entries import entry_from_outcome, entry_with_failure, failed_attempt, gateway_config_entry
 from .fingerprint import definition_fingerprint, policy_fingerprint
 from .gate import Gate
 from .health import Health
 from .memory import MemoryBackend
 from .reads import any_entry, held_tools, read_result, read_through
 from .redis_backend import RedisBackend
-from .stats import CacheStats, Tier
-from .writeback import write_newer
+from .stats import CacheStats, Reader, Tier
+from .writeback import Backlog
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Known = Mapping[str, Sequence[str]]  # configured gateway id -> its server names
 
 
 class Cache:
@@ -75,8 +74,7 @@ class Cache:
         self._health = Health(since=clock())
         self._down = anyio.Event()
         self._recovered = anyio.Event()
-        self._dirty: set[EntryId] = set()  # written to memory only while degraded
-        self._pending_clears: list[tuple[ClearScope, Known]] = []
+        self._backlog = Backlog()  # what Redis has not got yet (written while degraded)
         self._configs: dict[str, GatewayConfig] = {}  # gateway id -> the config last recorded
 
     @property
@@ -110,7 +108,7 @@ class Cache:
 
     def pending_writes(self) -> tuple[EntryId, ...]:
         """Entries held in memory that the shared store does not have yet (sorted)."""
-        return tuple(sorted(self._dirty, key=lambda i: (i[0].value, i[1], i[2] or "")))
+        return self._backlog.pending_writes()
 
     async def connect(self) -> None:
         """Check Redis once at start; an unreachable Redis starts degraded mode, not an error."""
@@ -128,7 +126,8 @@ class Cache:
     def lookup(
         self, cache_type: CacheType, gateway_id: str, server_name: str | None
     ) -> CacheEntry | None:
-        """The entry held in memory, synchronously (any thread); None when absent or past grace."""
+        """The entry held in memory, synchronously (any thread); None when absent or past grace.
+        Not counted: a reader counts what it serves (``count_read``)."""
         return self.memory.lookup(cache_type, gateway_id, server_name, self._clock())
 
     async def get(
@@ -136,7 +135,7 @@ class Cache:
     ) -> CacheEntry | None:
         """The freshest live entry from memory or Redis; None past ``stale_until``."""
         chosen, tier = await self._read(cache_type, gateway_id, server_name, any_entry)
-        self._count(cache_type, tier, chosen)
+        self.count_read(cache_type, chosen, tier=tier, reader="daemon")
         return chosen
 
     async def catalog(self, gateway_id: str, spec: ServerSpec) -> CacheEntry | None:
@@ -154,7 +153,7 @@ class Cache:
         chosen, tier = await self._read(CacheType.TOOLS, gateway_id, spec.name, made_for)
         if chosen is not None and not made_for(chosen):
             chosen = None
-        self._count(CacheType.TOOLS, tier, chosen)
+        self.count_read(CacheType.TOOLS, chosen, tier=tier, reader="daemon")
         return chosen
 
     async def held(self, gateway_id: str, server_name: str) -> CacheEntry | None:
@@ -197,7 +196,7 @@ class Cache:
                         rng=self._rng,
                     )
                 )
-            elif outcome.error is not None and _attempted(outcome):
+            elif outcome.error is not None and failed_attempt(outcome):
                 held = await self._held(outcome.gateway_id, outcome.server_name, now)
                 if held is not None and held.definition == definition:
                     entries.append(entry_with_failure(held, outcome.error))
@@ -237,7 +236,7 @@ class Cache:
             return
         shared = [i for i, e in enumerate(entries) if not e.private]
         if not self._health.ok:
-            self._dirty.update(entry_id(entries[i]) for i in shared)
+            self._backlog.dirty.update(entry_id(entries[i]) for i in shared)
             return
         try:
             older = await self.patiently(
@@ -247,7 +246,7 @@ class Cache:
             )
         except CacheUnavailableError as exc:
             self._mark_down(exc)
-            self._dirty.update(entry_id(entries[i]) for i in shared)
+            self._backlog.dirty.update(entry_id(entries[i]) for i in shared)
             return
         for entry in entries:  # skipped: Redis holds a newer version; read that one next
             if entry_id(entry) in (older or ()):
@@ -273,7 +272,7 @@ class Cache:
             self._health,
             self.stats.snapshot(),
             self.memory,
-            pending=(len(self._dirty), len(self._pending_clears)),
+            pending=(len(self._backlog.dirty), len(self._backlog.clears)),
             enkrypt_compat=self.remote is not None and self.remote.enkrypt_compat,
             now=now,
             pool=self.pool.figures() if self.pool is not None else None,
@@ -298,9 +297,9 @@ class Cache:
             scope = status.clear_scope(gateway_id, server_name, cache_type)
         except ValueError as exc:
             return {"status": "error", "message": str(exc)}
-        known = _known(scope, gateways)
+        known = status.known_servers(scope, gateways)
         counts = await self.memory.clear(scope)
-        self._dirty = {i for i in self._dirty if not scope.covers(*i)}
+        self._backlog.forget(scope)
         deferred = False
         remote = self.remote
         if remote is not None:
@@ -315,7 +314,7 @@ class Cache:
             else:
                 deferred = True
             if deferred:
-                self._pending_clears.append((scope, known))
+                self._backlog.clears.append((scope, known))
         result = status.clear_result(scope, counts)
         if deferred:
             result["deferred"] = True  # applied to Redis when it is reachable again
@@ -338,17 +337,7 @@ class Cache:
         if self.remote is None:
             return 0
         await self.remote.ping()
-        self._dirty.clear()  # the full pass below covers everything in memory now
-        await self._replay_clears()
-        now = self._clock()
-        live = [e for e in self.memory.entries() if not e.private and now < e.stale_until]
-        written = await self._write_back(live)
-        while self._dirty or self._pending_clears:
-            await self._replay_clears()
-            ids, self._dirty = self._dirty, set()
-            now = self._clock()
-            found = (self.memory.lookup(*i, now) for i in ids)
-            written += await self._write_back([e for e in found if e is not None])
+        written = await self._backlog.replay(self.remote, self.memory, clock=self._clock)
         logger.warning(
             "cache: %s reachable again after %d retries; wrote back %d entries",
             self.backend,
@@ -382,25 +371,16 @@ class Cache:
             on_down=self._mark_down,
         )
 
-    def _count(self, cache_type: CacheType, tier: Tier, chosen: CacheEntry | None) -> None:
-        self.stats.record_request(cache_type, tier, read_result(chosen, self._clock()))
+    def count_read(
+        self, cache_type: CacheType, chosen: CacheEntry | None, *, tier: Tier, reader: Reader
+    ) -> None:
+        """Count one read as hit, stale (past ``expires_at``) or miss (None), for ``reader``."""
+        self.stats.record_request(cache_type, tier, read_result(chosen, self._clock()), reader)
 
     async def _held(self, gateway_id: str, server_name: str, now: float) -> CacheEntry | None:
         return await held_tools(
             self.memory, self._shared(), gateway_id, server_name, now=now, on_down=self._mark_down
         )
-
-    async def _replay_clears(self) -> None:
-        """Apply, in order, the clears made while Redis was unreachable."""
-        assert self.remote is not None
-        while self._pending_clears:
-            scope, known = self._pending_clears[0]
-            await self.remote.clear(scope, known=known)
-            self._pending_clears.pop(0)
-
-    async def _write_back(self, entries: Sequence[CacheEntry]) -> int:
-        assert self.remote is not None
-        return await write_newer(self.remote, entries, clock=self._clock)
 
     def _mark_down(self, exc: CacheUnavailableError) -> None:
         if self._health.ok:
@@ -412,17 +392,3 @@ class Cache:
             self._health = Health("degraded", since=self._clock(), reason=exc.reason)
             self._recovered = anyio.Event()
             self._down.set()
-
-
-def _attempted(outcome: ServerOutcome) -> bool:
-    """True when the outcome is a failed attempt to reach the upstream (not a block)."""
-    return outcome.status != "blocked" and (outcome.source == "discovery" or outcome.stale)
-
-
-def _known(scope: ClearScope, gateways: Sequence[GatewayConfig]) -> dict[str, list[str]]:
-    """Configured gateways in scope and their server names (for Redis's clear)."""
-    return {
-        g.id: [s.name for s in g.servers]
-        for g in gateways
-        if scope.gateway_id is None or g.id == scope.gateway_id
-    }

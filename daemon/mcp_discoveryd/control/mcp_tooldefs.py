@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Literal, TypeVar
 
 import mcp_types as types
@@ -138,7 +139,8 @@ async def _list_servers(api: DaemonApi, args: ListServersArgs) -> JSONObject:
     config = _config(api)
     views.gateways_of(config, args.gateway)
     rows = (await api.status(args.gateway))["servers"]
-    return views.servers_json(config, args.gateway, rows, api.catalog)
+    # a listing glances at every server's entry: not a catalog read to count
+    return views.servers_json(config, args.gateway, rows, partial(api.catalog, counted=False))
 
 
 async def _catalog(api: DaemonApi, args: CatalogArgs) -> JSONObject:

@@ -32,8 +32,8 @@ def bind(daemon: Daemon) -> None:
     def requests() -> Iterable[tuple[float, record.Attributes]]:
         counts = daemon.cache.stats.snapshot().requests
         return [
-            (n, {i.CACHE_TYPE: kind.value, i.TIER: tier, i.RESULT: result})
-            for (kind, tier, result), n in counts.items()
+            (n, {i.CACHE_TYPE: kind.value, i.TIER: tier, i.RESULT: result, i.READER: reader})
+            for (kind, tier, result, reader), n in counts.items()
         ]
 
     def up() -> Iterable[tuple[float, record.Attributes]]:

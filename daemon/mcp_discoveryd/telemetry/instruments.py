@@ -22,13 +22,32 @@ from typing import Literal
 
 Kind = Literal["counter", "histogram", "gauge"]  # gauge: observable, read at each export
 
+# Bucket boundaries suited to what each histogram measures: a quantile is interpolated
+# inside one bucket, so bounds built for another range flatten it to a bucket's midpoint.
+# Adjacent bounds stay within a factor of 2-2.5 over the range that matters.
+
 # The MCP semantic conventions' explicit bucket boundaries (seconds).
 MCP_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-# Cache reads are microseconds in memory, a millisecond or so over Redis.
-CACHE_BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
-# Refresh lead: minutes to hours before expiry; negative when a refresh landed late.
-LEAD_BUCKETS = (-3600.0, -600.0, -60.0, 0.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
-CONTROL_BUCKETS = (1e-4, 5e-4, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0)
+# Cache operations: microseconds in memory, a millisecond or so over Redis, a second at worst.
+CACHE_BUCKETS = (
+    1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0
+)  # fmt: skip
+# Refresh lead: well under a second (a 10 s TTL refreshed at its last moment) to hours
+# (4 h TTLs), in factors of 2. Late refreshes are recorded by how late, with
+# ``mcpd.refresh.timing=late``: an OTel histogram takes no negative values (the SDK drops them).
+LEAD_BUCKETS = (
+    0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 240.0, 480.0,
+    900.0, 1800.0, 3600.0, 7200.0, 14400.0,
+)  # fmt: skip
+# Control API: a catalog read takes 100-200 us, a status of 10,000 servers tens of ms.
+CONTROL_BUCKETS = (
+    5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0
+)  # fmt: skip
+# One server's discovery (and a stdio spawn's wait for admission): 10 ms (a warm local
+# server) to a minute (a slow remote, a timeout).
+DISCOVERY_BUCKETS = (
+    0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0
+)  # fmt: skip
 
 # Attribute keys (MCP conventions first, then the daemon's own).
 METHOD = "mcp.method.name"
@@ -46,10 +65,12 @@ CHANGE = "mcpd.change"
 CACHE_TYPE = "mcpd.cache.type"
 TIER = "mcpd.cache.tier"
 RESULT = "mcpd.cache.result"
+READER = "mcpd.cache.reader"  # "daemon" (its own preload/refresh reads) or "gateway"
 OPERATION = "mcpd.cache.operation"
 BACKEND = "mcpd.cache.backend"
 LEASE = "mcpd.lease.result"
 POOL_EVENT = "mcpd.cache.pool.event"  # queued, exhausted, gave_up
+TIMING = "mcpd.refresh.timing"  # "ahead" of its entry's expiry, or "late" past it
 ROUTE = "mcpd.control.route"
 HTTP_METHOD = "http.request.method"
 STATUS = "http.response.status_code"
@@ -114,7 +135,7 @@ DISCOVERY_DURATION = Instrument(
     "s",
     "Duration of one server's discovery (cache read, fetch, guardrails).",
     (GATEWAY, SERVER, OUTCOME, TRIGGER),
-    MCP_BUCKETS,
+    DISCOVERY_BUCKETS,
 )
 QUEUE_DURATION = Instrument(
     "mcpd.spawn.queue.duration",
@@ -122,7 +143,7 @@ QUEUE_DURATION = Instrument(
     "s",
     "Time a stdio server waited for spawn admission (CPU, live-children cap).",
     (SERVER,),
-    MCP_BUCKETS,
+    DISCOVERY_BUCKETS,
 )
 TOOLS_DISCOVERED = Instrument(
     "mcpd.tools.discovered",
@@ -149,8 +170,9 @@ CACHE_REQUESTS = Instrument(
     "mcpd.cache.requests",
     "counter",
     "{request}",
-    "Cache lookups by result (hit, stale, miss), cache type and the tier that answered.",
-    (CACHE_TYPE, TIER, RESULT),
+    "Cache lookups by result (hit, stale, miss), cache type, the tier that answered and "
+    "whose read it was (daemon: preload and refresh; gateway: catalogs served to readers).",
+    (CACHE_TYPE, TIER, RESULT, READER),
     observed=True,
 )
 CACHE_DURATION = Instrument(
@@ -195,8 +217,9 @@ REFRESH_LEAD = Instrument(
     "mcpd.refresh.lead",
     "histogram",
     "s",
-    "How long before its entry expired a refresh landed (negative: late), by trigger.",
-    (GATEWAY, SERVER, TRIGGER),
+    "How long before its entry expired a refresh landed (timing ahead), or after it "
+    "(timing late), by trigger.",
+    (GATEWAY, SERVER, TRIGGER, TIMING),
     LEAD_BUCKETS,
 )
 LEASES = Instrument(

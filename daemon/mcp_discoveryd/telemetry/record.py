@@ -163,8 +163,11 @@ def tool_changes(gateway: str, server: str, changes: Sequence[ToolChange]) -> No
 
 
 def refresh_lead(gateway: str, server: str, trigger: str, seconds: float) -> None:
-    """A refresh of an entry landed ``seconds`` before it expired (negative: after)."""
-    add(i.REFRESH_LEAD, seconds, {i.GATEWAY: gateway, i.SERVER: server, i.TRIGGER: trigger})
+    """A refresh of an entry landed ``seconds`` before it expired (negative: after); recorded
+    as how far from expiry, and which side (a histogram takes no negative values)."""
+    timing = "ahead" if seconds >= 0 else "late"
+    attrs = {i.GATEWAY: gateway, i.SERVER: server, i.TRIGGER: trigger, i.TIMING: timing}
+    add(i.REFRESH_LEAD, abs(seconds), attrs)
 
 
 def lease(gateway: str, server: str, *, acquired: bool) -> None:
@@ -197,7 +200,7 @@ class CacheListener:
     """The cache's ``StatsListener``: its backend operations, as they happen (lookups are
     read from its counters at each collection: ``bind.py``)."""
 
-    def on_request(self, cache_type: object, tier: str, result: str) -> None:
+    def on_request(self, cache_type: object, tier: str, result: str, reader: str) -> None:
         """One lookup: counted by the cache itself, observed at collection."""
 
     def on_operation(self, operation: str, backend: str, seconds: float, ok: bool) -> None:
