@@ -163,8 +163,8 @@ class SharedClient:
         client = clients[zlib.crc32(str(request.url).encode()) % len(clients)]
         # Straight to the transport the client picks for the URL (a proxy's, or its pool):
         # the client's auth, redirect, cookie and hook layers have nothing to do here (no
-        # auth of its own, redirects decided by the caller, no cookies kept) and cost
-        # about a fifth of the HTTP time per request.
+        # auth of its own, redirects decided by the caller, no cookies kept) and were
+        # about a twelfth of the HTTP path's profiled time.
         extensions = request.extensions
         if "timeout" not in extensions:
             extensions["timeout"] = client.timeout.as_dict()
