@@ -2,13 +2,9 @@
 
 Pooling, keep-alive, TLS and proxies are httpx2's: with ``trust_env`` each
 client mounts the environment's proxies (``HTTP_PROXY``, ``HTTPS_PROXY``,
-``ALL_PROXY``, ``NO_PROXY``), and the one SSL context (35-100 ms to build,
-so built once per process for each ``SSL_CERT_FILE``/``SSL_CERT_DIR``) is
-every shard's. A request goes straight to the transport the client picks for
-its URL (a proxy's mount, or the client's pool): the same path with or
-without a proxy, without the client's auth, redirect, cookie and hook layers,
-which discovery does not use (redirects are followed by ``Endpoint``'s rule,
-credentials in a URL are sent as Basic auth as httpx2's client would).
+``ALL_PROXY``, ``NO_PROXY``), and the one SSL context (about 100 ms to build,
+so built once per ``SharedClient``) reads ``SSL_CERT_FILE``/``SSL_CERT_DIR``;
+a request takes the same path with or without a proxy.
 
 The pool is sharded: ``SHARDS`` identical ``httpx2.AsyncClient`` objects, an
 upstream URL always sent through the same one (a hash of the URL), each with
@@ -51,8 +47,7 @@ import httpx2
 
 from ... import __version__
 from ...models import RemoteTarget
-from .held import HeldWriteBackend
-from .sdk_shim import stream_within_origin, transport_for_url, use_network_backend
+from .sdk_shim import stream_within_origin, transport_for_url
 
 if TYPE_CHECKING:
     from ...auth.bearer import Bearer
@@ -128,9 +123,6 @@ class SharedClient:
             )
             for share in split_limits(limits, shards)
         ]
-        backend = HeldWriteBackend()  # a request's head and body in one write (held.py)
-        for client in self._clients:
-            use_network_backend(client, backend)
 
     async def aclose(self) -> None:
         for client in self._clients:

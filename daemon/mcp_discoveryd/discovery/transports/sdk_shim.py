@@ -9,7 +9,6 @@ one of them breaks this file and nothing else.
 
 from __future__ import annotations
 
-import httpcore2
 import httpx2
 import mcp.client.session as _session
 from mcp import MCPError
@@ -48,7 +47,6 @@ __all__ = [
     "set_discover_probe_timeout",
     "stream_within_origin",
     "transport_for_url",
-    "use_network_backend",
 ]
 
 
@@ -70,15 +68,3 @@ def is_own_connection_closed(exc: MCPError) -> bool:
 def transport_for_url(client: httpx2.AsyncClient, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
     """The transport ``client`` sends ``url``'s requests through: a proxy's mount, or its own pool."""
     return client._transport_for_url(url)  # the one private httpx2 call
-
-
-def use_network_backend(client: httpx2.AsyncClient, backend: httpcore2.AsyncNetworkBackend) -> None:
-    """Make ``client``'s pools (its own and each proxy's) open connections through ``backend``.
-
-    httpx2's transports take no network backend; their httpcore2 pools read it at each connect.
-    """
-    mounted = [client._transport, *client._mounts.values()]
-    for transport in mounted:
-        pool = getattr(transport, "_pool", None)
-        if isinstance(pool, httpcore2.AsyncConnectionPool):
-            pool._network_backend = backend
