@@ -25,7 +25,13 @@ from tests.servers.sdk_servers import HIGH_TOOLS, build_high
 from mcp_discoveryd import __version__
 from mcp_discoveryd.config.targets import remote_target
 from mcp_discoveryd.discovery.transports import client as shared_client
-from mcp_discoveryd.discovery.transports.client import Endpoint, HttpWatch, SharedClient
+from mcp_discoveryd.discovery.transports.client import (
+    Endpoint,
+    HttpWatch,
+    SharedClient,
+    shared_ssl_context,
+    url_credentials,
+)
 from mcp_discoveryd.models import ErrorKind, ServerSpec, Transport
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -80,6 +86,8 @@ def echo_app(held: _Held | None = None) -> Starlette:
                 "team": headers.get("x-team"),
                 "extra": headers.get("x-extra"),
                 "cookie": headers.get("cookie"),
+                "authorization": headers.get("authorization"),
+                "accept": headers.getlist("accept"),
             }
         )
 
@@ -114,6 +122,41 @@ async def test_an_endpoint_sends_the_servers_headers_and_names_the_daemon() -> N
         await shared.aclose()
     assert echoed["agent"] == f"mcp-discoveryd/{__version__}"
     assert echoed["team"] == "blue" and echoed["extra"] == "1"
+
+
+async def test_credentials_in_the_url_arrive_as_basic_auth_and_a_header_wins(
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    """Sent past httpx2's client, a URL's user and password still reach the server as Basic auth;
+    a configured header of the same name (any case) is sent instead, once."""
+    shared = SharedClient(1024)
+    try:
+        async with serve_app(echo_app()) as base:
+            with_user = base.replace("http://", "http://ann:s%40cret@")
+            echoed = await _post(shared, f"{with_user}/echo")
+            configured = await _post(shared, f"{with_user}/echo", Authorization="Bearer t")
+            plain = await _post(shared, f"{base}/echo", Accept="text/plain")
+    finally:
+        await shared.aclose()
+    assert echoed["authorization"] == "Basic YW5uOnNAY3JldA=="  # ann:s@cret
+    assert configured["authorization"] == "Bearer t"
+    assert plain["authorization"] is None and plain["accept"] == ["text/plain"]
+
+
+@given(
+    user=st.text(st.characters(codec="utf-8"), max_size=12),
+    password=st.text(st.characters(codec="utf-8"), max_size=12),
+)
+def test_url_credentials_match_what_httpx2s_client_sends(user: str, password: str) -> None:
+    """Any user and password, percent-encoded in the URL: the header httpx2's BasicAuth makes."""
+    url = httpx2.URL("http://h/mcp").copy_with(username=user, password=password)
+    expected = {}
+    if url.username or url.password:
+        flow = httpx2.BasicAuth(url.username, url.password).sync_auth_flow(
+            httpx2.Request("GET", url)
+        )
+        expected = {"authorization": next(flow).headers["authorization"]}
+    assert url_credentials(url) == expected
 
 
 async def test_sessions_of_one_upstream_reuse_one_kept_alive_connection(
@@ -258,6 +301,23 @@ async def test_https_upstream_with_an_untrusted_certificate_is_refused(
     assert result.catalog is None and result.error is not None
     assert result.error.kind is ErrorKind.CONNECTION_REFUSED, result.error
     assert "certificate" in result.error.message.lower(), result.error.message
+
+
+async def test_the_shared_tls_context_follows_the_environments_ca_within_one_process(
+    tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built once per CA setting, not once per process: trusted with the CA, refused without it."""
+    async with serve_app(build_high().streamable_http_app(), tls=tls_files) as base:
+        spec = ServerSpec(name="tls", target=remote_target(f"{base}/mcp"), timeout=10)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.ca_path))
+        trusting = shared_ssl_context()
+        assert shared_ssl_context() is trusting  # the second client pays nothing
+        trusted, _ = await fetch(spec)
+        monkeypatch.delenv("SSL_CERT_FILE")
+        assert shared_ssl_context() is not trusting
+        refused, _ = await fetch(spec)
+    assert tool_names(trusted) == list(HIGH_TOOLS)
+    assert refused.error is not None and refused.error.kind is ErrorKind.CONNECTION_REFUSED
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])

@@ -52,3 +52,30 @@ def test_the_shim_is_where_the_private_imports_are() -> None:
     """The guard above looks at real imports: the shim's own show up under it."""
     private = [name for name in _sdk_imports(Path(sdk_shim.__file__)) if name not in PUBLIC]
     assert "mcp.client._transport" in private
+
+
+# Private httpx2/httpcore2 attributes the package reaches for (through the shim only); names
+# that our own classes use too (``_pool``, ``_transport``) would not tell the two apart.
+HTTP_PRIVATES = ("_transport_for_url", "_mounts", "_network_backend")
+
+
+def _private_attributes(path: Path) -> set[str]:
+    """The HTTP_PRIVATES that ``path`` reads or sets as attributes of any object."""
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in HTTP_PRIVATES
+    }
+
+
+def test_only_the_shim_reaches_into_httpx2s_private_attributes() -> None:
+    """Which transport a URL takes (a proxy's mount or the pool) is the shim's business."""
+    shim = Path(sdk_shim.__file__)
+    offenders = {
+        str(path.relative_to(PACKAGE)): found
+        for path in PACKAGE.rglob("*.py")
+        if path != shim and (found := _private_attributes(path))
+    }
+    assert offenders == {}
+    assert "_transport_for_url" in _private_attributes(shim)

@@ -1,13 +1,15 @@
-"""The MCP SDK's private and internal names this package uses, all in one file.
+"""The MCP SDK's (and its HTTP client's) private and internal names this package uses, all in one file.
 
 The SDK's public API (``mcp.Client``, ``mcp.MCPError``, ``mcp_types``) is
 imported where it is used. What is not public (underscore modules, module
-globals, helpers the SDK's own transports share) is imported here only, so an
-SDK upgrade that moves one of them breaks this file and nothing else.
+globals, helpers the SDK's own transports share, httpx2's choice of a
+transport per URL) is used here only, so an SDK or httpx2 upgrade that moves
+one of them breaks this file and nothing else.
 """
 
 from __future__ import annotations
 
+import httpx2
 import mcp.client.session as _session
 from mcp import MCPError
 from mcp.client._transport import Transport as SdkTransport
@@ -44,6 +46,7 @@ __all__ = [
     "redirect_location",
     "set_discover_probe_timeout",
     "stream_within_origin",
+    "transport_for_url",
 ]
 
 
@@ -60,3 +63,8 @@ def is_own_request_timeout(exc: MCPError) -> bool:
 def is_own_connection_closed(exc: MCPError) -> bool:
     """The SDK's own "connection closed" outcome (the transport ended), not a server's -32000."""
     return exc.code == CONNECTION_CLOSED and exc.message == "Connection closed" and exc.data is None
+
+
+def transport_for_url(client: httpx2.AsyncClient, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
+    """The transport ``client`` sends ``url``'s requests through: a proxy's mount, or its own pool."""
+    return client._transport_for_url(url)  # the one private httpx2 call
