@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import anyio
@@ -318,6 +319,19 @@ async def test_the_shared_tls_context_follows_the_environments_ca_within_one_pro
         refused, _ = await fetch(spec)
     assert tool_names(trusted) == list(HIGH_TOOLS)
     assert refused.error is not None and refused.error.kind is ErrorKind.CONNECTION_REFUSED
+
+
+def test_a_ca_bundle_rewritten_on_disk_is_read_again(
+    tls_files: TlsFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is keyed by the bundle's modification time: a rotated CA is not kept."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(tls_files.ca_path.read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    before = shared_ssl_context()
+    assert shared_ssl_context() is before
+    os.utime(bundle, ns=(bundle.stat().st_atime_ns, bundle.stat().st_mtime_ns + 10**9))
+    assert shared_ssl_context() is not before
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])

@@ -265,13 +265,24 @@ def shared_ssl_context() -> ssl.SSLContext:
     """The TLS context of upstream connections, built once per process for each CA setting.
 
     Building one reads the CA bundle (35-100 ms of CPU); what shapes it is the
-    environment's ``SSL_CERT_FILE``/``SSL_CERT_DIR``, so those key the cache.
+    environment's ``SSL_CERT_FILE``/``SSL_CERT_DIR``, so those key the cache, with
+    their modification times (a CA rotated on disk is read again at the next reload).
     """
-    return _ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    cert_file, cert_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    return _ssl_context(cert_file, _mtime(cert_file), cert_dir, _mtime(cert_dir))
+
+
+def _mtime(path: str | None) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns if path else None
+    except OSError:  # missing: httpx2 says so when it builds the context
+        return None
 
 
 @lru_cache(maxsize=4)
-def _ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+def _ssl_context(
+    cert_file: str | None, file_mtime: int | None, cert_dir: str | None, dir_mtime: int | None
+) -> ssl.SSLContext:
     return httpx2.create_ssl_context(trust_env=True)  # reads the two variables itself
 
 
