@@ -103,11 +103,15 @@ async def test_the_daemons_refusal_reaches_the_bridges_client(tmp_path: Path) ->
         assert served.daemon.cache.lookup(CacheType.TOOLS, "g", "a") is entry
 
 
-async def serve_until(app: ASGIApp, path: str, ready: anyio.Event, stop: anyio.Event) -> None:
-    """Serve ``app`` on ``path`` from ``ready`` until ``stop`` (a daemon that goes away)."""
+async def serve_until(
+    app: ASGIApp, path: str, ready: anyio.Event, stop: anyio.Event, stopped: anyio.Event
+) -> None:
+    """Serve ``app`` on ``path`` from ``ready`` until ``stop`` (a daemon that goes away);
+    ``stopped`` once the server has closed."""
     async with serve_uds(app, path):
         ready.set()
         await stop.wait()
+    stopped.set()
 
 
 async def test_a_call_while_the_daemon_is_away_is_a_tool_error_and_the_bridge_recovers(
@@ -119,13 +123,13 @@ async def test_a_call_while_the_daemon_is_away_is_a_tool_error_and_the_bridge_re
         anyio.create_task_group() as tg,
     ):
         path, app = str(directory / "c.sock"), with_peer(served.endpoint.app, ADMIN)
-        ready, stop = anyio.Event(), anyio.Event()
-        tg.start_soon(serve_until, app, path, ready, stop)
+        ready, stop, stopped = anyio.Event(), anyio.Event(), anyio.Event()
+        tg.start_soon(serve_until, app, path, ready, stop, stopped)
         await ready.wait()
         async with Client(bridge_params("--socket", path), cache=None, mode="legacy") as client:
             assert not (await client.call_tool("list_servers", {})).is_error
             stop.set()  # the daemon stops (its connections close)
-            await anyio.sleep(0.5)
+            await stopped.wait()
             away = await client.call_tool("list_servers", {})
             assert away.is_error
             text = away.content[0].text  # type: ignore[union-attr]
