@@ -8,7 +8,6 @@ refreshes as the upstream's own tools/list requests.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import anyio
 import pytest
 from anyio.abc import TaskStatus
 from tests.actors.support import until
+from tests.cache.redis_config import free_port  # below the ephemeral range: see there
 from tests.conftest import descendants
 from tests.servers.changing import Changing
 from tests.servers.http_harness import serve_app
@@ -149,12 +149,6 @@ async def test_modern_session_subscriptions_listen_refreshes_the_catalog(tmp_pat
             entry = api.catalog("g", "s")
             assert entry is not None and entry.protocol_version == "2026-07-28"
             assert not changing.sessions  # no ping on a 2026-07-28 session: it listened
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def run_server(
