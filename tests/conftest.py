@@ -27,7 +27,7 @@ EVERYTHING_JS = (
 )
 TIME_SERVER = THIRDPARTY / "time-venv/bin/mcp-server-time"
 
-LEFTOVER_GRACE = 3.0  # seconds for processes a test just killed to finish dying
+LEFTOVER_GRACE = 6.0  # seconds for processes a test just stopped to finish dying (a slow CI: 2x)
 ZOMBIE_GRACE = 0.5  # seconds for asyncio's child watcher to reap its own children first
 _PR_SET_CHILD_SUBREAPER = 36
 
