@@ -95,9 +95,16 @@ async def served_daemon(
     tmp: Path, peers: Mapping[str, Peer | None], *, config: Path | None = None
 ) -> AsyncIterator[Served]:
     """A daemon on raw stdio servers "a", "b" (discovered) and "c" (config-defined), its
-    MCP endpoint served on one socket per peer (``sockets[name]``)."""
+    MCP endpoint served on one socket per peer (``sockets[name]``).
+
+    TTL 1 h: no refresh mid-test. The tests compare entries and count spawns; with the
+    4 s default a bridge that takes seconds to start under load met a refresh.
+    """
     path = config or write_config(
-        tmp / "d.toml", {"a": [], "b": ["--tools", "5"], "c": []}, config_defined=["c"]
+        tmp / "d.toml",
+        {"a": [], "b": ["--tools", "5"], "c": []},
+        config_defined=["c"],
+        cache='tool_ttl = "1h"\nstale_grace = "1h"',
     )
     async with short_dir() as sockdir, Daemon(load_config(path)) as daemon:
         api = DaemonApi(daemon)
