@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "tests" / "servers"
@@ -44,6 +45,15 @@ def _become_subreaper() -> None:
 
 
 _become_subreaper()
+
+# Generated-case tests check behaviour, not speed. A loaded CI machine runs an example past
+# hypothesis's default 200 ms deadline, or draws the first examples past its 1 s
+# too_slow check, and either fails the test as flaky; a hang is still caught by
+# pytest-timeout. A test's own @settings keep their other values.
+settings.register_profile(
+    "suite", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("suite")
 
 
 @dataclass(frozen=True, slots=True)
