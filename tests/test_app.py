@@ -33,13 +33,32 @@ from mcp_discoveryd.models import CacheType, DiscoveryReport, ServerSpec
 pytestmark = pytest.mark.slow
 
 
+async def refresh_cost(tmp_path: Path) -> float:
+    """Seconds the slowest of three refreshes of two servers at once takes on this machine
+    now (a process start and a handshake each: about 0.3 s on a loaded 2-core machine)."""
+    (tmp_path / "cost").mkdir()  # its own spawn files: the test counts its daemon's
+    path = write_config(tmp_path / "cost/d.toml", {"a": [], "b": []}, cache='tool_ttl = "1h"')
+    slowest = 0.0
+    async with Daemon(load_config(path)) as daemon:
+        for _ in range(3):
+            report = await DaemonApi(daemon).discover("g", refresh=True)
+            assert report.status == "success"
+            slowest = max(slowest, report.duration_s)
+    return slowest
+
+
 async def test_refresh_lands_before_expiry_and_readers_never_miss(tmp_path: Path) -> None:
-    path = write_config(tmp_path / "d.toml", {"a": [], "b": []}, cache='tool_ttl = "2s"')
+    # A refresh starts at 75-85 % of the TTL, so it lands before expiry when it takes less
+    # than 15 % of the TTL: a TTL that gives three times the refresh measured here, not a
+    # fixed one a slower machine's refresh could outlast.
+    ttl = max(2.0, 20 * await refresh_cost(tmp_path))
+    cache = f'tool_ttl = "{ttl:.1f}s"'
+    path = write_config(tmp_path / "d.toml", {"a": [], "b": []}, cache=cache)
     async with Daemon(load_config(path)) as daemon:
         api = DaemonApi(daemon)
         first = api.catalog("g", "a")
         assert first is not None  # ready means preloaded: no miss on the first read
-        deadline = time.monotonic() + 4.5  # two TTLs: at least two refreshes each
+        deadline = time.monotonic() + 2 * ttl + 0.5  # two TTLs: at least two refreshes each
         while time.monotonic() < deadline:
             for name in ("a", "b"):
                 entry = api.catalog("g", name)

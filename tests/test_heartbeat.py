@@ -1,7 +1,9 @@
 """Watchdog pings and status lines of a daemon run in process (the loop can be blocked here).
 
-A real daemon over real stdio servers; the notify socket is read by a thread, so
-arrival times are true while the daemon's loop is blocked.
+A real daemon over real stdio servers; the notify socket is read by a thread, each
+datagram stamped by the kernel when it was sent (tests/systemd/listener.py), so the
+times are true while the daemon's loop is blocked or the reader runs late. The tests
+wait for pings and deaths as conditions; the only fixed interval is the block itself.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import pytest
 from anyio.abc import TaskStatus
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.actors.support import write_config
+from tests.actors.support import until, write_config
 from tests.cache.conftest import redis_server
 from tests.cache.redis_servers import RedisServer
-from tests.systemd.listener import NotifyListener, notify_listener
+from tests.systemd.listener import STAMP_ERROR, NotifyListener, notify_listener
 
 from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config import load_config
@@ -27,10 +29,10 @@ from mcp_discoveryd.systemd import Notifier
 pytestmark = pytest.mark.slow
 __all__ = ["redis_server"]  # the real Redis fixture of the cache tests
 PING = 0.1  # seconds between pings (WATCHDOG_USEC = 200 ms)
-SLACK = 0.05  # a datagram sent just before the block may be read just after it began
 
 
-def _pings(listener: NotifyListener, start: float, end: float) -> list[float]:
+def _pings(listener: NotifyListener, start: float, end: float = float("inf")) -> list[float]:
+    """When the pings sent between ``start`` and ``end`` were sent."""
     return [m.at for m in listener.with_key("WATCHDOG") if start < m.at < end]
 
 
@@ -40,14 +42,14 @@ async def test_a_blocked_loop_sends_no_pings_and_they_resume_when_it_answers(
     path = write_config(tmp_path / "d.toml", {"a": []})
     with notify_listener() as listener:
         async with Daemon(load_config(path), notifier=Notifier(listener.env_value, PING)) as daemon:
-            await anyio.sleep(0.5)
+            await until(lambda: len(_pings(listener, 0)) >= 3)
             blocked = time.monotonic()
             time.sleep(1.0)  # noqa: ASYNC251  # the point: the event loop stops answering
             answered = time.monotonic()
-            await anyio.sleep(0.5)
+            await until(lambda: len(_pings(listener, answered)) >= 2)
         before = _pings(listener, 0, blocked)
-        during = _pings(listener, blocked + SLACK, answered)
-        after = _pings(listener, answered, time.monotonic())
+        during = _pings(listener, blocked + STAMP_ERROR, answered - STAMP_ERROR)
+        after = _pings(listener, answered)
     assert len(before) >= 3 and not during and len(after) >= 2, (before, during, after)
     assert daemon.liveness.dead == []  # actors cancelled at shutdown are not dead
 
@@ -58,14 +60,14 @@ async def test_a_dead_core_actor_stops_the_pings_and_says_why(tmp_path: Path) ->
     with notify_listener() as listener:
         notifier = Notifier(listener.env_value, PING)
         async with Daemon(config, notifier=notifier, handle_signals=True) as daemon:
-            await anyio.sleep(0.3)
+            await until(lambda: len(_pings(listener, 0)) >= 2)
             daemon.liveness.running["signals"].cancel()  # the signal handler is gone
-            await anyio.sleep(PING + SLACK)
-            died = time.monotonic()
-            await anyio.sleep(0.6)
+            await until(lambda: daemon.liveness.problem() is not None)
+            died = time.monotonic() + STAMP_ERROR
+            await anyio.sleep(6 * PING)  # the watchdog ticks on: it would ping by now
             assert daemon.liveness.problem() == "core actor ended: signals"
         assert len(_pings(listener, 0, died)) >= 2
-        assert not _pings(listener, died, time.monotonic())
+        assert not _pings(listener, died)
         statuses = [f["STATUS"] for f in listener.fields() if "STATUS" in f]
     assert "unhealthy: core actor ended: signals; awaiting the watchdog restart" in statuses
 
@@ -81,11 +83,11 @@ async def test_with_redis_the_invalidation_listener_is_a_watched_core_actor(
         async with Daemon(load_config(path), notifier=notifier) as daemon:
             assert set(daemon.liveness.running) == {"invalidation"}
             daemon.liveness.running["invalidation"].cancel()
-            await anyio.sleep(PING + SLACK)
-            died = time.monotonic()
-            await anyio.sleep(0.4)
+            await until(lambda: daemon.liveness.problem() is not None)
+            died = time.monotonic() + STAMP_ERROR
+            await anyio.sleep(4 * PING)  # the watchdog ticks on: it would ping by now
             assert daemon.liveness.problem() == "core actor ended: invalidation"
-        assert not _pings(listener, died, time.monotonic())
+        assert not _pings(listener, died)
 
 
 async def test_status_line_counts_fresh_missing_blocked_and_failing_servers(

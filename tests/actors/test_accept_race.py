@@ -13,7 +13,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from tests.actors.support import RAW
+from tests.actors.support import RAW, until
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.api import DaemonApi
@@ -61,7 +61,8 @@ async def test_an_accept_during_another_daemons_refresh_is_kept(
         await one.discover("g", "a")  # the change is pending, in Redis
         async with anyio.create_task_group() as tg:
             tg.start_soon(two.discover, "g", "a")  # holds the lease for its listing
-            await anyio.sleep(SLOW_MS / 1000 / 3)
+            refreshing = second.actors.handles[("g", "a")]
+            await until(lambda: refreshing.state.phase == "discovering")  # the lease is its
             reply = await one.accept("g", "a", "read")
         assert reply["accepted"] == ["read"]
     async with open_cache(config) as cache:  # what Redis holds once both are done

@@ -8,7 +8,6 @@ refreshes as the upstream's own tools/list requests.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import anyio
 import pytest
 from anyio.abc import TaskStatus
 from tests.actors.support import until
+from tests.cache.redis_config import free_port  # below the ephemeral range: see there
 from tests.conftest import descendants
 from tests.servers.changing import Changing
 from tests.servers.http_harness import serve_app
@@ -62,22 +62,33 @@ def tool_names(api: DaemonApi, name: str = "s") -> set[str]:
     return set() if entry is None else {str(t["name"]) for t in entry.catalog.tools}
 
 
-async def notifications_arrive(changing: Changing) -> None:
-    """Notify until a refresh follows (the watched session's stream is up), then let it end.
+async def notifications_arrive(changing: Changing, daemon: Daemon, server: str = "s") -> None:
+    """Notify until the daemon hears one (the watched session's stream is up), then wait
+    until the refresh it made has ended.
 
     A session counts as open before its notification stream is (the GET stream of a
     classic session, the acknowledgment of a listen): a notification sent earlier
-    is lost, on a loaded machine too, so timings are measured only after this.
+    is lost, on a loaded machine too, so timings are measured only after this. Only a
+    notification the daemon did not hear is sent again, never one whose refresh is merely
+    slow: a second one heard makes a second refresh, which the tests would count.
     """
-    with anyio.fail_after(20):
+    watch, handle = daemon.deps.watch, daemon.actors.handles[("g", server)]
+    assert watch is not None
+    lists, runs = changing.lists, handle.state.runs
+    with anyio.fail_after(30):
         while True:
-            before = changing.lists
+            heard = watch.stats.notifications
             await changing.notify()
             with anyio.move_on_after(1.0):
-                while changing.lists == before:  # noqa: ASYNC110 - the server's count, polled
+                while watch.stats.notifications == heard:  # noqa: ASYNC110 - a count, polled
                     await anyio.sleep(0.02)
                 break
-    await anyio.sleep(0.5)  # that refresh ends
+
+    def refreshed() -> bool:  # every listing since began has ended as a run
+        state, listed = handle.state, changing.lists - lists
+        return listed > 0 and state.phase == "idle" and state.runs - runs >= listed
+
+    await until(refreshed, limit=30.0)
 
 
 async def added_tool_reaches_catalog(
@@ -99,7 +110,7 @@ async def test_classic_session_tools_list_changed_refreshes_the_catalog(tmp_path
             assert tool_names(api) == {"first"}
             await until(lambda: bool(changing.sessions))  # the watched session pinged
             assert daemon.deps.watch is not None and daemon.deps.watch.stats.open == 1
-            await notifications_arrive(changing)
+            await notifications_arrive(changing, daemon)
             took = await added_tool_reaches_catalog(api, changing, "second")
             assert took < NOTICE_LIMIT
             assert tool_names(api) == {"first", "second"}
@@ -118,7 +129,7 @@ async def test_sse_session_tools_list_changed_refreshes_the_catalog(tmp_path: Pa
         async with Daemon(load_config(config)) as daemon:
             api = DaemonApi(daemon)
             await until(lambda: bool(changing.sessions))
-            await notifications_arrive(changing)
+            await notifications_arrive(changing, daemon)
             took = await added_tool_reaches_catalog(api, changing, "second")
             assert took < NOTICE_LIMIT
 
@@ -132,18 +143,12 @@ async def test_modern_session_subscriptions_listen_refreshes_the_catalog(tmp_pat
             watch = daemon.deps.watch
             assert watch is not None
             await until(lambda: watch.stats.open == 1)
-            await notifications_arrive(changing)
+            await notifications_arrive(changing, daemon)
             took = await added_tool_reaches_catalog(api, changing, "second")
             assert took < NOTICE_LIMIT
             entry = api.catalog("g", "s")
             assert entry is not None and entry.protocol_version == "2026-07-28"
             assert not changing.sessions  # no ping on a 2026-07-28 session: it listened
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def run_server(
@@ -170,7 +175,7 @@ async def test_watched_session_of_a_restarted_server_is_reopened(tmp_path: Path)
             second = anyio.Event()
             await tg.start(run_server, changing, port, second)
             await until(lambda: watch.stats.opened >= 2 and bool(changing.sessions))
-            await notifications_arrive(changing)
+            await notifications_arrive(changing, daemon)
             took = await added_tool_reaches_catalog(api, changing, "second")
             assert took < NOTICE_LIMIT
             second.set()
@@ -179,21 +184,24 @@ async def test_watched_session_of_a_restarted_server_is_reopened(tmp_path: Path)
 async def test_notifications_in_quick_succession_make_one_refresh(tmp_path: Path) -> None:
     changing = Changing()
     async with serve_app(changing.app()) as base:
-        config = remote_config(tmp_path / "d.toml", {"s": f"{base}/mcp"})
+        # A window far longer than five sends take, even on a loaded machine: notifications
+        # heard in two windows would rightly make two refreshes.
+        debounce = 'watch_debounce = "1s"'
+        config = remote_config(tmp_path / "d.toml", {"s": f"{base}/mcp"}, daemon=debounce)
         async with Daemon(load_config(config)) as daemon:
-            watch = daemon.deps.watch
+            watch, handle = daemon.deps.watch, daemon.actors.handles[("g", "s")]
             assert watch is not None
             await until(lambda: bool(changing.sessions))
-            await notifications_arrive(changing)
-            before, runs = changing.lists, daemon.actors.handles[("g", "s")].state.runs
+            await notifications_arrive(changing, daemon)
+            before, runs = changing.lists, handle.state.runs
             notified = watch.stats.notifications
             for _ in range(5):
                 await changing.notify()
             await until(lambda: watch.stats.notifications >= notified + 5)
-            await until(lambda: changing.lists > before)
+            await until(lambda: handle.state.runs > runs)  # the refresh ended
             await anyio.sleep(1.0)  # any second refresh would have started by now
             assert changing.lists == before + 1
-            assert daemon.actors.handles[("g", "s")].state.runs == runs + 1
+            assert handle.state.runs == runs + 1
 
 
 async def test_a_change_announced_during_a_refresh_gets_one_more_refresh(tmp_path: Path) -> None:
@@ -203,8 +211,7 @@ async def test_a_change_announced_during_a_refresh_gets_one_more_refresh(tmp_pat
         async with Daemon(load_config(config)) as daemon:
             api = DaemonApi(daemon)
             await until(lambda: bool(changing.sessions))
-            await notifications_arrive(changing)
-            await anyio.sleep(0.5)  # the warm-up's refresh ended (it lists for 0.5s)
+            await notifications_arrive(changing, daemon)  # and the warm-up's refresh ended
             before = changing.lists
             await changing.notify()
             await until(lambda: changing.lists > before)  # a refresh is listing, slowly
@@ -235,7 +242,7 @@ async def test_watched_sessions_stay_within_max_watched_and_a_slot_freed_is_take
             other = two if waiting == "two" else one
             await until(lambda: bool(other.sessions))  # the removed server's slot was freed
             assert watch.stats.open == 1 and watch.stats.waiting == 0
-            await notifications_arrive(other)
+            await notifications_arrive(other, daemon, waiting)
             took = await added_tool_reaches_catalog(DaemonApi(daemon), other, "later", waiting)
             assert took < NOTICE_LIMIT
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import anyio
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.auth.authserver import CLIENT_ID, AuthServer
@@ -12,6 +15,7 @@ from tests.cache.redis_servers import RedisServer
 from tests.discovery.upstream_support import settings, tool_names
 from tests.servers.sdk_servers import HIGH_TOOLS
 
+from mcp_discoveryd.auth import tokens as tokens_module
 from mcp_discoveryd.auth.grant import Token
 from mcp_discoveryd.auth.store import RedisTokens, seal, token_cipher, unseal
 from mcp_discoveryd.auth.tokens import TokenCache
@@ -95,10 +99,34 @@ def test_sealed_tokens_round_trip_and_hold_no_clear_text(
     assert unseal(token_cipher(OTHER_KEY), name, data) is None
 
 
+class Early(random.Random):
+    """Jitter drawn at its largest: this host's refresh timers always fire first."""
+
+    def uniform(self, a: float, b: float) -> float:
+        """The top of the range."""
+        return b
+
+
+class Late(random.Random):
+    """Jitter drawn at its smallest: this host's refresh timers always fire last."""
+
+    def uniform(self, a: float, b: float) -> float:
+        """The bottom of the range."""
+        return a
+
+
 async def test_hosts_sharing_a_token_refresh_it_once_between_them(
-    redis_server: RedisServer,
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two daemons on one Redis: the refresh one makes ahead is the other's too (jittered timers)."""
+    """Two daemons on one Redis: the refresh one makes ahead is the other's too.
+
+    The jitter keeps the hosts' timers apart; here each host draws one end of it, widened
+    to half the token's usable span (0.75 s with the clock scaled to 2 s an hour), so the
+    late host's timer finds the early one's token however slow a token request and its
+    write are. Drawn at random, the gap was at most 0.15 s, which a loaded machine's
+    request and write outlasted.
+    """
+    monkeypatch.setattr(tokens_module, "REFRESH_JITTER", 0.5)
     auth = AuthServer(expires_in=2)
     connection = RedisConnection.from_settings(redis_settings(redis_server.url), stats=CacheStats())
     keys = KeySpace("mcpd")
@@ -107,8 +135,8 @@ async def test_hosts_sharing_a_token_refresh_it_once_between_them(
             spec = oauth(f"{base}/token", expiry_buffer=0.5)
             url = f"{base}/s/h/mcp"
             async with (
-                TokenCache(RedisTokens(connection, keys, KEY)) as a,
-                TokenCache(RedisTokens(connection, keys, KEY)) as b,
+                TokenCache(RedisTokens(connection, keys, KEY), rng=Early()) as a,
+                TokenCache(RedisTokens(connection, keys, KEY), rng=Late()) as b,
             ):
                 with anyio.move_on_after(4.0):
                     while True:
@@ -118,8 +146,9 @@ async def test_hosts_sharing_a_token_refresh_it_once_between_them(
                         await anyio.sleep(0.05)
     finally:
         await connection.aclose()
-    # one host alone: the first token and a refresh about every 1.1 s (about 4); two apart: 8
-    assert 3 <= len(auth.requests) <= 6
+    assert b.requests == 0  # its first token and every refresh were the early host's
+    assert a.requests >= 3  # the first token, then refreshes ahead (about every 0.5 s)
+    assert len(auth.requests) == a.requests
 
 
 async def test_an_unreachable_redis_leaves_tokens_working_from_memory() -> None:

@@ -111,7 +111,7 @@ async def test_leases_and_events_work_on_a_cluster(redis_cluster: RedisCluster) 
         await a.put_many([entry("gw-1", "a", now=now - 5, tools=1)])
         assert await b.get(CacheType.TOOLS, "gw-1", "a") is not None
         await a.put_many([entry("gw-1", "a", now=now, tools=4)])
-        await eventually(lambda: _tools(b.lookup(CacheType.TOOLS, "gw-1", "a")) == 4, within=2)
+        await eventually(lambda: _tools(b.lookup(CacheType.TOOLS, "gw-1", "a")) == 4, within=10)
 
 
 def _tools(found: CacheEntry | None) -> int | None:

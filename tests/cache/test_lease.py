@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.cache.builders import config, entry, redis_settings
-from tests.cache.fleet import caches
+from tests.cache.fleet import caches, eventually
 from tests.cache.redis_servers import RedisServer
 
 from mcp_discoveryd.cache import (
@@ -64,26 +64,32 @@ async def test_an_expired_lease_is_taken_over_and_its_old_holder_touches_nothing
     """After PX runs out another daemon holds the key; the old holder's release and renew
     neither delete nor extend the new holder's lease."""
     async with caches(redis_server.url, 2) as (a, b):
-        old = await coordinator_for(a).try_acquire("gw-1", "server-a", 0.2)
+        old = await coordinator_for(a).try_acquire("gw-1", "server-a", 30)
         assert old is not None
         assert await coordinator_for(b).try_acquire("gw-1", "server-a", 30) is None
-        await anyio.sleep(0.3)
-        new = await coordinator_for(b).try_acquire("gw-1", "server-a", 30)
-        assert isinstance(new, RedisLease)
-        assert not await old.release()
-        assert not await old.renew(60)
         with redis_server.client() as admin:
+            # Its PX runs out now, not after a short TTL the steps above could outlast when slow.
+            admin.pexpire(LEASE, 1)
+            await eventually(lambda: not admin.exists(LEASE), within=10)
+            new = await coordinator_for(b).try_acquire("gw-1", "server-a", 30)
+            assert isinstance(new, RedisLease)
+            assert not await old.release()
+            assert not await old.renew(60)
             assert admin.get(LEASE) == new.token.encode()
             assert 25_000 < admin.pttl(LEASE) <= 30_000  # not extended to 60 s by the old holder
 
 
 async def test_renew_keeps_a_long_discovery_s_lease(redis_server: RedisServer) -> None:
     """A holder that renews keeps the key past its first TTL."""
+    ttl = 2.0
     async with caches(redis_server.url, 2) as (a, b):
-        lease = await coordinator_for(a).try_acquire("gw-1", "server-a", 1.0)
+        lease = await coordinator_for(a).try_acquire("gw-1", "server-a", ttl)
         assert lease is not None
-        for _ in range(3):
-            await anyio.sleep(0.4)  # 1.2 s in all: past the first TTL
+        acquired = time.monotonic()
+        # A renewal every quarter TTL until one falls past the first TTL, by the clock: a
+        # stall of less than three quarters of the TTL between two keeps the key.
+        while time.monotonic() - acquired <= ttl:
+            await anyio.sleep(ttl / 4)
             assert await lease.renew()
         assert await coordinator_for(b).try_acquire("gw-1", "server-a", 30) is None
         assert await lease.renew(0.05)

@@ -59,7 +59,7 @@ async def test_an_update_of_an_entry_not_held_is_not_loaded(redis_server: RedisS
         await a.put_many([entry("gw-1", "server-b", tools=2), entry("gw-1", "server-a")])
         await b.get(TOOLS, "gw-1", "server-a")
         await a.put_many([entry("gw-1", "server-a", tools=5)])
-        await eventually(lambda: held_tools(b) == 5, within=1.0)
+        await eventually(lambda: held_tools(b) == 5, within=10)  # a bound on a hang only
         assert held_tools(b, "server-b") is None
 
 
@@ -72,7 +72,7 @@ async def test_a_clear_drops_the_entry_from_the_other_daemon_s_memory(
         for name in ("server-a", "server-b"):
             assert await b.get(TOOLS, "gw-1", name) is not None
         await a.clear("gw-1", "server-a")
-        await eventually(lambda: held_tools(b) is None, within=1.0)
+        await eventually(lambda: held_tools(b) is None, within=10)  # a bound on a hang only
         assert held_tools(b, "server-b") == 3
 
 

@@ -132,4 +132,4 @@ async def test_leases_and_events_through_sentinel(redis_sentinel: RedisSentinel)
             found = b.lookup(CacheType.TOOLS, "gw-1", "a")
             return found is not None and len(found.catalog.tools) == 4
 
-        await eventually(updated, within=2)
+        await eventually(updated, within=10)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from tests.cache.builders import HOUR, config, entry, gateway
 from tests.cache.redis_servers import RedisServer
@@ -294,11 +294,19 @@ def test_cache_type_enum_is_accepted() -> None:
     assert clear_scope("g", "s", "ALL").types == set(CacheType)
 
 
+FIRST_TIME = datetime(1, 1, 1, tzinfo=UTC).timestamp()  # -6.2e10: not the mirror of the last
+LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC).timestamp()
+
+
 @given(st.none() | st.floats() | st.integers(min_value=-(10**20), max_value=10**20))
+@example(-62_135_596_801)  # a second before year 1: None, though far below 2.5e11 in size
+@example(253_400_000_000.68)  # year 9999: .68 truncated to .679, a float's hair over 1 ms
 def test_any_time_is_an_iso_string_or_none_never_an_error(ts: float | None) -> None:
     text = iso_utc(ts)
     if text is not None:
         assert text.endswith("Z")
-        assert datetime.fromisoformat(text).timestamp() == pytest.approx(ts, abs=0.001)
-    else:  # only what has no calendar date: None, inf, nan, beyond year 9999 or before 1
-        assert ts is None or not math.isfinite(ts) or abs(ts) > 2.5e11
+        # milliseconds, truncated; and a float's own rounding (3e-5 s at year 9999)
+        assert datetime.fromisoformat(text).timestamp() == pytest.approx(ts, abs=0.0011)
+    else:  # only what has no calendar date: None, inf, nan, after year 9999 or before 1
+        # (a second's margin at each end: microsecond rounding may cross it)
+        assert ts is None or not math.isfinite(ts) or not FIRST_TIME + 1 < ts < LAST_TIME - 1

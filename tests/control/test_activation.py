@@ -29,12 +29,18 @@ def run_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{DAEMON}:{os.environ.get('PYTHONPATH', '')}"}
 
 
-def wait_health(path: str, limit: float = 20.0) -> dict[str, object]:
-    """Poll ``/v1/health`` until a daemon on ``path`` says it is ready (it answers sooner)."""
+def wait_health(path: str, limit: float = 30.0) -> dict[str, object]:
+    """Poll ``/v1/health`` until a daemon on ``path`` says it is ready (it answers sooner).
+
+    Each request may wait until the deadline: on an activated socket the first one is
+    queued until the daemon has started (its imports alone take seconds on a loaded
+    machine), and is answered then.
+    """
     deadline = time.monotonic() + limit
     while True:
         try:
-            with SyncControlClient(path, timeout=5) as client:
+            left = max(0.1, deadline - time.monotonic())
+            with SyncControlClient(path, timeout=left) as client:
                 health = client.health()
             if health["ready"]:
                 return health

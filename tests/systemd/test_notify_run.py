@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from tests.actors.support import spawn_file, write_config
+from tests.actors.support import control_socket, spawn_file, write_config
 from tests.systemd.listener import NotifyListener, notify_listener
 
 from mcp_discoveryd.systemd import monotonic_usec
@@ -31,7 +31,10 @@ def _run(
 ) -> subprocess.Popen[str]:
     env = {**os.environ, "NOTIFY_SOCKET": listener.env_value, **(extra or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)],
+        [sys.executable, "-m", "mcp_discoveryd", "run", "--config", str(config)]
+        # Its own control socket, never the shared default under /run: a daemon of another
+        # run on the machine holds that one, and a second daemon there exits at once.
+        + ["--socket", control_socket(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -42,6 +42,7 @@ def write_config(
     protocol: str = "http/protobuf",
     extra: str = "",
     cache: str = "",
+    export_timeout: str = "2s",
 ) -> Path:
     """The run's TOML config; ``extra`` lines go into [telemetry], ``cache`` into [cache]."""
     write_tools(path.parent, "Add two numbers.")
@@ -55,7 +56,7 @@ min_ttl = "0s"
 endpoint = {json.dumps(endpoint)}
 protocol = {json.dumps(protocol)}
 interval = "0.2s"
-timeout = "2s"
+timeout = "{export_timeout}"
 shutdown_timeout = "5s"
 headers = {{ authorization = "Bearer {HEADER_SECRET}" }}
 resource_attributes = {{ "deployment.environment" = "test" }}
@@ -113,12 +114,24 @@ def write_tools(where: Path, description: str) -> None:
 
 
 async def run_daemon(
-    tmp: Path, endpoint: str, *, protocol: str = "http/protobuf", extra: str = "", cache: str = ""
+    tmp: Path,
+    endpoint: str,
+    *,
+    protocol: str = "http/protobuf",
+    extra: str = "",
+    cache: str = "",
+    export_timeout: str = "2s",
 ) -> Timings:
     """Run the daemon once as described above, serving its control socket."""
     async with serve_app(build_high().streamable_http_app()) as base:
         path = write_config(
-            tmp / "d.toml", endpoint, f"{base}/mcp", protocol=protocol, extra=extra, cache=cache
+            tmp / "d.toml",
+            endpoint,
+            f"{base}/mcp",
+            protocol=protocol,
+            extra=extra,
+            cache=cache,
+            export_timeout=export_timeout,
         )
         with short_dir() as sock_dir:
             config = load_config(path)

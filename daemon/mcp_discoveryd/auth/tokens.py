@@ -82,10 +82,12 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         *,
         logins: LoginStore | None = None,
         clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         self._shared = shared
         self._logins = logins  # refresh tokens of authorization_code servers (auth login)
         self._clock = clock
+        self._rng = random.Random() if rng is None else rng  # the refresh timers' jitter
         self._slots: dict[str, _Slot] = {}
         self._clients = HttpClients(REQUEST_LIMIT)
         self._timers: TaskGroup | None = None
@@ -366,7 +368,7 @@ class TokenCache(anyio.AsyncContextManagerMixin):
         delay = RETRY_MIN
         # Jitter: hosts sharing one token do not all refresh at once; the first shares its new
         # token, and the others find it in the store below instead of asking again.
-        at = REFRESH_AT - random.uniform(0.0, REFRESH_JITTER)
+        at = REFRESH_AT - self._rng.uniform(0.0, REFRESH_JITTER)
         await anyio.sleep(
             max(0.0, token.obtained_at + at * (until - token.obtained_at) - self._clock())
         )

@@ -26,10 +26,19 @@ def format_path(path: KeyPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            # Quoted with escapes, so a control character in a key cannot break the line.
-            key = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+            key = part if _BARE_KEY.fullmatch(part) else _quoted(part)
             out += f".{key}" if out else key
     return out or "(top level)"
+
+
+def _quoted(key: str) -> str:
+    """``key`` as a TOML basic string, every unprintable character escaped, so no key can
+    break the line: json escapes only C0 controls, and leaves NEL (U+0085), U+2028 and
+    U+2029, which end a line for ``str.splitlines`` and for some terminals, as they are."""
+    return "".join(
+        c if c.isprintable() else f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+        for c in json.dumps(key, ensure_ascii=False)
+    )
 
 
 class Problems:
