@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -23,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.cache.redis_config import free_port
 from tests.telemetry.receiver import Point
 
 from mcp_discoveryd.telemetry.catalogue import prometheus_label, prometheus_name
@@ -112,13 +112,6 @@ class Prometheus:
         return result
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def prometheus_over(
     points: list[Point], workdir: Path, binary: str, promtool: str
@@ -144,7 +137,7 @@ def prometheus_over(
 @contextmanager
 def running_prometheus(binary: str, config: Path, data: Path) -> Iterator[str]:
     """Prometheus on a free loopback port with ``config`` over ``data``: its URL once ready."""
-    port = _free_port()
+    port = free_port()  # below the ephemeral range: no client socket can hold it
     process = subprocess.Popen(
         [
             binary,
