@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# fixtures any test may ask for by name: ``reader`` (what the daemon counted, in memory)
+pytest_plugins = ["tests.telemetry.memory_reader"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ROOT / "tests" / "servers"
 THIRDPARTY = ROOT / ".thirdparty"

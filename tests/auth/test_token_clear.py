@@ -11,14 +11,12 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from tests.auth.authserver import CLIENT_SECRET, AuthServer
 from tests.auth.support import oauth, protected, serving
@@ -28,7 +26,7 @@ from tests.cache.builders import redis_settings
 from tests.cache.redis_servers import RedisServer
 from tests.control.support import served, short_dir
 from tests.discovery.upstream_support import settings
-from tests.telemetry.test_events import sums
+from tests.telemetry.memory_reader import sums
 
 from mcp_discoveryd.auth.clearing import clear_tokens, is_token_type, oauth_servers
 from mcp_discoveryd.auth.logins import LoginStore
@@ -46,7 +44,6 @@ from mcp_discoveryd.errors import CacheUnavailableError
 from mcp_discoveryd.models import ErrorKind, RemoteTarget, ServerSpec, StdioTarget
 from mcp_discoveryd.secret import Secret
 from mcp_discoveryd.telemetry import instruments as i
-from mcp_discoveryd.telemetry import record
 
 KEY = Secret("k" * 16 + "-token-sealing-key-0123")
 
@@ -258,19 +255,6 @@ def test_a_token_clear_covers_exactly_the_oauth_servers_in_its_scope(
 @given(st.sampled_from(["tokens", "TOKENS", " oauth_tokens ", "all", "tools", "gateway"]))
 def test_only_the_token_names_select_the_token_cache(name: str) -> None:
     assert is_token_type(name) == (name.strip().lower() in ("tokens", "oauth_tokens"))
-
-
-@pytest.fixture
-def reader() -> Iterator[InMemoryMetricReader]:
-    """Recording on, into the SDK's in-memory reader."""
-    memory = InMemoryMetricReader()
-    provider = MeterProvider([memory])
-    record.install(provider.get_meter("test"))
-    try:
-        yield memory
-    finally:
-        record.uninstall()
-        provider.shutdown()
 
 
 @pytest.mark.slow

@@ -12,51 +12,22 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from tests.actors.support import write_config
 from tests.cache.redis_servers import RedisServer
 from tests.control.support import TOOLS, served, short_dir
+from tests.telemetry.memory_reader import sums
 
 from mcp_discoveryd.cli.grammar import EXIT_UNAVAILABLE
 from mcp_discoveryd.config import load_config
 from mcp_discoveryd.errors import DaemonStoppingError
 from mcp_discoveryd.telemetry import instruments as i
-from mcp_discoveryd.telemetry import record
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
-
-
-@pytest.fixture
-def reader() -> Iterator[InMemoryMetricReader]:
-    """Recording on, into the SDK's in-memory reader."""
-    memory = InMemoryMetricReader()
-    provider = MeterProvider([memory])
-    record.install(provider.get_meter("test"))
-    try:
-        yield memory
-    finally:
-        record.uninstall()
-        provider.shutdown()
-
-
-def points(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, object], ...], float]:
-    """attributes -> value of one instrument, collected now."""
-    data = reader.get_metrics_data()
-    out: dict[tuple[tuple[str, object], ...], float] = {}
-    for rm in data.resource_metrics if data is not None else ():
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    for point in metric.data.data_points:
-                        key = tuple(sorted((point.attributes or {}).items()))
-                        out[key] = point.value  # type: ignore[union-attr]
-    return out
 
 
 async def test_a_busy_pool_backs_the_actor_off_and_answers_the_socket_503_naming_the_pool(
@@ -83,8 +54,8 @@ async def test_a_busy_pool_backs_the_actor_off_and_answers_the_socket_503_naming
                         env={**os.environ},
                     )
                 state = daemon.actors.handles[("g", "a")].state
-                queued = points(reader, i.POOL_WAITING.name)
-            busy = points(reader, i.POOL_BUSY.name)
+                queued = sums(reader, i.POOL_WAITING.name)
+            busy = sums(reader, i.POOL_BUSY.name)
             status = await s.client.status()
     # the refresh failed as data: a reply naming the pool, the actor backing off, no restart
     assert reply["status"] == "error"

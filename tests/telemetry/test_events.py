@@ -6,16 +6,15 @@ question here; the export path has its own tests).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from tests.actors.support import write_config
 from tests.cache.redis_servers import RedisServer
 from tests.control.support import control_config, served, short_dir
+from tests.telemetry.memory_reader import sums
 from tests.test_app import CrashingChecks
 
 from mcp_discoveryd.api import DaemonApi
@@ -23,38 +22,8 @@ from mcp_discoveryd.app import Daemon
 from mcp_discoveryd.config import load_config
 from mcp_discoveryd.errors import NotFoundError
 from mcp_discoveryd.telemetry import instruments as i
-from mcp_discoveryd.telemetry import record
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def reader() -> Iterator[InMemoryMetricReader]:
-    """Recording on, into an in-memory reader, for the test."""
-    memory = InMemoryMetricReader()
-    provider = MeterProvider([memory])
-    record.install(provider.get_meter("test"))
-    try:
-        yield memory
-    finally:
-        record.uninstall()
-        provider.shutdown()
-
-
-def sums(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, object], ...], float]:
-    """attributes -> value of one counter, as collected now."""
-    data = reader.get_metrics_data()
-    out: dict[tuple[tuple[str, object], ...], float] = {}
-    if data is None:
-        return out
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    for point in metric.data.data_points:
-                        key = tuple(sorted((point.attributes or {}).items()))
-                        out[key] = point.value  # type: ignore[union-attr]
-    return out
 
 
 async def test_actor_restarts_and_refused_reloads_are_counted(
