@@ -36,7 +36,7 @@ import base64
 import os
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -175,7 +175,7 @@ class SharedClient:
         stream = inner.stream
         if "content-encoding" not in inner.headers and isinstance(stream, httpx2.AsyncByteStream):
             # The wire's bytes are the body: no second response to decode them.
-            inner.stream = _Capped(stream, watch, self.max_body_bytes)
+            inner.stream = _Capped(stream, stream.aclose, watch, self.max_body_bytes, decoded=False)
             return inner
         headers = inner.headers.copy()
         for name in ("content-encoding", "content-length"):  # they describe the wire, not us
@@ -183,7 +183,9 @@ class SharedClient:
         return httpx2.Response(
             inner.status_code,
             headers=headers,
-            stream=_DecodedCapped(inner, watch, self.max_body_bytes),
+            stream=_Capped(
+                inner.aiter_bytes(), inner.aclose, watch, self.max_body_bytes, decoded=True
+            ),
             request=inner.request,
             extensions=inner.extensions,
         )
@@ -330,45 +332,32 @@ class _Via(httpx2.AsyncBaseTransport):
 
 
 class _Capped(httpx2.AsyncByteStream):
-    """A body that is not encoded, cut off past ``cap`` bytes."""
+    """A body cut off past ``cap`` bytes: the wire's (not encoded) or httpx2's decoding of it."""
 
-    def __init__(self, inner: httpx2.AsyncByteStream, watch: HttpWatch, cap: int) -> None:
-        self._inner = inner
-        self._watch = watch
-        self._cap = cap
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        seen = 0
-        async for chunk in self._inner:
-            seen += len(chunk)
-            if seen > self._cap:
-                self._watch.oversized = True
-                raise ReplyTooLargeError(f"reply larger than {self._cap} bytes")
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _DecodedCapped(httpx2.AsyncByteStream):
-    """A body as httpx2 decodes it, in bounded steps, cut off past ``cap`` decoded bytes."""
-
-    def __init__(self, inner: httpx2.Response, watch: HttpWatch, cap: int) -> None:
-        self._inner = inner
-        self._watch = watch
-        self._cap = cap
+    def __init__(
+        self,
+        chunks: AsyncIterable[bytes],
+        close: Callable[[], Awaitable[None]],
+        watch: HttpWatch,
+        cap: int,
+        *,
+        decoded: bool,
+    ) -> None:
+        self._chunks, self._close = chunks, close
+        self._watch, self._cap = watch, cap
+        self._what = " once decoded" if decoded else ""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         seen = 0
-        async for chunk in self._inner.aiter_bytes():
+        async for chunk in self._chunks:
             seen += len(chunk)
             if seen > self._cap:
                 self._watch.oversized = True
-                raise ReplyTooLargeError(f"reply larger than {self._cap} bytes once decoded")
+                raise ReplyTooLargeError(f"reply larger than {self._cap} bytes{self._what}")
             yield chunk
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        await self._close()
 
 
 def url_credentials(url: httpx2.URL) -> dict[str, str]:
