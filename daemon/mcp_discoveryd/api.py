@@ -178,12 +178,13 @@ class DaemonApi:
             return await clear_tokens(
                 daemon.tokens, daemon.config, gateway_id, server_name, forget_logins=forget_logins
             )
-        reply = await daemon.cache.clear(
-            gateway_id, server_name, cache_type, gateways=daemon.config.gateways
-        )
-        for key in list(daemon.actors.handles):  # the cleared ones rediscover now
-            daemon.actors.nudge(key)
-        return reply
+        try:
+            return await daemon.cache.clear(
+                gateway_id, server_name, cache_type, gateways=daemon.config.gateways
+            )
+        finally:  # memory is cleared before Redis is asked (which may fail): rediscover now
+            for key in list(daemon.actors.handles):
+                daemon.actors.nudge(key)
 
     async def accept(
         self, gateway_id: str, server_name: str, tool_name: str | None = None

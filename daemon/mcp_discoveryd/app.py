@@ -221,7 +221,7 @@ class Daemon(anyio.AsyncContextManagerMixin):
         )
         handles = [await self.actors.start(sel, self.deps) for sel in to_discover]
         await check_configured(self, [s for s in chosen if s.spec.is_config_defined])
-        await self.cache.record_configs(self.config.gateways)
+        await self.cache.record([], self.config.gateways)
         return handles
 
     async def _preload(self, handles: list[Handle]) -> None:

@@ -9,6 +9,7 @@ connections are held by subscriptions shows a write, a clear and a lease ending 
 from __future__ import annotations
 
 import itertools
+import time
 
 import anyio
 import pytest
@@ -112,11 +113,12 @@ GATEWAY = gateway("gw-1", ("s0", "s1"))
 
 @pytest.mark.slow
 @pytest.mark.redis
-async def test_a_write_a_clear_and_a_lease_on_a_held_pool_fail_as_busy_and_the_cache_stays_healthy(
+async def test_on_a_held_pool_a_write_is_owed_a_clear_and_a_lease_fail_as_busy_and_health_stays(
     redis_server: RedisServer,
 ) -> None:
     """Both pooled connections held by subscriptions: each operation's pool wait ends busy;
-    with busy_wait 0.2 s each gives up after one attempt instead of asking forever."""
+    with busy_wait 0.2 s each gives up after one attempt instead of asking forever. The
+    writes are held in memory and owed; the first write after the spell takes them along."""
     settings_ = redis_settings(f"{redis_server.url}?max_connections=2", busy_wait=0.2)
     async with open_cache(config(settings_, (GATEWAY,))) as cache:
         await cache.put_many([entry("gw-1", "s0")])
@@ -128,20 +130,27 @@ async def test_a_write_a_clear_and_a_lease_on_a_held_pool_fail_as_busy_and_the_c
         failures: list[CacheBusyError] = []
         async with connection.subscribe("a") as _, connection.subscribe("b") as _:
             with anyio.fail_after(5 * 2 * COMMAND_TIMEOUT):  # asking forever never ends
+                await cache.put_many([entry("gw-1", "s1")])  # held here, owed to Redis
+                await cache.record([], (GATEWAY,))  # start and reload: the same
                 for operation in (
-                    lambda: cache.put_many([entry("gw-1", "s1")]),
                     lambda: cache.clear("gw-1", "s0", "tools", gateways=(GATEWAY,)),
                     lambda: coordinator.try_acquire("gw-1", "s0", 30.0),
                 ):
                     with pytest.raises(CacheBusyError) as busy:
                         await operation()
                     failures.append(busy.value)
-                await cache.record_configs((GATEWAY,))  # start and reload: logged, not raised
+            owed = cache.pending_writes()
             written = cache.lookup(CacheType.TOOLS, "gw-1", "s1")
             config_entry = cache.lookup(CacheType.GATEWAY_CONFIG, "gw-1", None)
         assert written is not None and config_entry is not None  # in memory, not shared
+        assert owed == ((CacheType.GATEWAY_CONFIG, "gw-1", None), (CacheType.TOOLS, "gw-1", "s1"))
+        assert await remote.fetch(CacheType.TOOLS, "gw-1", "s1", now=time.time()) is None
         pool = (await cache.status(GATEWAY))["cache_status"]["global"]["pool"]
         assert cache.health.ok and cache.health.since == since  # load, never an outage
+        await cache.put_many([entry("gw-1", "s2")])  # the pool is free again
+        assert cache.pending_writes() == ()
+        for name in ("s1", "s2"):
+            assert await remote.fetch(CacheType.TOOLS, "gw-1", name, now=time.time()) is not None
     for failure in failures:
         assert "connection pool of 1 connection(s) stayed busy through 1 attempt(s)" in str(failure)
     assert pool["gave_up"] == 4 and pool["exhausted"] >= 4

@@ -75,3 +75,30 @@ async def test_a_busy_pool_backs_the_actor_off_and_answers_the_socket_503_naming
     by_event = {dict(k)[i.POOL_EVENT]: v for k, v in busy.items()}
     assert by_event["gave_up"] >= 3 and by_event["exhausted"] >= 3
     assert all(dict(k)[i.BACKEND] == "redis" for k in busy)
+
+
+async def test_a_reload_through_a_busy_pool_applies_whole(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """A server removed and one added while the pool is held: the removed one's entry is
+    left to expire in Redis, the added one starts; the reload is not half applied."""
+    cache = f'backend = "redis"\nurl = "{redis_server.url}?max_connections=2"\nbusy_wait = 0.2'
+    cache += '\ntool_ttl = "1h"'
+    path = write_config(tmp_path / "d.toml", {"a": TOOLS, "b": TOOLS}, cache=cache)
+    with short_dir() as directory:
+        config = load_config(path)
+        control = dataclasses.replace(config.control, socket=str(directory / "c.sock"))
+        async with served(dataclasses.replace(config, control=control)) as s:
+            remote = s.daemon.cache.remote
+            assert remote is not None
+            connection = remote.connection  # type: ignore[attr-defined]
+            async with connection.subscribe("held-by-the-test") as _:
+                write_config(path, {"a": TOOLS, "c": TOOLS}, cache=cache)
+                with anyio.fail_after(30):
+                    reply = await s.client.reload()
+                handles = set(s.daemon.actors.handles)
+            status = await s.client.status()
+    assert reply["status"] == "success", reply
+    assert handles == {("g", "a"), ("g", "c")}
+    assert s.daemon.reload_error is None
+    assert status["cache_status"]["global"]["health"] == "ok"

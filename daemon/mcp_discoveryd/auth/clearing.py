@@ -13,7 +13,7 @@ makes the reply an error (its copy would be used again); a busy one raises
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config.settings import DaemonConfig
 from ..errors import CacheUnavailableError
@@ -31,7 +31,7 @@ class OAuthServer:
     gateway: str
     server: str
     oauth: OAuthSpec
-    url: str  # with any credentials it has: the token cache's key, never shown
+    url: str = field(repr=False)  # with any credentials it has: the token cache's key, never shown
 
     @property
     def identity(self) -> str:

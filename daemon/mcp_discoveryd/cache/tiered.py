@@ -203,14 +203,6 @@ class Cache:
         await self.put_many(entries)
         self._configs.update((g.id, g) for g in due)
 
-    async def record_configs(self, gateways: Sequence[GatewayConfig]) -> None:
-        """``record([], gateways)`` at start and reload: a pool busy past ``busy_wait`` is
-        logged, not raised (memory holds the configs; the next record shares them)."""
-        try:
-            await self.record([], gateways)
-        except CacheBusyError as exc:
-            logger.warning("cache: gateway configs not shared yet: %s", exc)
-
     def _config_due(self, gateway: GatewayConfig, now: float) -> bool:
         """True unless memory holds the gateway's config entry, recorded from this very
         config (configs are immutable; a reload makes new ones) and not yet due."""
@@ -222,8 +214,9 @@ class Cache:
     async def put_many(self, entries: Sequence[CacheEntry]) -> None:
         """Store entries in memory and (shared ones) in Redis, in one pipeline.
 
-        ``CacheBusyError`` when Redis's pool stayed busy past ``busy_wait``: the entries
-        are held in memory (served here) but not shared; the caller decides what next.
+        What Redis cannot take now (unreachable, or its pool busy past ``busy_wait``) is
+        held in memory, served here and owed: an outage's recovery writes it back, and
+        after a busy spell the next write that gets through takes it along.
         """
         if not entries:
             return
@@ -234,21 +227,26 @@ class Cache:
         remote = self.remote
         if remote is None:
             return
-        shared = [i for i, e in enumerate(entries) if not e.private]
+        shared = [e for e in entries if not e.private]
         if not self._health.ok:
-            self._backlog.dirty.update(entry_id(entries[i]) for i in shared)
+            self._backlog.owe(shared)
             return
+        sent = {entry_id(e) for e in shared}
+        owed = [e for e in self._backlog.take_owed(self.memory, now) if entry_id(e) not in sent]
+        by_id = {entry_id(e): b for e, b in zip(entries, blobs, strict=True)}
+        writes = [*shared, *owed]
+        payload = [by_id.get(entry_id(e)) or codec.encode(e) for e in writes]
         try:
-            older = await self.patiently(
-                lambda: remote.put_many(
-                    [entries[i] for i in shared], now=now, blobs=[blobs[i] for i in shared]
-                )
-            )
+            older = await self.patiently(lambda: remote.put_many(writes, now=now, blobs=payload))
         except CacheUnavailableError as exc:
             self._mark_down(exc)
-            self._backlog.dirty.update(entry_id(entries[i]) for i in shared)
+            self._backlog.owe(writes)
             return
-        for entry in entries:  # skipped: Redis holds a newer version; read that one next
+        except CacheBusyError as exc:
+            self._backlog.owe(writes)
+            logger.warning("cache: %d entries held here, not shared yet: %s", len(writes), exc)
+            return
+        for entry in writes:  # skipped: Redis holds a newer version; read that one next
             if entry_id(entry) in (older or ()):
                 self.memory.discard(entry)
 

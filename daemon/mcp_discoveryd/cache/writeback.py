@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..models import CacheEntry
@@ -37,6 +37,16 @@ class Backlog:
 
     dirty: set[EntryId] = field(default_factory=set)
     clears: list[tuple[ClearScope, Known]] = field(default_factory=list)
+
+    def owe(self, entries: Iterable[CacheEntry]) -> None:
+        """These entries are held in memory and not in the shared store."""
+        self.dirty.update(entry_id(e) for e in entries)
+
+    def take_owed(self, memory: MemoryBackend, now: float) -> list[CacheEntry]:
+        """The owed entries memory still holds, no longer owed (the caller writes them)."""
+        ids, self.dirty = self.dirty, set()
+        found = (memory.lookup(*i, now) for i in ids)
+        return [e for e in found if e is not None]
 
     def pending_writes(self) -> tuple[EntryId, ...]:
         """The entries written to memory only (sorted)."""

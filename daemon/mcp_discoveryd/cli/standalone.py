@@ -19,7 +19,7 @@ import anyio
 
 from ..config import load_config
 from ..config.settings import DaemonConfig
-from ..errors import CacheBusyError, ConfigError, DiscoveryError, UnknownTargetError
+from ..errors import ConfigError, DiscoveryError, UnknownTargetError
 from ..models import CacheType, DiscoveryReport
 from ..render import Progress, render_offerings, render_table
 from ..report import report_json
@@ -157,9 +157,6 @@ def discover(args: argparse.Namespace) -> int:
     except DiscoveryError as exc:
         print(f"mcp-discoveryd: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except CacheBusyError as exc:  # the run's own Redis pool stayed busy past busy_wait
-        print(f"mcp-discoveryd: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
     if progress is not None:
         progress.clear()
     if args.json:
@@ -285,5 +282,7 @@ async def _discover(
         configs = [g for t, g, _ in unsaved if t is CacheType.GATEWAY_CONFIG]
         what = [f"{len(tools)} catalog(s) ({', '.join(tools)})"] if tools else []
         what += [f"{len(configs)} gateway config(s) ({', '.join(configs)})"] if configs else []
-        reason = cache.health.reason or "unreachable"
+        reason = cache.health.reason or (
+            "its pool stayed busy" if cache.health.ok else "unreachable"
+        )
         return report, f"results not stored in {cache.backend} ({reason}): {' and '.join(what)}"
