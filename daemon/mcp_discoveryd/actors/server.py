@@ -165,8 +165,8 @@ class ServerActor:
         try:
             outcome = await self._turn(trigger, refresh, held)
         except CacheBusyError as exc:
-            # Redis's pool stayed busy past busy_wait (a lease or the write): a failure as
-            # data, so the actor backs off and retries instead of crashing into a restart.
+            # Redis's pool stayed busy past busy_wait for the lease (a write is owed, never
+            # raised): a failure as data, so the actor backs off instead of a restart.
             outcome = interrupted(sel, str(exc))
         if held is not None and outcome.ok and outcome.source == "discovery":
             # how long before the entry it replaced expired (negative: late)

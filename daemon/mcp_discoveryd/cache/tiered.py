@@ -270,7 +270,7 @@ class Cache:
             self._health,
             self.stats.snapshot(),
             self.memory,
-            pending=(len(self._backlog.dirty), len(self._backlog.clears)),
+            pending=self._backlog.counts(),
             enkrypt_compat=self.remote is not None and self.remote.enkrypt_compat,
             now=now,
             pool=self.pool.figures() if self.pool is not None else None,
@@ -312,7 +312,7 @@ class Cache:
             else:
                 deferred = True
             if deferred:
-                self._backlog.clears.append((scope, known))
+                self._backlog.defer(scope, known)
         result = status.clear_result(scope, counts)
         if deferred:
             result["deferred"] = True  # applied to Redis when it is reachable again

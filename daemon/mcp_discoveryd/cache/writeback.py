@@ -48,6 +48,14 @@ class Backlog:
         found = (memory.lookup(*i, now) for i in ids)
         return [e for e in found if e is not None]
 
+    def defer(self, scope: ClearScope, known: Known) -> None:
+        """A clear the shared store could not take now: replayed, in order, when it can."""
+        self.clears.append((scope, known))
+
+    def counts(self) -> tuple[int, int]:
+        """How many entries and clears are owed."""
+        return len(self.dirty), len(self.clears)
+
     def pending_writes(self) -> tuple[EntryId, ...]:
         """The entries written to memory only (sorted)."""
         return tuple(sorted(self.dirty, key=lambda i: (i[0].value, i[1], i[2] or "")))
