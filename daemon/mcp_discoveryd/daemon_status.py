@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .actors.messages import ActorState
+from .auth.clearing import oauth_servers
 from .cache.status import iso_utc
 from .discovery.guardrails import tooldiff
-from .models import CacheEntry, CacheType, JSONObject, RemoteTarget
+from .models import CacheEntry, CacheType, JSONObject
 
 if TYPE_CHECKING:
     from .app import Daemon
@@ -146,24 +147,22 @@ class StatusRows:
 def oauth_rows(daemon: Daemon) -> list[JSONObject]:
     """Per OAuth-protected server: whether a token is held and when it expires (never the token)."""
     tokens = daemon.tokens
+    if tokens is None:
+        return []
     rows: list[JSONObject] = []
-    for gw in daemon.config.gateways:
-        for spec in gw.servers:
-            target = spec.target
-            if not isinstance(target, RemoteTarget) or target.oauth is None or tokens is None:
-                continue
-            state = tokens.status_of(target.oauth, target.url.reveal())
-            rows.append(
-                {
-                    "gateway": gw.id,
-                    "server": spec.name,
-                    "client_id": state.client_id,
-                    "token_held": state.held,
-                    "expires_at": _iso(state.expires_at),
-                    "last_error": state.last_error,
-                    "login_required": state.login_required,
-                }
-            )
+    for server in oauth_servers(daemon.config):
+        state = tokens.status_of(server.oauth, server.url)
+        rows.append(
+            {
+                "gateway": server.gateway,
+                "server": server.server,
+                "client_id": state.client_id,
+                "token_held": state.held,
+                "expires_at": _iso(state.expires_at),
+                "last_error": state.last_error,
+                "login_required": state.login_required,
+            }
+        )
     return rows
 
 
