@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,22 +105,35 @@ FANOUT = 50
 FANOUT_RUNS = 5  # the median is reported: this 2-core machine is noisy
 
 
-async def _discover_cpu(config: DaemonConfig) -> tuple[float, int, float]:
+@dataclass(frozen=True)
+class FanoutRun:
+    """One fan-out: wall and CPU of this process, and when (monotonic) it started and ended."""
+
+    wall: float
+    ok: int
+    cpu: float
+    started_at: float
+    ended_at: float
+
+
+async def _discover_cpu(config: DaemonConfig) -> FanoutRun:
     """Like _discover, plus the CPU time this process spent in the run (pool set-up excluded)."""
     async with UpstreamClient(config.discovery) as upstream:
         cpu = time.process_time()
+        started_at = time.monotonic()
         started = time.perf_counter()
         report = await run_discovery(config, upstream)
         wall = time.perf_counter() - started
+        ended_at = time.monotonic()
         cpu = time.process_time() - cpu
-    return wall, sum(1 for o in report.outcomes if o.ok), cpu
+    return FanoutRun(wall, sum(1 for o in report.outcomes if o.ok), cpu, started_at, ended_at)
 
 
-def _server_cpu(port: int) -> tuple[float, float]:
-    """The bench server's CPU seconds now, and when its latest tools/list arrived."""
+def _server_cpu(port: int) -> tuple[float, float, float]:
+    """The bench server's CPU seconds now, at its latest tools/list, and that list's time."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/cpu", timeout=10) as reply:
         data = json.loads(reply.read())
-    return data["cpu_s"], data["last_list_cpu_s"]
+    return data["cpu_s"], data["last_list_cpu_s"], data["last_list_at"]
 
 
 def _median(values: list[float]) -> float:
@@ -154,18 +167,20 @@ def _fanout(mode: str) -> dict[str, Any]:
         client_cpu: list[float] = []
         server_cpu: list[float] = []
         server_pre: list[float] = []
+        lists_sent: list[float] = []
+        tails: list[float] = []
         ok = FANOUT
         for _ in range(FANOUT_RUNS):
-            before, _ = _server_cpu(port)
-            wall, succeeded, cpu = anyio.run(
-                _discover_cpu, _config([spec(i) for i in range(FANOUT)])
-            )
-            after, last_list = _server_cpu(port)
-            walls.append(wall)
-            client_cpu.append(cpu)
+            before, _, _ = _server_cpu(port)
+            run = anyio.run(_discover_cpu, _config([spec(i) for i in range(FANOUT)]))
+            after, last_list, last_list_at = _server_cpu(port)
+            walls.append(run.wall)
+            client_cpu.append(run.cpu)
             server_cpu.append(after - before)
             server_pre.append(last_list - before)
-            ok = min(ok, succeeded)
+            lists_sent.append(last_list_at - run.started_at)
+            tails.append(run.ended_at - (last_list_at + DELAY))
+            ok = min(ok, run.ok)
     finally:
         server.terminate()
         server.wait(10)
@@ -181,6 +196,12 @@ def _fanout(mode: str) -> dict[str, Any]:
         "server_cpu_ms_per_upstream": round(_median(server_cpu) / FANOUT * 1000, 2),
         "server_cpu_before_last_list_s": round(_median(server_pre), 3),
         "server_bound_ratio": round((DELAY + _median(server_pre)) / DELAY, 3),
+        "ratio_to_floor": round(wall / (DELAY + _median(server_pre)), 3),
+        # Where the wall time past the floor went: the server idle (waiting on the client)
+        # before the last tools/list arrived, and the client's work after that list's delay.
+        "last_list_arrived_s": round(_median(lists_sent), 3),
+        "server_idle_before_last_list_s": round(_median(lists_sent) - _median(server_pre), 3),
+        "tail_after_last_delay_s": round(_median(tails), 3),
     }
 
 

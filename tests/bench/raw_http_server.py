@@ -20,7 +20,7 @@ from .slow_http_server import TOOLS
 
 SERVER_INFO = {"name": "slow-bench-raw", "version": "1"}
 TOOLS_JSON = [tool.model_dump(by_alias=True, exclude_none=True, mode="json") for tool in TOOLS]
-LAST_LIST_CPU = [0.0]
+LAST_LIST = [0.0, 0.0]  # CPU seconds and time.monotonic() at the latest tools/list
 
 
 def _reply(status: str, body: bytes = b"", extra: str = "") -> bytes:
@@ -47,7 +47,7 @@ async def _post(body: bytes, delay: float) -> bytes:
         }
         return _answer(message["id"], result, f"mcp-session-id: {uuid.uuid4().hex}\r\n")
     if method == "tools/list":
-        LAST_LIST_CPU[0] = time.process_time()
+        LAST_LIST[:] = [time.process_time(), time.monotonic()]
         await asyncio.sleep(delay)
         return _answer(message["id"], {"tools": TOOLS_JSON})
     error = {"code": -32601, "message": f"method not found: {method}"}
@@ -57,7 +57,8 @@ async def _post(body: bytes, delay: float) -> bytes:
 
 async def _route(method: str, path: str, body: bytes, delay: float) -> bytes:
     if path == "/cpu":
-        cpu = {"cpu_s": time.process_time(), "last_list_cpu_s": LAST_LIST_CPU[0]}
+        cpu_s, at = LAST_LIST
+        cpu = {"cpu_s": time.process_time(), "last_list_cpu_s": cpu_s, "last_list_at": at}
         return _reply("200 OK", json.dumps(cpu).encode())
     if method == "POST":
         return await _post(body, delay)

@@ -9,8 +9,10 @@ server with sessions and JSON replies (raw_http_server.py), cheap enough that
 the one process hardly competes with the client for the machine.
 
 `GET /cpu` reports this process's CPU seconds so far and at the arrival of the
-latest `tools/list`: the benchmark uses them to show how much of a run's wall
-time this one server process (standing in for many servers) spent on its own.
+latest `tools/list`, and that arrival's time (`time.monotonic`, one clock for
+every process here): the benchmark uses them to show how much of a run's wall
+time this one server process (standing in for many servers) spent on its own,
+and how long the client took after the last delay ended.
 """
 
 from __future__ import annotations
@@ -38,13 +40,25 @@ TOOLS = [
 
 
 class CpuClock:
-    """CPU seconds of this process when the latest `tools/list` arrived."""
+    """CPU seconds of this process when the latest `tools/list` arrived, and when (monotonic)."""
 
     last_list = 0.0
+    last_list_at = 0.0
+
+    @classmethod
+    def mark(cls) -> None:
+        """A `tools/list` arrived."""
+        cls.last_list, cls.last_list_at = time.process_time(), time.monotonic()
 
     @classmethod
     async def report(cls, request: Request) -> JSONResponse:
-        return JSONResponse({"cpu_s": time.process_time(), "last_list_cpu_s": cls.last_list})
+        return JSONResponse(
+            {
+                "cpu_s": time.process_time(),
+                "last_list_cpu_s": cls.last_list,
+                "last_list_at": cls.last_list_at,
+            }
+        )
 
 
 def build(delay: float) -> Server:
@@ -53,7 +67,7 @@ def build(delay: float) -> Server:
     async def list_tools(
         ctx: ServerRequestContext, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        CpuClock.last_list = time.process_time()
+        CpuClock.mark()
         await anyio.sleep(delay)
         return types.ListToolsResult(tools=TOOLS)
 

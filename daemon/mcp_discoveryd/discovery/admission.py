@@ -17,8 +17,11 @@ really do:
   no gain on CPU-bound ones);
 - a waiter is admitted while the starting children's demand, rounded up per
   child, stays below ``OVERCOMMIT`` starters per core (a child not sampled yet
-  counts as one). Two per core, measured: at one per core the cores idle
-  while starters read files, wait on the handshake or on the parent;
+  counts as one). One per core, measured (README): two per core kept the
+  cores no busier, but the starters slowed one another (their CPU 1.16x of
+  theirs alone against 1.05x), which cost 10-15% of the wall time on
+  CPU-bound starts; the price is a little more queueing on I/O-bound ones,
+  which the short ``SAMPLE_INTERVAL`` keeps small;
 - a child stops counting when its session is initialised (``release``), or
   ``ADMISSION_WINDOW`` after its admission at the latest, so a hung or
   spinning server holds the others back for that long at most;
@@ -53,16 +56,16 @@ from anyio.abc import TaskStatus
 
 Policy = Literal["cpu", "handshake", "count"]
 
-SAMPLE_INTERVAL = 0.02  # seconds between samples while a spawn waits and the picture moves
+SAMPLE_INTERVAL = 0.005  # seconds between samples while a spawn waits and the picture moves
 SAMPLE_INTERVAL_MAX = 0.1  # ... while it stands still (each quiet sample doubles the wait)
 DECAY = 0.25  # a child not runnable at a sample keeps this share of its demand
 IDLE_DEMAND = 0.3  # below this (one quiet sample) a child is taken as waiting
 HEADROOM = 0.5  # admit while the starting children leave this much of the budget free
-OVERCOMMIT = 2.0  # runnable starters per core: at 1.0 the cores idle while children do I/O
+OVERCOMMIT = 1.0  # runnable starters per core: at 2.0 they slow one another (module docstring)
 ADMISSION_WINDOW = 2.0  # seconds a starting child counts at most
-# The window also caps the admission rate at the budget per window: 4 starters per 2 s on 2
-# cores, below the ~2.7 a second they finish of Python servers (0.74 s of CPU each). At 1 s
-# (faster under other load, README) 50 at once would pile up as if spawned unbounded.
+# The window also caps the admission rate of starters that outlive it (a spinning or hung
+# server still runnable) at the budget per window, 2 per 2 s on 2 cores; a starter that
+# finishes its handshake stops counting at once, whatever the window.
 PROC = Path("/proc")
 
 
