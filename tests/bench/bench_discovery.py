@@ -117,7 +117,13 @@ class FanoutRun:
 
 
 async def _discover_cpu(config: DaemonConfig) -> FanoutRun:
-    """Like _discover, plus the CPU time this process spent in the run (pool set-up excluded)."""
+    """Like _discover, plus the CPU time this process spent on the run.
+
+    The CPU counts until the client is closed: a remote session hands its
+    result over before it closes, so closes still running when the last result
+    is in are work of the run too (and how many there are depends on the order
+    the sessions finished in).
+    """
     async with UpstreamClient(config.discovery) as upstream:
         cpu = time.process_time()
         started_at = time.monotonic()
@@ -125,7 +131,7 @@ async def _discover_cpu(config: DaemonConfig) -> FanoutRun:
         report = await run_discovery(config, upstream)
         wall = time.perf_counter() - started
         ended_at = time.monotonic()
-        cpu = time.process_time() - cpu
+    cpu = time.process_time() - cpu
     return FanoutRun(wall, sum(1 for o in report.outcomes if o.ok), cpu, started_at, ended_at)
 
 

@@ -14,7 +14,11 @@ Choices worth knowing:
   a server counting until its session is initialised, under a cap of
   ``max_concurrent_spawns`` live children held until the process group is
   gone. Remote servers are not limited by it and share one HTTP client
-  (``transports/client.py``), made at the first remote fetch.
+  (``transports/client.py``), made at the first remote fetch; their
+  handshakes go through ``handshakes.HandshakeGate`` (a few at once, each
+  released at its handshake or after a short window), so sessions reach
+  their listing one after another instead of in lock step. A remote
+  server's deadline starts at that admission too (the wait is ``queue``).
 - The SDK (and every module that imports it: ``failures``, ``listing``, the
   HTTP transports, ``transports/sdk_shim``) costs about 0.4 s to import. It is
   imported after the first stdio spawn, so that the child's start covers it:
@@ -63,6 +67,7 @@ from ..models import (
 from ..secret import scrub, scrubbed_traceback
 from ..telemetry import record, tracing
 from .admission import SpawnAdmission, SpawnStats, Ticket
+from .handshakes import HandshakeGate
 from .transports.stdio import StdioWatch, abandon, spawn, stdio_transport
 
 if TYPE_CHECKING:  # imported at run time once needed (see the module's docstring)
@@ -133,6 +138,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         self._admission = SpawnAdmission(
             settings.max_concurrent_spawns, policy=settings.spawn_admission
         )
+        self._handshakes = HandshakeGate()  # remote sessions in their handshake at once
         self._http: SharedClient | None = None  # made at the first remote fetch
         self._closing: TaskGroup | None = None  # remote sessions closing after their handover
 
@@ -149,6 +155,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
             async with (
                 anyio.create_task_group() as closing,
                 self._admission,
+                self._handshakes,
                 self._tokens_running(),
             ):
                 self._closing = closing
@@ -223,17 +230,29 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         transport = opened(self._http, target, watch, subject.timeout)
         handover, result = anyio.create_memory_object_stream[UpstreamResult](1)
         scope = anyio.CancelScope()
+        queued = 0.0
 
         def hand_over(outcome: UpstreamResult) -> None:
             # The waiter may have been cancelled and gone already: nobody wants the result.
             with suppress(anyio.BrokenResourceError):
-                handover.send_nowait(outcome)
+                handover.send_nowait(
+                    replace(outcome, durations={**outcome.durations, "queue": queued})
+                )
 
         async def session() -> None:
+            nonlocal queued
             with scope, handover:
-                await self._session(
-                    transport, subject, started, watch, on_result=hand_over, meta=meta
-                )
+                async with self._handshakes.admit() as connected:
+                    queued = time.monotonic() - started
+                    await self._session(
+                        transport,
+                        subject,
+                        started,
+                        watch,
+                        on_result=hand_over,
+                        on_connected=connected,
+                        meta=meta,
+                    )
 
         self._closing.start_soon(session)
         with result:

@@ -47,7 +47,8 @@ import httpx2
 
 from ... import __version__
 from ...models import RemoteTarget
-from .sdk_shim import stream_within_origin, transport_for_url
+from .network import LeanBackend
+from .sdk_shim import stream_within_origin, transport_for_url, use_network_backend
 
 if TYPE_CHECKING:
     from ...auth.bearer import Bearer
@@ -123,6 +124,9 @@ class SharedClient:
             )
             for share in split_limits(limits, shards)
         ]
+        backend = LeanBackend()  # fewer scopes per socket operation (network.py)
+        for client in self._clients:
+            use_network_backend(client, backend)
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -3,14 +3,18 @@
 The SDK's public API (``mcp.Client``, ``mcp.MCPError``, ``mcp_types``) is
 imported where it is used. What is not public (underscore modules, module
 globals, helpers the SDK's own transports share, httpx2's choice of a
-transport per URL) is used here only, so an SDK or httpx2 upgrade that moves
+transport per URL and its pools' network backend, httpcore2's socket helpers)
+is used here only, so an SDK or httpx2 upgrade that moves
 one of them breaks this file and nothing else.
 """
 
 from __future__ import annotations
 
+import httpcore2
 import httpx2
 import mcp.client.session as _session
+from httpcore2._types import SOCKET_OPTION
+from httpcore2._utils import is_socket_readable
 from mcp import MCPError
 from mcp.client._transport import Transport as SdkTransport
 from mcp.client._transport import TransportStreams
@@ -30,6 +34,7 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 __all__ = [
     "MCP_PROTOCOL_VERSION_HEADER",
+    "SOCKET_OPTION",
     "ClientMessageMetadata",
     "OAuthToken",
     "SdkTransport",
@@ -43,10 +48,12 @@ __all__ = [
     "handle_protected_resource_response",
     "is_own_connection_closed",
     "is_own_request_timeout",
+    "is_socket_readable",
     "redirect_location",
     "set_discover_probe_timeout",
     "stream_within_origin",
     "transport_for_url",
+    "use_network_backend",
 ]
 
 
@@ -67,4 +74,15 @@ def is_own_connection_closed(exc: MCPError) -> bool:
 
 def transport_for_url(client: httpx2.AsyncClient, url: httpx2.URL) -> httpx2.AsyncBaseTransport:
     """The transport ``client`` sends ``url``'s requests through: a proxy's mount, or its own pool."""
-    return client._transport_for_url(url)  # the one private httpx2 call
+    return client._transport_for_url(url)
+
+
+def use_network_backend(client: httpx2.AsyncClient, backend: httpcore2.AsyncNetworkBackend) -> None:
+    """Make ``client``'s pools (its own and each proxy's) open connections through ``backend``.
+
+    httpx2's transports take no network backend; their httpcore2 pools read it at each connect.
+    """
+    for transport in (client._transport, *client._mounts.values()):
+        pool = getattr(transport, "_pool", None)
+        if isinstance(pool, httpcore2.AsyncConnectionPool):
+            pool._network_backend = backend
