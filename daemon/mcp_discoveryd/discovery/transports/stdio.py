@@ -38,6 +38,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ...models import StdioTarget
 from ..childenv import child_environment
+from .buffering import REPLIES_BUFFERED, REQUESTS_BUFFERED
 
 if TYPE_CHECKING:
     from .sdk_shim import SessionMessage
@@ -124,8 +125,12 @@ async def stdio_transport(
     # No awaits until the task group is entered: a cancellation in the gap would leak the child.
     watch.pid = process.pid
     # Quoted: the SDK's message type is imported once the child runs, not before.
-    to_session, read_stream = anyio.create_memory_object_stream["SessionMessage | Exception"](0)
-    write_stream, from_session = anyio.create_memory_object_stream["SessionMessage"](0)
+    to_session, read_stream = anyio.create_memory_object_stream["SessionMessage | Exception"](
+        REPLIES_BUFFERED
+    )
+    write_stream, from_session = anyio.create_memory_object_stream["SessionMessage"](
+        REQUESTS_BUFFERED
+    )
     async with anyio.create_task_group() as tg:
         tg.start_soon(_read_stdout, process, to_session, watch, max_line_bytes)
         stderr_done = anyio.Event()

@@ -51,6 +51,7 @@ from mcp_types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from ...models import RemoteTarget
+from .buffering import REPLIES_BUFFERED, REQUESTS_BUFFERED
 from .client import Endpoint, HttpWatch, SharedClient
 from .sdk_shim import (
     MCP_PROTOCOL_VERSION_HEADER,
@@ -95,8 +96,12 @@ async def _over(endpoint: Endpoint, max_event_bytes: int) -> AsyncIterator[Strea
     Transport faults (connect errors, a body past the cap, a reply that is not
     JSON-RPC) end the session: they leave this context in an exception group.
     """
-    to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-    write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](0)
+    to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](
+        REPLIES_BUFFERED
+    )
+    write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](
+        REQUESTS_BUFFERED
+    )
     async with anyio.create_task_group() as tg:
         link = _Link(endpoint, max_event_bytes, tg, to_session)
         tg.start_soon(link.pump, from_session)
