@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import islice
 
+from mcp_discoveryd.discovery.guardrails.names import name_signs
 from mcp_discoveryd.discovery.guardrails.normalise import fold, removed, spaced, unconfuse
 from mcp_discoveryd.discovery.guardrails.poisoning import (
     DEFAULT_LIMITS,
@@ -23,6 +24,8 @@ from mcp_discoveryd.discovery.guardrails.textscan import (
     _hidden_sign,
     _tag_signs,
 )
+from mcp_discoveryd.discovery.guardrails.tools import _capped
+from mcp_discoveryd.models import ToolPolicy
 
 
 class Budget:
@@ -125,3 +128,24 @@ def scan_fields(
     if budget.exhausted is not None:
         findings.append(budget.exhausted)
     return findings
+
+
+def poisoning_reasons(tool: Mapping[str, object], policy: ToolPolicy, limits: Limits) -> list[str]:
+    """A tool's poisoning reasons as ``tools`` listed them, over the plain scan."""
+    if policy.poisoning == "off":
+        return []
+    annotations = tool.get("annotations")
+    fields: list[tuple[str, object]] = [
+        (key, tool[key])
+        for key in ("name", "title", "description", "inputSchema", "outputSchema")
+        if key in tool
+    ]
+    if isinstance(annotations, dict) and "title" in annotations:
+        fields.append(("annotations.title", annotations["title"]))
+    findings = scan_fields(fields, limits)
+    name = tool.get("name")
+    if isinstance(name, str):
+        findings[:0] = [Finding(sign, "name") for sign in name_signs(name)]
+    return _capped([f for f in findings if not f.incomplete]) + [
+        f.reason for f in findings if f.incomplete
+    ]

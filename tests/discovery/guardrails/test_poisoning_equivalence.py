@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterator
+from typing import Literal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_discoveryd.discovery.guardrails import poisoning, textscan
+from mcp_discoveryd.discovery.guardrails import poisoning, textscan, tools
 from mcp_discoveryd.discovery.guardrails.normalise import removed
 from mcp_discoveryd.discovery.guardrails.poisoning import (
     Budget,
@@ -23,6 +24,7 @@ from mcp_discoveryd.discovery.guardrails.poisoning import (
     scan_text,
     scan_value,
 )
+from mcp_discoveryd.models import ToolPolicy
 
 from . import reference
 from .tricks import text_key, text_lookalikes, with_invisibles, with_lookalikes
@@ -155,3 +157,28 @@ def test_a_huge_container_is_read_no_further_than_the_budget() -> None:
         "tool poisoning check incomplete: inputSchema.enum[48] has more than 50 values"
     ]
     assert _CountedList.read <= 51
+
+
+TOOLS = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.one_of(TEXTS, st.integers()),
+        "title": TEXTS,
+        "description": st.one_of(TEXTS, st.integers()),
+        "inputSchema": VALUES,
+        "outputSchema": VALUES,
+        "annotations": st.fixed_dictionaries({}, optional={"title": VALUES}),
+    },
+)
+
+
+@settings(max_examples=300)
+@given(TOOLS, st.sampled_from(("block", "report", "off")), LIMITS)
+def test_a_tools_poisoning_reasons_are_what_the_plain_scan_gave(
+    tool: dict[str, object], poisoning_policy: Literal["block", "report", "off"], limits: Limits
+) -> None:
+    """A whole tool's reasons (name signs first, capped, incomplete checks last) are unchanged."""
+    policy = ToolPolicy(poisoning=poisoning_policy)
+    assert tools._poisoning_reasons(tool, policy, limits) == reference.poisoning_reasons(
+        tool, policy, limits
+    )

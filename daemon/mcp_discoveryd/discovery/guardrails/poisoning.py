@@ -92,8 +92,12 @@ class Budget:
             self.exhausted = Finding(detail, location, incomplete=True)
 
 
+# Where a value sits, kept unformatted until a finding needs it (most values have none):
+# the field's own location, or (the parent's place, whether the step is a key, the key or
 # index).
 _Place = str | tuple["_Place", bool, object]
+# dict first: most containers are, and a check against the Mapping ABC costs more.
+_CONTAINERS = (dict, list, tuple, Mapping)
 
 
 def _located(place: _Place) -> str:
@@ -111,17 +115,38 @@ def scan_value(value: object, location: str, budget: Budget) -> list[Finding]:
     When the budget runs out the scan stops; the caller reports ``budget.exhausted``.
     """
     findings: list[Finding] = []
+    _walk(value, location, budget, findings)
+    return findings
+
+
+def scan_fields(
+    fields: Iterable[tuple[str, object]], limits: Limits = DEFAULT_LIMITS
+) -> list[Finding]:
+    """Scan named values (a tool's description, schemas, ...) under one budget."""
+    budget = Budget(limits)
+    findings: list[Finding] = []
+    for location, value in fields:
+        _walk(value, location, budget, findings)
+    if budget.exhausted is not None:
+        findings.append(budget.exhausted)
+    return findings
+
+
+def _walk(value: object, location: str, budget: Budget, findings: list[Finding]) -> None:
+    """``scan_value`` into ``findings``: each value counted, each key and string scanned."""
     if not budget.take_node(location):
-        return findings
+        return
     if isinstance(value, str):
-        findings.extend(Finding(s, location) for s in scan_text(budget.take_text(value, location)))
-        return findings
-    if not isinstance(value, Mapping | list | tuple):
-        return findings
+        signs = scan_text(budget.take_text(value, location))
+        if signs:
+            findings.extend(Finding(s, location) for s in signs)
+        return
+    if not isinstance(value, _CONTAINERS):
+        return
     max_depth = budget.limits.max_depth
     if max_depth <= 0:
         findings.append(_too_deep(location, max_depth))
-        return findings
+        return
     # One frame per container being walked: its children (an iterator, so a huge container
     # is never copied), whether they are keyed, their depth and the container's place.
     # Document order: a child container's frame goes on top and is walked to its end first.
@@ -133,21 +158,32 @@ def scan_value(value: object, location: str, budget: Budget) -> list[Finding]:
         children, keyed, depth, parent = frames[-1]
         for step, node in children:
             place = (parent, keyed, step)
-            if budget.exhausted is not None or budget.nodes <= 0:
+            # The budget's take_node and take_text, inline (one call each per value
+            # otherwise), with the place formatted only when the budget runs short.
+            if budget.nodes <= 0 or budget.exhausted is not None:
                 budget.take_node(_located(place))  # notes the exhaustion
-                return findings
+                return
             budget.nodes -= 1
             if keyed and isinstance(step, str):
-                signs = scan_text(_taken(budget, step, place))
+                text = step
+                if len(text) > budget.chars:
+                    text = budget.take_text(text, _located(place))
+                else:
+                    budget.chars -= len(text)
+                signs = scan_text(text)
                 if signs:
                     where = "key " + _located(place)
                     findings.extend(Finding(s, where) for s in signs)
             if isinstance(node, str):
-                signs = scan_text(_taken(budget, node, place))
+                if len(node) > budget.chars:
+                    node = budget.take_text(node, _located(place))
+                else:
+                    budget.chars -= len(node)
+                signs = scan_text(node)
                 if signs:
                     where = _located(place)
                     findings.extend(Finding(s, where) for s in signs)
-            elif isinstance(node, Mapping | list | tuple):
+            elif isinstance(node, _CONTAINERS):
                 if depth < max_depth:
                     frames.append(_frame(node, depth + 1, place))
                     break
@@ -156,40 +192,18 @@ def scan_value(value: object, location: str, budget: Budget) -> list[Finding]:
                     depth_reported = True
         else:
             frames.pop()
-    return findings
 
 
 def _frame(
     node: Mapping[object, object] | list[object] | tuple[object, ...], depth: int, place: _Place
 ) -> tuple[Iterator[tuple[object, object]], bool, int, _Place]:
-    if isinstance(node, Mapping):
+    if isinstance(node, dict | Mapping):
         return iter(node.items()), True, depth, place
     return enumerate(node), False, depth, place
 
 
-def _taken(budget: Budget, text: str, place: _Place) -> str:
-    """``budget.take_text``, with the place formatted only when the budget runs short."""
-    if len(text) > budget.chars:
-        return budget.take_text(text, _located(place))
-    budget.chars -= len(text)
-    return text
-
-
 def _too_deep(location: str, max_depth: int) -> Finding:
     return Finding(f"nests deeper than {max_depth} levels", location, incomplete=True)
-
-
-def scan_fields(
-    fields: Iterable[tuple[str, object]], limits: Limits = DEFAULT_LIMITS
-) -> list[Finding]:
-    """Scan named values (a tool's description, schemas, ...) under one budget."""
-    budget = Budget(limits)
-    findings: list[Finding] = []
-    for location, value in fields:
-        findings.extend(scan_value(value, location, budget))
-    if budget.exhausted is not None:
-        findings.append(budget.exhausted)
-    return findings
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]{1,40}")

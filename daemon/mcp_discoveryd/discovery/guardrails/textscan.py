@@ -203,7 +203,7 @@ def scan_text(text: str) -> list[str]:
     ASCII letters read as those letters) and, when characters were removed, also the
     text with each one read as a space; hidden characters are a sign of their own.
     """
-    if text.isascii() and not removed(text):
+    if text.isascii() and (text.isprintable() or not removed(text)):
         # Nearly every string: nothing to remove or fold, so only the patterns can hit.
         return _pattern_signs(text) if _ASCII_SIGN_RE.search(text.lower()) else []
     dropped = removed(text)
@@ -223,10 +223,6 @@ def _pattern_signs(text: str) -> list[str]:
     signs = dict.fromkeys(_tag_signs(text))
     signs.update(dict.fromkeys(sign for sign, pattern in _INSTRUCTION_RES if pattern.search(text)))
     return list(signs)
-
-
-# Where a value sits, kept unformatted until a finding needs it (most values have none):
-# the field's own location, or (the parent's place, whether the step is a key, the key or
 
 
 def _hidden_sign(dropped: list[str]) -> str | None:
