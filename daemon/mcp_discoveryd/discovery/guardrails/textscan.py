@@ -178,15 +178,11 @@ _ANY_SIGN_RE = re.compile(
 # match as the Unicode ones do (their difference, \s on U+001C..U+001F, is not there).
 _WORD = r"\b"
 _INSTRUCTION_PATTERNS = tuple(p for _, patterns in _INSTRUCTIONS for p in patterns)
+_AFTER_WORD = tuple(p.removeprefix(_WORD) for p in _INSTRUCTION_PATTERNS if p.startswith(_WORD))
 _ASCII_SIGN_RE = re.compile(
     "|".join(
         (
-            _WORD
-            + "(?:"
-            + "|".join(
-                f"(?:{p.removeprefix(_WORD)})" for p in _INSTRUCTION_PATTERNS if p.startswith(_WORD)
-            )
-            + ")",
+            _WORD + "(?:" + "|".join(f"(?:{p})" for p in _AFTER_WORD) + ")",
             *(f"(?:{p})" for p in _INSTRUCTION_PATTERNS if not p.startswith(_WORD)),
             f"(?:{_TAG_RE.pattern})",
             f"(?:{_CHAT_TOKEN_RE.pattern})",
