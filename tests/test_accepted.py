@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.cache.builders import entry
 from tests.cache.strategies import tools
 
-from mcp_discoveryd.accepted import AcceptedSet, AcceptedTool
+from mcp_discoveryd.accepted import COVERED, AcceptedSet, AcceptedTool
 from mcp_discoveryd.cache import codec
 from mcp_discoveryd.discovery.guardrails import tooldiff
 from mcp_discoveryd.models import JSONObject
@@ -70,3 +70,14 @@ def test_a_record_of_fields_this_daemon_does_not_cover_is_kept_whole() -> None:
     record = AcceptedTool.from_json(json.loads(json.dumps(raw)))
     kept = AcceptedSet.pack([record])
     assert kept == (record,) and kept[0].to_json() == raw
+
+
+@given(st.permutations([*COVERED, "icons", "extra"]).map(lambda n: n[:4]))
+def test_fields_in_any_order_make_the_same_record(names: list[str]) -> None:
+    """Fields are recorded in COVERED order (others after, as given) however they arrive."""
+    digests = {n: bytes([i]) * 32 for i, n in enumerate(names)}
+    record = AcceptedTool.of("t", bytes(32), [(n, digests[n]) for n in names])
+    order = sorted(names, key=lambda n: COVERED.index(n) if n in COVERED else len(COVERED))
+    assert record.covered == tuple(order)
+    assert record.field_digests == b"".join(digests[n] for n in order)
+    assert all(record.field_digest(n) == digests[n] for n in names if n in COVERED)

@@ -41,9 +41,13 @@ class AcceptedTool:
         cls, name: str, digest: bytes, fields: Sequence[tuple[str, bytes]], description: str = ""
     ) -> AcceptedTool:
         """One accepted tool from its digests: (field, digest) per covered field present."""
-        fields = sorted(fields, key=lambda f: _ORDER.get(f[0], len(COVERED)))  # one order
-        covered = _shared(tuple(f for f, _ in fields))
-        joined = b"".join(d for _, d in fields)
+        # _SHAPES holds field lists in their one order only: fields listed as one of them
+        # (as tooldiff lists them) need no sorting.
+        covered = _SHAPES.get(tuple([f for f, _ in fields]))
+        if covered is None:
+            fields = sorted(fields, key=lambda f: _ORDER.get(f[0], len(COVERED)))  # one order
+            covered = _shared(tuple(f for f, _ in fields))
+        joined = b"".join([d for _, d in fields])
         if len(digest) != _DIGEST_SIZE or len(joined) != _DIGEST_SIZE * len(covered):
             raise ValueError("a tool digest is 32 bytes")
         return cls(sys.intern(name), digest, covered, joined, description)

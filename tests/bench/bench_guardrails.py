@@ -4,17 +4,22 @@
 
 Prints one JSON object: microseconds per tool (best of 5 passes over 2,000 tools)
 for plain ASCII tools, tools whose descriptions have accents and CJK, and tools
-carrying one-character tricks; and the one-time cost of loading the Unicode
-tables on the first non-ASCII name.
+carrying one-character tricks; the one-time cost of loading the Unicode tables on
+the first non-ASCII name; and, for the fan-out benchmark's listing (the 10 tools of
+slow_http_server.py as the client receives them), the CPU microseconds per upstream
+of ``check_tools`` and of the tool review (first listing, and an unchanged one).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-from mcp_discoveryd.discovery.guardrails import check_tools
+from tests.bench.slow_http_server import TOOLS
+
+from mcp_discoveryd.discovery.guardrails import check_tools, tooldiff
 from mcp_discoveryd.discovery.guardrails.names import name_signs
 from mcp_discoveryd.models import JSONObject, ToolPolicy
 
@@ -42,6 +47,33 @@ def _per_tool_us(tools: list[JSONObject]) -> float:
     return round(best / len(tools) * 1e6, 1)
 
 
+def _cpu_us_per_call(call: Callable[[], object], calls: int = 2_000) -> float:
+    """CPU microseconds per call: best of 5 rounds of ``calls`` calls (process time)."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(calls):
+            call()
+        best = min(best, time.process_time() - started)
+    return round(best / calls * 1e6, 1)
+
+
+def fanout() -> dict[str, float]:
+    """CPU per upstream of the fan-out's listing: the guardrails and the tool review."""
+    listed = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in TOOLS]
+    known = tooldiff.review(None, listed, "report").accepted
+    return {
+        "tools_per_upstream": len(listed),
+        "check_tools_us_per_upstream": _cpu_us_per_call(lambda: check_tools(listed, ToolPolicy())),
+        "review_first_us_per_upstream": _cpu_us_per_call(
+            lambda: tooldiff.review(None, listed, "report")
+        ),
+        "review_unchanged_us_per_upstream": _cpu_us_per_call(
+            lambda: tooldiff.review(known, listed, "report")
+        ),
+    }
+
+
 def main() -> dict[str, Any]:
     """Run each case and return the figures."""
     started = time.perf_counter()
@@ -60,6 +92,7 @@ def main() -> dict[str, Any]:
                 for i in range(COUNT)
             ]
         ),
+        "fanout": fanout(),
     }
 
 

@@ -166,3 +166,39 @@ def test_a_stored_digest_that_is_not_sha256_is_refused(bad: object) -> None:
         AcceptedTool.from_json({**raw, "hash": bad})
     with pytest.raises(ValueError):
         AcceptedTool.from_json({**raw, "fields": {"name": bad}})
+
+
+# JSON as any upstream could send it, the corners of the canonical form included: keys
+# and text that need escapes, non-ASCII, floats that print as exponents, NaN and infinity.
+_wide_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=8) | st.sampled_from(
+    ('"', "\\", "\x00\x1f", "\u2028", "é", "😀", "</script>")
+)
+_wide_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _wide_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_wide_text, inner, max_size=3),
+    max_leaves=12,
+)
+_wide_tools = st.dictionaries(
+    st.sampled_from((*tooldiff.COVERED, "_meta", "icons", "other")), _wide_json, min_size=1
+)
+
+
+@given(_wide_tools)
+def test_digests_are_sha256_of_the_canonical_json_of_definition_and_each_field(
+    tool: JSONObject,
+) -> None:
+    """The definition's digest, built from its fields' encodings, is byte-identical to hashing it."""
+    record = tooldiff.accepted(tool)
+    covered = {k: tool[k] for k in tooldiff.COVERED if k in tool}
+    assert record.hash == _stored_hash(covered) == tooldiff.tool_hash(tool)
+    assert dict(record.fields) == {k: _stored_hash(v) for k, v in covered.items()}
+    assert record.covered == tuple(covered)
+
+
+def test_text_that_is_not_unicode_fails_as_hashing_it_whole_did() -> None:
+    """A lone surrogate cannot be encoded as UTF-8: the same error as before, not a digest."""
+    tool = {"name": "t", "inputSchema": {"enum": ["\ud800"]}}
+    with pytest.raises(UnicodeEncodeError):
+        tooldiff.value_digest(tooldiff.definition(tool))
+    with pytest.raises(UnicodeEncodeError):
+        tooldiff.accepted(tool)

@@ -59,14 +59,24 @@ def tool_hash(tool: JSONObject) -> str:
     return value_hash(definition(tool))
 
 
+# The covered fields in the order the canonical form sorts them, each with its key as
+# written there ('"name":'): the definition's form is built from its fields' forms.
+_SORTED_KEYS = tuple((k, _canonical(k).encode() + b":") for k in sorted(COVERED))
+
+
 def accepted(tool: JSONObject) -> AcceptedTool:
     """What accepting this tool's current definition records."""
-    covered = definition(tool)
+    # Each covered field is encoded once: its digest hashes that, and the definition's
+    # digest hashes the same bytes joined as the canonical form of an object joins them
+    # ('{' + '"key":value' in sorted key order, comma-separated + '}'), so both digests
+    # equal value_digest of the field and of definition(tool), byte for byte.
+    encoded = {k: _canonical(tool[k]).encode() for k in COVERED if k in tool}
+    whole = b",".join(key + encoded[k] for k, key in _SORTED_KEYS if k in encoded)
     description = tool.get("description")
     return AcceptedTool.of(
         name=str(tool.get("name", "")),
-        digest=value_digest(covered),
-        fields=[(k, value_digest(v)) for k, v in covered.items()],
+        digest=hashlib.sha256(b"{" + whole + b"}").digest(),
+        fields=[(k, hashlib.sha256(v).digest()) for k, v in encoded.items()],
         description=description if isinstance(description, str) else "",
     )
 

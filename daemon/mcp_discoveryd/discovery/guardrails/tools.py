@@ -106,21 +106,24 @@ def _shape(tool: Mapping[str, object], index: int, counts: Counter[str]) -> tupl
         if counts[name] > 1:
             reasons.append(f"malformed: duplicate tool name ({counts[name]} definitions)")
     for key in ("title", "description"):
-        if tool.get(key) is not None and not isinstance(tool[key], str):
+        value = tool.get(key)
+        if value is not None and not isinstance(value, str):
             reasons.append(f"malformed: {key} is not a string")
     for key in ("inputSchema", "outputSchema", "annotations"):
-        if tool.get(key) is not None and not isinstance(tool[key], dict):
+        value = tool.get(key)
+        if value is not None and not isinstance(value, dict):
             reasons.append(f"malformed: {key} is not an object")
     return label, reasons
 
 
 def _name_reasons(name: str, policy: ToolPolicy) -> list[str]:
-    own_reasons = dict(policy.deny_reasons)
+    denied = denied_by(name, policy.denied_tools)
+    own_reasons = dict(policy.deny_reasons) if denied else {}
     reasons = [
         f"{own_reasons[p]} (denied by pattern '{p}')"
         if own_reasons.get(p)
         else f"denied by pattern '{p}'"
-        for p in denied_by(name, policy.denied_tools)
+        for p in denied
     ]
     if policy.allowed_tools and not allowed_by(name, policy.allowed_tools):
         reasons.append("not matched by any allowed pattern")
@@ -172,6 +175,8 @@ def _poisoning_reasons(tool: Mapping[str, object], policy: ToolPolicy, limits: L
     name = tool.get("name")
     if isinstance(name, str):
         findings[:0] = [Finding(sign, "name") for sign in name_signs(name)]
+    if not findings:
+        return []
     return _capped([f for f in findings if not f.incomplete]) + [
         f.reason for f in findings if f.incomplete
     ]
