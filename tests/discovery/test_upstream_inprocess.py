@@ -60,3 +60,34 @@ async def test_modern_server_default_hint_is_recorded_as_sent() -> None:
     result = await _fetch(build_paged(5, 5), mode="auto")
     assert result.ok
     assert result.cache_hint.ttl_s == 0.0 and result.cache_hint.private
+
+
+async def test_the_first_session_freezes_what_the_imports_made_and_cycles_are_still_collected() -> (
+    None
+):
+    """After the SDK's import the process's objects leave the collector's scans (``gc.freeze``);
+    garbage made later, cycles included, is still collected."""
+    import gc
+    import weakref
+
+    from mcp_discoveryd.discovery import upstream
+
+    gc.unfreeze()
+    upstream.settle_imports.cache_clear()
+    try:
+        assert gc.get_freeze_count() == 0
+        result = await _fetch(build_high())
+        assert tool_names(result) == list(HIGH_TOOLS)
+        assert gc.get_freeze_count() > 10_000  # the SDK's modules and models, at least
+
+        class Node:
+            other: object = None
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert gone() is None
+    finally:
+        gc.unfreeze()

@@ -38,6 +38,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -95,6 +96,19 @@ def wire_cap(max_reply_bytes: int) -> int:
     keeps a runaway reply from being buffered whole.
     """
     return 2 * max_reply_bytes + 64 * 1024
+
+
+@cache
+def settle_imports() -> None:
+    """Once the SDK is imported: what exists now lives as long as the process; the
+    cyclic garbage collector stops scanning it (``gc.freeze``).
+
+    The SDK and its pydantic models are hundreds of thousands of objects that every
+    full collection walked again: 3-15% of the client's CPU per upstream in the
+    fan-out benchmark. Frozen objects are still freed by reference counting; only a
+    cycle among them that turned into garbage later would be kept.
+    """
+    gc.freeze()
 
 
 @cache
@@ -329,6 +343,8 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
         from .failures import from_exception, timed_out
         from .listing import ListingLimits, PhaseClock, list_catalog
         from .transports.sdk_shim import set_discover_probe_timeout
+
+        settle_imports()
 
         if self._settings.mode == "auto":  # read by the SDK at call time
             set_discover_probe_timeout(AUTO_PROBE_TIMEOUT)
