@@ -14,8 +14,8 @@ deadline, a cancel scope around the whole session, bounds them), so their
 reads and writes take no scope at all.
 
 Installed on every pool of the shared client (proxies' included) through the
-SDK shim; anything this module does not handle (Unix sockets, a TLS upgrade)
-goes through httpcore2's own code.
+SDK shim; Unix sockets, which upstreams do not use, go through httpcore2's own
+backend.
 """
 
 from __future__ import annotations
