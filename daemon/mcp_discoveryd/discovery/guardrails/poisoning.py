@@ -158,31 +158,16 @@ def _walk(value: object, location: str, budget: Budget, findings: list[Finding])
         children, keyed, depth, parent = frames[-1]
         for step, node in children:
             place = (parent, keyed, step)
-            # The budget's take_node and take_text, inline (one call each per value
-            # otherwise), with the place formatted only when the budget runs short.
+            # The budget's take_node, inline (a call per value otherwise), with the place
+            # formatted only when the budget runs short.
             if budget.nodes <= 0 or budget.exhausted is not None:
                 budget.take_node(_located(place))  # notes the exhaustion
                 return
             budget.nodes -= 1
             if keyed and isinstance(step, str):
-                text = step
-                if len(text) > budget.chars:
-                    text = budget.take_text(text, _located(place))
-                else:
-                    budget.chars -= len(text)
-                signs = scan_text(text)
-                if signs:
-                    where = "key " + _located(place)
-                    findings.extend(Finding(s, where) for s in signs)
+                _scan_string(step, place, "key ", budget, findings)
             if isinstance(node, str):
-                if len(node) > budget.chars:
-                    node = budget.take_text(node, _located(place))
-                else:
-                    budget.chars -= len(node)
-                signs = scan_text(node)
-                if signs:
-                    where = _located(place)
-                    findings.extend(Finding(s, where) for s in signs)
+                _scan_string(node, place, "", budget, findings)
             elif isinstance(node, _CONTAINERS):
                 if depth < max_depth:
                     frames.append(_frame(node, depth + 1, place))
@@ -192,6 +177,20 @@ def _walk(value: object, location: str, budget: Budget, findings: list[Finding])
                     depth_reported = True
         else:
             frames.pop()
+
+
+def _scan_string(
+    text: str, place: _Place, prefix: str, budget: Budget, findings: list[Finding]
+) -> None:
+    """One key or string value, within the budget; its place is formatted for findings only."""
+    if len(text) > budget.chars:
+        text = budget.take_text(text, _located(place))
+    else:
+        budget.chars -= len(text)
+    signs = scan_text(text)
+    if signs:
+        where = prefix + _located(place)
+        findings.extend(Finding(s, where) for s in signs)
 
 
 def _frame(
