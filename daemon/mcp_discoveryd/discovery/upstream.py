@@ -43,7 +43,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Self
 
@@ -57,7 +57,6 @@ from ..models import (
     CacheHint,
     Catalog,
     ErrorKind,
-    JSONObject,
     RemoteTarget,
     ServerSpec,
     StdioTarget,
@@ -69,15 +68,15 @@ from ..secret import scrub, scrubbed_traceback
 from ..telemetry import record, tracing
 from .admission import SpawnAdmission, SpawnStats, Ticket
 from .handshakes import HandshakeGate
+from .session_result import SessionInfo, session_result
 from .transports.stdio import StdioWatch, abandon, spawn, stdio_transport
 
 if TYPE_CHECKING:  # imported at run time once needed (see the module's docstring)
-    from mcp import Client, Implementation
+    from mcp import Implementation
     from mcp.server import Server
     from mcp.server.mcpserver import MCPServer
 
     from .failures import Subject, Watch
-    from .listing import PhaseClock
     from .transports.client import SharedClient
     from .transports.sdk_shim import SdkTransport
 
@@ -117,28 +116,6 @@ def client_info() -> Implementation:
     from mcp import Implementation
 
     return Implementation(name="mcp-discoveryd", version=__version__)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionInfo:
-    """What a session learned in its handshake, as JSON in MCP wire shape."""
-
-    protocol_version: str | None = None
-    server_info: JSONObject | None = None
-    capabilities: JSONObject | None = None
-
-    @classmethod
-    def of(cls, client: Client) -> SessionInfo:
-        """Read from a connected client."""
-        server_info: JSONObject | None = None
-        if client.server_info is not None:
-            server_info = client.server_info.model_dump(
-                by_alias=True, exclude_none=True, mode="json"
-            )
-        capabilities = client.server_capabilities.model_dump(
-            by_alias=True, exclude_none=True, mode="json"
-        )
-        return cls(client.protocol_version, server_info, capabilities)
 
 
 class UpstreamClient(anyio.AsyncContextManagerMixin):
@@ -368,7 +345,7 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                     info = SessionInfo.of(client)
                     catalog, hint = await list_catalog(client, limits, clock, meta)
                     if on_result is not None:
-                        on_result(_result(catalog, None, hint, clock, started, info))
+                        on_result(session_result(catalog, None, hint, clock, started, info))
                         on_result = None
                         await anyio.lowlevel.checkpoint()  # the waiter first, then the close
                     clock.begin("close")
@@ -395,28 +372,9 @@ class UpstreamClient(anyio.AsyncContextManagerMixin):
                     error = subject.error(
                         ErrorKind.INTERNAL, f"unexpected {type(exc).__name__}: {exc}", watch
                     )
-        result = _result(catalog if error is None else None, error, hint, clock, started, info)
+        result = session_result(
+            catalog if error is None else None, error, hint, clock, started, info
+        )
         if on_result is not None:
             on_result(result)
         return result
-
-
-def _result(
-    catalog: Catalog | None,
-    error: UpstreamError | None,
-    hint: CacheHint,
-    clock: PhaseClock,
-    started: float,
-    info: SessionInfo,
-) -> UpstreamResult:
-    """The session's result so far: its catalog or its error, with every step's duration."""
-    durations = {**clock.durations, "total": time.monotonic() - started}
-    return UpstreamResult(
-        catalog,
-        error,
-        protocol_version=info.protocol_version,
-        server_info=info.server_info,
-        capabilities=info.capabilities,
-        durations=durations,
-        cache_hint=hint,
-    )
