@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.cache.builders import entry
@@ -81,3 +82,19 @@ def test_fields_in_any_order_make_the_same_record(names: list[str]) -> None:
     assert record.covered == tuple(order)
     assert record.field_digests == b"".join(digests[n] for n in order)
     assert all(record.field_digest(n) == digests[n] for n in names if n in COVERED)
+
+
+@given(
+    shifts=st.lists(st.integers(-32, 32), min_size=1, max_size=len(COVERED) - 1).filter(
+        lambda shifts: any(shifts) and abs(sum(shifts)) <= 32
+    )
+)
+def test_a_field_digest_of_any_other_size_is_refused_even_when_the_sizes_add_up(
+    shifts: list[int],
+) -> None:
+    """Field digests are 32 bytes each: sizes off by amounts that cancel out (a 31- and a
+    33-byte pair: 64 bytes in all, as two good ones) are refused too."""
+    sizes = [32 + shift for shift in shifts] + [32 - sum(shifts)]
+    fields = [(name, b"x" * size) for name, size in zip(COVERED[: len(sizes)], sizes, strict=True)]
+    with pytest.raises(ValueError, match="32 bytes"):
+        AcceptedTool.of("t", b"d" * 32, fields)

@@ -47,9 +47,9 @@ class AcceptedTool:
         if covered is None:
             fields = sorted(fields, key=lambda f: _ORDER.get(f[0], len(COVERED)))  # one order
             covered = _shared(tuple(f for f, _ in fields))
-        joined = b"".join([d for _, d in fields])
-        if len(digest) != _DIGEST_SIZE or len(joined) != _DIGEST_SIZE * len(covered):
+        if len(digest) != _DIGEST_SIZE or any(len(d) != _DIGEST_SIZE for _, d in fields):
             raise ValueError("a tool digest is 32 bytes")
+        joined = b"".join([d for _, d in fields])
         return cls(sys.intern(name), digest, covered, joined, description)
 
     @property
