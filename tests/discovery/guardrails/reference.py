@@ -12,8 +12,9 @@ from itertools import islice
 
 from mcp_discoveryd.discovery.guardrails.names import name_signs
 from mcp_discoveryd.discovery.guardrails.normalise import fold, removed, spaced, unconfuse
-from mcp_discoveryd.discovery.guardrails.poisoning import (
+from mcp_discoveryd.discovery.guardrails.poisoning import (  # unchanged by the fast scan
     DEFAULT_LIMITS,
+    Budget,
     Finding,
     Limits,
     display_key,
@@ -24,38 +25,8 @@ from mcp_discoveryd.discovery.guardrails.textscan import (
     _hidden_sign,
     _tag_signs,
 )
-from mcp_discoveryd.discovery.guardrails.tools import _capped
+from mcp_discoveryd.discovery.guardrails.tools import _capped, _poisoning_fields
 from mcp_discoveryd.models import ToolPolicy
-
-
-class Budget:
-    """The work left for one tool's scan, shared by all its fields."""
-
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        self.limits = limits
-        self.nodes = limits.max_nodes
-        self.chars = limits.max_chars
-        self.exhausted: Finding | None = None
-
-    def take_node(self, location: str) -> bool:
-        if self.exhausted is not None:
-            return False
-        if self.nodes <= 0:
-            self._exhaust(location, f"has more than {self.limits.max_nodes} values")
-            return False
-        self.nodes -= 1
-        return True
-
-    def take_text(self, text: str, location: str) -> str:
-        if len(text) > self.chars:
-            self._exhaust(location, f"exceeds {self.limits.max_chars} characters of text")
-            text = text[: max(self.chars, 0)]
-        self.chars -= len(text)
-        return text
-
-    def _exhaust(self, location: str, detail: str) -> None:
-        if self.exhausted is None:
-            self.exhausted = Finding(detail, location, incomplete=True)
 
 
 def scan_text(text: str) -> list[str]:
@@ -134,15 +105,7 @@ def poisoning_reasons(tool: Mapping[str, object], policy: ToolPolicy, limits: Li
     """A tool's poisoning reasons as ``tools`` listed them, over the plain scan."""
     if policy.poisoning == "off":
         return []
-    annotations = tool.get("annotations")
-    fields: list[tuple[str, object]] = [
-        (key, tool[key])
-        for key in ("name", "title", "description", "inputSchema", "outputSchema")
-        if key in tool
-    ]
-    if isinstance(annotations, dict) and "title" in annotations:
-        fields.append(("annotations.title", annotations["title"]))
-    findings = scan_fields(fields, limits)
+    findings = scan_fields(_poisoning_fields(tool), limits)  # the places: unchanged, shared
     name = tool.get("name")
     if isinstance(name, str):
         findings[:0] = [Finding(sign, "name") for sign in name_signs(name)]

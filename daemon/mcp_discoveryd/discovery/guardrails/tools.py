@@ -163,15 +163,7 @@ def _annotation_reasons(annotations: object, policy: ToolPolicy) -> list[str]:
 def _poisoning_reasons(tool: Mapping[str, object], policy: ToolPolicy, limits: Limits) -> list[str]:
     if policy.poisoning == "off":
         return []
-    annotations = tool.get("annotations")
-    fields: list[tuple[str, object]] = [
-        (key, tool[key])
-        for key in ("name", "title", "description", "inputSchema", "outputSchema")
-        if key in tool
-    ]
-    if isinstance(annotations, dict) and "title" in annotations:
-        fields.append(("annotations.title", annotations["title"]))
-    findings = scan_fields(fields, limits)
+    findings = scan_fields(_poisoning_fields(tool), limits)
     name = tool.get("name")
     if isinstance(name, str):
         findings[:0] = [Finding(sign, "name") for sign in name_signs(name)]
@@ -180,6 +172,19 @@ def _poisoning_reasons(tool: Mapping[str, object], policy: ToolPolicy, limits: L
     return _capped([f for f in findings if not f.incomplete]) + [
         f.reason for f in findings if f.incomplete
     ]
+
+
+def _poisoning_fields(tool: Mapping[str, object]) -> list[tuple[str, object]]:
+    """The values a model reads of a tool, by place: what the poisoning scan looks at."""
+    fields: list[tuple[str, object]] = [
+        (key, tool[key])
+        for key in ("name", "title", "description", "inputSchema", "outputSchema")
+        if key in tool
+    ]
+    annotations = tool.get("annotations")
+    if isinstance(annotations, dict) and "title" in annotations:
+        fields.append(("annotations.title", annotations["title"]))
+    return fields
 
 
 def _capped(findings: list[Finding]) -> list[str]:
