@@ -25,6 +25,8 @@ real_spawn = upstream.spawn
 
 async def spawn(target):
     seen.setdefault("sdk_before_first_spawn", "mcp" in sys.modules)
+    http = sorted(m for m in sys.modules if m.split(".")[0] in ("httpx2", "httpcore2", "h11"))
+    seen.setdefault("http_before_first_spawn", http)
     return await real_spawn(target)
 
 upstream.spawn = spawn
@@ -65,3 +67,10 @@ def test_a_memory_cache_run_never_imports_redis_and_spawns_before_the_sdk(tmp_pa
     assert result["otel_sdk"] == []
     assert "mcp" in loaded  # the run did use the SDK, after the spawn
     assert result["sdk_before_first_spawn"] is False
+
+
+def test_a_stdio_only_run_imports_no_http_client_before_its_first_spawn(tmp_path: Path) -> None:
+    """httpx2 (30-40 ms to import) is for remote upstreams, OAuth and a guardrail provider."""
+    result = _probe(tmp_path)
+    assert result["code"] == 0
+    assert result["http_before_first_spawn"] == []

@@ -42,7 +42,7 @@ from .config import load_config
 from .config.settings import DaemonConfig
 from .configured import check_configured
 from .discovery import guardrails
-from .discovery.guardrails.http_provider import configured_guardrails
+from .discovery.guardrails.provider import configured_guardrails
 from .discovery.selection import Fetcher, select
 from .discovery.upstream import UpstreamClient
 from .errors import ControlError

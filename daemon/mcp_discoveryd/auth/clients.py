@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anyio
-import httpx2
 
 from .spec import OAuthSpec
 from .tls import ssl_context_for
+
+if TYPE_CHECKING:  # imported at the first client: the token cache of a stdio-only run makes none
+    import httpx2
 
 Setup = tuple[str | None, str | None, str | None]  # CA bundle, client certificate, its key
 
@@ -23,6 +27,8 @@ class HttpClients:
         setup = (spec.ca_bundle, spec.client_cert, spec.client_key)
         client = self._clients.get(setup)
         if client is None:
+            import httpx2
+
             client = self._clients[setup] = httpx2.AsyncClient(
                 verify=ssl_context_for(spec),
                 trust_env=True,

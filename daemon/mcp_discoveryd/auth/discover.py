@@ -7,10 +7,12 @@ the rules (path-aware well-known URIs, the OIDC fallback) stay the SDK's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import httpx2
+from typing import TYPE_CHECKING
 
 from ..errors import TokenError
+
+if TYPE_CHECKING:  # imported where a request is sent: a stdio-only run never sends one
+    import httpx2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ async def discover(
 
 
 async def _get(http: httpx2.AsyncClient, url: str) -> httpx2.Response | None:
+    import httpx2
+
     try:
         response = await http.get(url, headers={"accept": "application/json"})
         await response.aread()

@@ -15,14 +15,17 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx2
 from pydantic import ValidationError
 
 from ..errors import TokenError
 from ..secret import Secret, scrub
 from .spec import OAuthSpec
+
+if TYPE_CHECKING:  # httpx2 is imported by the calls that send: a stdio-only run never does
+    import httpx2
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -98,6 +101,8 @@ async def request_token(
     clock: Callable[[], float] = time.time,
 ) -> Token:
     """POST one token request; the token, or ``TokenError`` saying why (never with a secret)."""
+    import httpx2
+
     form = token_form(spec, resource, refresh, code)
     try:
         response = await http.post(token_url, data=form, headers=token_headers(spec))

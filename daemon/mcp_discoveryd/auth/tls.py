@@ -5,8 +5,6 @@ from __future__ import annotations
 import ssl
 from urllib.parse import urlsplit
 
-import httpx2
-
 from ..errors import TokenError
 from .spec import OAuthSpec
 
@@ -15,6 +13,8 @@ LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
 def ssl_context_for(spec: OAuthSpec) -> ssl.SSLContext:
     """The TLS context toward ``spec``'s authorization server: its CA bundle, its client cert."""
+    import httpx2  # here, not at the top: a stdio-only run imports this module, never calls it
+
     context = (
         ssl.create_default_context(cafile=spec.ca_bundle)
         if spec.ca_bundle

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Self
 
 import anyio
-import httpx2
 from anyio.abc import TaskGroup
 
 from ..errors import CacheBusyError, CacheUnavailableError, TokenError
@@ -41,8 +40,10 @@ from .spec import OAuthSpec
 from .tls import check_secure
 from .token_status import TokenStatus, usable_until
 
-if TYPE_CHECKING:  # the Redis store (and redis) only when configured
-    from .store import SharedTokens
+if TYPE_CHECKING:
+    import httpx2  # its clients are made at the first token request (clients.py)
+
+    from .store import SharedTokens  # the Redis store (and redis) only when configured
 
 logger = logging.getLogger(__name__)
 

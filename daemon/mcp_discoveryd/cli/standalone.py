@@ -252,7 +252,7 @@ async def _discover(
 ) -> tuple[DiscoveryReport, str | None]:
     """The report, and what the shared cache did not get (None when everything was stored)."""
     from ..cache import open_cache
-    from ..discovery.guardrails.http_provider import configured_guardrails
+    from ..discovery.guardrails.provider import configured_guardrails
     from ..discovery.phases import run_discovery
     from ..discovery.selection import select
     from ..discovery.upstream import UpstreamClient

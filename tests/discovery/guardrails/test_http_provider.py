@@ -22,11 +22,8 @@ from tests.servers.http_harness import serve_app
 from examples.guardrail_provider import make_app
 from mcp_discoveryd.config.toml import load_toml
 from mcp_discoveryd.discovery.guardrails import wire
-from mcp_discoveryd.discovery.guardrails.http_provider import (
-    HttpGuardrailProvider,
-    VerdictCache,
-    configured_guardrails,
-)
+from mcp_discoveryd.discovery.guardrails.http_provider import HttpGuardrailProvider, VerdictCache
+from mcp_discoveryd.discovery.guardrails.provider import configured_guardrails
 from mcp_discoveryd.discovery.phases import run_discovery
 from mcp_discoveryd.discovery.upstream import UpstreamClient
 from mcp_discoveryd.models import JSONObject, ServerSpec, StdioTarget

@@ -32,7 +32,7 @@ import httpx2
 from pydantic import BaseModel, ValidationError
 
 from ... import __version__
-from ...config.settings import DaemonConfig, GuardrailProviderSettings
+from ...config.settings import GuardrailProviderSettings
 from ...errors import GuardrailProviderError
 from ...models import BlockedTool, JSONObject, ServerSpec
 from . import wire
@@ -240,13 +240,3 @@ async def _send(client: httpx2.AsyncClient, url: str, body: JSONObject) -> tuple
                 raise GuardrailProviderError(f"answered more than {MAX_ANSWER_BYTES} bytes")
             chunks.append(chunk)
         return response.status_code, b"".join(chunks)
-
-
-@asynccontextmanager
-async def configured_guardrails(config: DaemonConfig) -> AsyncGenerator[Guardrails]:
-    """The guardrails ``config`` asks for: built-in, plus its HTTP provider while open."""
-    if config.guardrail_provider is None:
-        yield Guardrails()
-        return
-    async with HttpGuardrailProvider(config.guardrail_provider) as provider:
-        yield provider.guardrails()

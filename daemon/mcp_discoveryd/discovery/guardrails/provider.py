@@ -15,9 +15,10 @@ provider. The HTTP provider is ``http_provider``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
@@ -25,6 +26,9 @@ from ...errors import GuardrailProviderError
 from ...models import BlockedTool, JSONObject, ServerSpec
 from .servers import check_server
 from .tools import ToolVerdict, check_tools
+
+if TYPE_CHECKING:
+    from ...config.settings import DaemonConfig
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +158,16 @@ def _failure(exc: Exception, settings: ProviderSettings) -> str:
 def _name(tool: JSONObject, index: int) -> str:
     name = tool.get("name")
     return name if isinstance(name, str) and name else f"<tool at index {index}>"
+
+
+@asynccontextmanager
+async def configured_guardrails(config: DaemonConfig) -> AsyncGenerator[Guardrails]:
+    """The guardrails ``config`` asks for: built-in, plus its HTTP provider while open."""
+    if config.guardrail_provider is None:
+        yield Guardrails()
+        return
+    # Imported here: the provider's HTTP client (httpx2) is no cost to a run without one.
+    from .http_provider import HttpGuardrailProvider
+
+    async with HttpGuardrailProvider(config.guardrail_provider) as provider:
+        yield provider.guardrails()
