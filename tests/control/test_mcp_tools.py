@@ -16,6 +16,9 @@ from hypothesis import strategies as st
 from mcp import Client, MCPError
 from pydantic import ValidationError
 from tests.actors.support import spawns, write_config
+from tests.auth.authserver import AuthServer
+from tests.auth.support import serving
+from tests.auth.test_enkrypt_end_to_end import enkrypt_config
 from tests.control.mcp_support import ADMIN, READER, mcp_client, raw_call, served_daemon
 
 from mcp_discoveryd.api import DaemonApi
@@ -156,6 +159,8 @@ async def test_bad_arguments_and_unknown_names_get_a_tool_error_naming_the_probl
         ("get_catalog", {"server_name": "a", "verbose": True}, "verbose: Extra inputs"),
         ("discover_tools", {"refresh": "yes"}, "refresh: Input should be a valid boolean"),
         ("clear_cache", {"cache_type": "everything"}, "cache_type: Input should be 'all'"),
+        ("clear_cache", {"forget_logins": "yes"}, "forget_logins: Input should be a valid boolean"),
+        ("clear_cache", {"forget_logins": True}, "forget_logins applies to cache_type tokens only"),
         ("list_servers", {"gateway": ["g"]}, "gateway: Input should be a valid string"),
         ("get_catalog", {"server_name": "zzz"}, "unknown server 'zzz' (known: a, b, c)"),
         ("list_servers", {"gateway": "nope"}, "unknown gateway 'nope' (known: g)"),
@@ -175,6 +180,27 @@ async def test_bad_arguments_and_unknown_names_get_a_tool_error_naming_the_probl
         with pytest.raises(MCPError, match="unknown tool 'drop_everything'"):
             await client.call_tool("drop_everything", {})
         assert served.daemon.cache.lookup(CacheType.TOOLS, "g", "a") is not None
+
+
+async def test_clear_cache_drops_oauth_tokens_and_forgets_logins_only_when_asked(
+    tmp_path: Path,
+) -> None:
+    """As the socket's clear: cache_type tokens, and forget_logins passed through to the cache."""
+    async with serving(AuthServer(expires_in=3600), ["weather"]) as (base, _):
+        path = enkrypt_config(tmp_path / "enkrypt_mcp_config.json", base)
+        async with (
+            served_daemon(tmp_path, {"admin": ADMIN}, config=path) as served,
+            mcp_client(served.sockets["admin"]) as client,
+        ):
+            gateway = served.daemon.config.gateways[0].id
+            for forget in (False, True):
+                args = {"cache_type": "tokens", "forget_logins": forget}
+                result = await client.call_tool("clear_cache", args)
+                assert not result.is_error, result.content
+                reply = result.structured_content
+                assert reply is not None and reply["status"] == "success"
+                assert reply["servers"] == [f"{gateway}/weather"]
+                assert reply["forget_logins"] is forget
 
 
 async def test_a_server_with_no_catalog_gets_a_tool_error_that_says_how_to_get_one(

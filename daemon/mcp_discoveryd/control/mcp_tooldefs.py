@@ -15,9 +15,10 @@ from functools import partial
 from typing import Any, Generic, Literal, TypeVar
 
 import mcp_types as types
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..api import DaemonApi
+from ..auth.clearing import is_token_type
 from ..config.settings import DaemonConfig
 from ..discovery.selection import select
 from ..errors import DiscoverydError
@@ -61,6 +62,17 @@ class ClearArgs(_Args):
         "gateway_config_cache), server_config (or tools), or tokens (the OAuth access "
         "tokens held for upstreams; the next discovery gets new ones)",
     )
+    forget_logins: bool = Field(
+        False,
+        description="with cache_type tokens: also forget the stored logins "
+        "(authorization_code), so a person must run `auth login` again",
+    )
+
+    @model_validator(mode="after")
+    def _logins_are_tokens(self) -> ClearArgs:
+        if self.forget_logins and not is_token_type(self.cache_type):
+            raise ValueError("forget_logins applies to cache_type tokens only")
+        return self
 
 
 class DiscoverArgs(_Args):
@@ -127,7 +139,9 @@ async def _status(api: DaemonApi, args: StatusArgs) -> JSONObject:
 async def _clear(api: DaemonApi, args: ClearArgs) -> JSONObject:
     if args.gateway is not None or args.server_name is not None:
         select(_config(api), args.gateway, args.server_name)  # unknown names raise
-    return await api.clear(args.gateway, args.server_name, args.cache_type)
+    return await api.clear(
+        args.gateway, args.server_name, args.cache_type, forget_logins=args.forget_logins
+    )
 
 
 async def _discover(api: DaemonApi, args: DiscoverArgs) -> JSONObject:
