@@ -158,6 +158,7 @@ async def test_accept_with_nothing_pending_accepts_nothing(sock_dir: Path) -> No
         ("POST", "/v1/discover", b'{"server": "nope"}', 404, "unknown server 'nope'"),
         ("POST", "/v1/discover", b'{"gateway": "zz"}', 404, "unknown gateway 'zz'"),
         ("POST", "/v1/cache/clear", b'{"cache_type": "x"}', 400, "unknown cache_type"),
+        ("POST", "/v1/cache/clear", b'{"forget_logins": true}', 400, "applies to cache_type tokens"),
         ("POST", "/v1/reload", b'{"now": true}', 400, "now: unknown field"),
         ("GET", "/v1/servers/nope/catalog", b"", 404, "unknown server 'nope'"),
         ("GET", "/v1/servers/a/catalog?gateway=zz", b"", 404, "unknown gateway 'zz'"),

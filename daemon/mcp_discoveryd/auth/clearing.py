@@ -44,6 +44,12 @@ def is_token_type(cache_type: str | None) -> bool:
     return cache_type is not None and cache_type.strip().lower() in TOKEN_TYPES
 
 
+def check_forget_logins(cache_type: str | None, forget_logins: bool) -> None:
+    """``ValueError`` for ``forget_logins`` beside a cache type other than the token cache's."""
+    if forget_logins and not is_token_type(cache_type):
+        raise ValueError("forget_logins applies to cache_type tokens only")
+
+
 def oauth_servers(
     config: DaemonConfig, gateway_id: str | None = None, server_name: str | None = None
 ) -> Iterator[OAuthServer]:

@@ -18,7 +18,7 @@ import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..api import DaemonApi
-from ..auth.clearing import is_token_type
+from ..auth.clearing import check_forget_logins
 from ..config.settings import DaemonConfig
 from ..discovery.selection import select
 from ..errors import DiscoverydError
@@ -70,8 +70,7 @@ class ClearArgs(_Args):
 
     @model_validator(mode="after")
     def _logins_are_tokens(self) -> ClearArgs:
-        if self.forget_logins and not is_token_type(self.cache_type):
-            raise ValueError("forget_logins applies to cache_type tokens only")
+        check_forget_logins(self.cache_type, self.forget_logins)  # as the socket's clear
         return self
 
 

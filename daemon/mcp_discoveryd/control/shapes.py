@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from ..app import Daemon
-from ..auth.clearing import is_token_type
+from ..auth.clearing import check_forget_logins, is_token_type
 from ..cache.status import clear_scope
 from ..config.settings import DaemonConfig
 from ..errors import UnknownTargetError
@@ -95,9 +95,8 @@ def check_clear(
     """400 for a cache type neither ``clear_scope`` nor the token cache knows."""
     if is_token_type(cache_type):
         return
-    if forget_logins:
-        raise HttpError(400, "forget_logins applies to cache_type tokens only")
     try:
+        check_forget_logins(cache_type, forget_logins)
         clear_scope(gateway, server, cache_type)
     except ValueError as exc:
         raise HttpError(400, str(exc)) from None
