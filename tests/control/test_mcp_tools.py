@@ -182,7 +182,7 @@ async def test_bad_arguments_and_unknown_names_get_a_tool_error_naming_the_probl
         assert served.daemon.cache.lookup(CacheType.TOOLS, "g", "a") is not None
 
 
-async def test_clear_cache_drops_oauth_tokens_and_forgets_logins_only_when_asked(
+async def test_clear_cache_drops_oauth_tokens_and_passes_forget_logins_to_the_token_cache(
     tmp_path: Path,
 ) -> None:
     """As the socket's clear: cache_type tokens, and forget_logins passed through to the cache."""
